@@ -1,0 +1,45 @@
+"""Audio loading: mono float32 at a chosen sample rate, several stems of one instrument averaged."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from .dataset import SongDataError, find_stems
+
+
+def load_audio(path: str | Path, sr: int) -> np.ndarray:
+    """``(N,)`` float32 mono at ``sr`` Hz (channels averaged; soxr high-quality resampling)."""
+    import soundfile as sf
+    import soxr
+
+    path = Path(path)
+    try:
+        data, file_sr = sf.read(str(path), dtype="float32", always_2d=True)
+    except Exception as exc:
+        raise SongDataError(f"audio {path} cannot be read: {exc}") from exc
+    mono = data.mean(axis=1)
+    if file_sr != sr and len(mono):
+        mono = soxr.resample(mono, file_sr, sr, quality="HQ").astype(np.float32)
+    return np.ascontiguousarray(mono, dtype=np.float32)
+
+
+def average_signals(signals: list[np.ndarray]) -> np.ndarray:
+    """Mean of signals of possibly different lengths (shorter ones zero-padded)."""
+    length = max(len(s) for s in signals)
+    out = np.zeros(length, dtype=np.float32)
+    for s in signals:
+        out[:len(s)] += s
+    return out / len(signals)
+
+
+def load_stem(song_dir: str | Path, instrument: str, sr: int) -> np.ndarray:
+    """The instrument's stem at ``sr`` Hz: matching ``.wav`` files averaged (published rule)."""
+    paths = find_stems(song_dir, instrument)
+    if not paths:
+        raise SongDataError(f"no {instrument} stem (*.wav starting with "
+                            f"'{'mri' if instrument == 'mridangam' else instrument}') in {song_dir}")
+    signals = [load_audio(p, sr) for p in paths]
+    if all(len(s) == 0 for s in signals):
+        raise SongDataError(f"{instrument} stem(s) in {song_dir} are empty (zero samples)")
+    return average_signals(signals)

@@ -1,0 +1,69 @@
+"""Rigid face registration to a mean face (used by vocal features and the face-conditioned models).
+
+Per frame, the rotation R and translation t (no scale) minimising ``sum_i |R p_i + t - m_i|^2`` over
+the rigid points (face-local 0–47: jaw, brows, nose, eyes; lips excluded because they move with
+singing) are found with the Kabsch algorithm: centre both point sets, SVD of the 2×2 covariance
+``H = P_c^T M_c = U S V^T``, ``R = V diag(1, d) U^T`` with ``d = sign(det(V U^T))`` to exclude
+reflections, ``t = mean(m) - R mean(p)``. All 68 points are then transformed with (R, t).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from .keypoints import FACE_RIGID
+
+MEAN_FACE_PATH = Path(__file__).resolve().parent / "reference" / "vovit_speech_mean_face.npy"
+
+
+def load_mean_face() -> np.ndarray:
+    """VoViT's speech mean face as ``(68, 2)`` float64, pixel units, y down (x, y rows of the file)."""
+    mean_face = np.load(MEAN_FACE_PATH)          # (3, 68): x, y, z
+    return np.ascontiguousarray(mean_face[:2].T)
+
+
+def kabsch_2d(source: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Batched rigid fit. ``source``: (F, P, 2), ``target``: (P, 2) → R (F, 2, 2), t (F, 2).
+
+    Points that are NaN in ``source`` are left out of each frame's fit; a frame with fewer than two
+    finite points gets NaN R and t.
+    """
+    valid = np.isfinite(source).all(axis=-1)                        # (F, P)
+    weights = valid.astype(np.float64)
+    count = weights.sum(axis=1, keepdims=True)                       # (F, 1)
+    src = np.where(valid[..., None], source, 0.0).astype(np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        src_mean = src.sum(axis=1) / count                           # (F, 2)
+        tgt_mean = (weights @ target) / count                        # (F, 2)
+    src_c = (src - src_mean[:, None]) * weights[..., None]
+    tgt_c = (target[None] - tgt_mean[:, None]) * weights[..., None]
+    cov = np.einsum("fpi,fpj->fij", src_c, tgt_c)                    # (F, 2, 2)
+    ok = count[:, 0] >= 2
+    rotation = np.full(cov.shape, np.nan)
+    translation = np.full(src_mean.shape, np.nan)
+    if ok.any():
+        u, _, vt = np.linalg.svd(cov[ok])
+        v = np.transpose(vt, (0, 2, 1))
+        ut = np.transpose(u, (0, 2, 1))
+        d = np.sign(np.linalg.det(v @ ut))
+        d[d == 0] = 1.0
+        fix = np.zeros((len(d), 2, 2))
+        fix[:, 0, 0], fix[:, 1, 1] = 1.0, d
+        rot = v @ fix @ ut
+        rotation[ok] = rot
+        translation[ok] = tgt_mean[ok] - np.einsum("fij,fj->fi", rot, src_mean[ok])
+    return rotation, translation
+
+
+def register_faces(faces: np.ndarray, mean_face: np.ndarray | None = None,
+                   rigid_points: tuple[int, ...] = FACE_RIGID) -> np.ndarray:
+    """Rigidly register each frame's face onto ``mean_face``.
+
+    ``faces``: (F, 68, 2) pixels, NaN = missing. ``mean_face``: (68, 2), default VoViT's.
+    Returns (F, 68, 2) float64 in the mean face's pixel frame; frames without a fit stay NaN.
+    """
+    mean_face = load_mean_face() if mean_face is None else np.asarray(mean_face, dtype=np.float64)
+    idx = list(rigid_points)
+    rotation, translation = kabsch_2d(faces[:, idx].astype(np.float64), mean_face[idx])
+    return np.einsum("fij,fpj->fpi", rotation, faces.astype(np.float64)) + translation[:, None]

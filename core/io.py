@@ -1,0 +1,98 @@
+"""Atomic file writing and JSON helpers.
+
+Every output of the pipeline is written to a temporary file in the destination folder and then
+renamed over the final name (``os.replace`` is atomic on POSIX), so an interrupted run never leaves a
+half-written file that a later run would take for finished work.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import pickle
+import tempfile
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[Path]:
+    """Yield a temporary path next to ``path``; on success rename it to ``path``.
+
+    The temporary name keeps the extension (some writers, e.g. ffmpeg or ``np.save``, choose the
+    format from it). On any exception the temporary file is removed and ``path`` is untouched.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    suffix = path.suffix if suffix is None else suffix
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".part{suffix}", dir=path.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            tmp_path.unlink()
+        raise
+
+
+def save_npy(path: str | os.PathLike, array: np.ndarray) -> None:
+    """Write ``array`` to ``path`` (.npy) atomically."""
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as fh:
+            np.save(fh, array)
+
+
+def save_pickle(path: str | os.PathLike, obj: Any) -> None:
+    """Pickle ``obj`` to ``path`` atomically."""
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as fh:
+            pickle.dump(obj, fh, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def load_pickle(path: str | os.PathLike) -> Any:
+    with open(path, "rb") as fh:
+        return pickle.load(fh)
+
+
+def to_jsonable(obj: Any) -> Any:
+    """Convert numpy arrays/scalars to plain Python; NaN and inf become ``None`` (JSON null)."""
+    if isinstance(obj, dict):
+        return {str(k): to_jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [to_jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        if obj.dtype.kind == "f":
+            return to_jsonable(obj.tolist())
+        return obj.tolist()
+    if isinstance(obj, (np.floating, float)):
+        value = float(obj)
+        return None if not math.isfinite(value) else value
+    if isinstance(obj, np.integer):
+        return int(obj)
+    if isinstance(obj, np.bool_):
+        return bool(obj)
+    if isinstance(obj, Path):
+        return str(obj)
+    return obj
+
+
+def save_json(path: str | os.PathLike, obj: Any, indent: int | None = 1) -> None:
+    """Write ``obj`` as JSON atomically; numpy values are converted and NaN is written as null."""
+    text = json.dumps(to_jsonable(obj), indent=indent, ensure_ascii=False, allow_nan=False)
+    with atomic_path(path) as tmp:
+        tmp.write_text(text + "\n", encoding="utf-8")
+
+
+def load_json(path: str | os.PathLike) -> Any:
+    with open(path, encoding="utf-8") as fh:
+        return json.load(fh)
+
+
+def null_to_nan(values: list) -> np.ndarray:
+    """Inverse of the NaN→null convention: a JSON list with nulls → float64 array with NaN."""
+    return np.array([np.nan if v is None else v for v in values], dtype=np.float64)

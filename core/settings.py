@@ -1,0 +1,153 @@
+"""Settings: ``.env`` (python-dotenv) < process environment < command-line flags.
+
+Every setting has one environment variable; a few also accept the names used by the published
+scripts (``CONFIG_FILE``/``CHECKPOINT_FILE``). ``Settings.require`` turns a missing value into an
+error that names the variable and the line of ``.env.example`` to copy.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+
+from dotenv import dotenv_values, find_dotenv
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+ENV_EXAMPLE = REPO_ROOT / ".env.example"
+DEFAULT_METADATA_NAME = "dataset_metadata.json"
+REFERENCE_METADATA = REPO_ROOT / "dataset_analysis" / "dataset_metadata.json"
+POSE_BACKENDS = ("mediapipe", "mmpose", "rtmlib")
+
+
+class SettingsError(RuntimeError):
+    """A required setting is missing or invalid."""
+
+
+# field name -> environment variable names, first one preferred
+ENV_NAMES: dict[str, tuple[str, ...]] = {
+    "dataset_path": ("DATASET_PATH",),
+    "instruments": ("INSTRUMENTS",),
+    "pose_backend": ("POSE_BACKEND",),
+    "mmpose_config": ("MMPOSE_CONFIG", "CONFIG_FILE"),
+    "mmpose_checkpoint": ("MMPOSE_CHECKPOINT", "CHECKPOINT_FILE"),
+    "detector_config": ("DETECTOR_CONFIG", "DET_CONFIG_FILE"),
+    "detector_checkpoint": ("DETECTOR_CHECKPOINT", "DET_CHECKPOINT_FILE"),
+    "rtmlib_det_onnx": ("RTMLIB_DET_ONNX",),
+    "rtmlib_pose_onnx": ("RTMLIB_POSE_ONNX",),
+    "device": ("DEVICE",),
+    "results_path": ("RESULTS_PATH",),
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    dataset_path: Path | None = None
+    instruments: tuple[str, ...] | None = None   # expected layout instruments; None = trust metadata
+    pose_backend: str = "mediapipe"
+    mmpose_config: str | None = None
+    mmpose_checkpoint: str | None = None
+    detector_config: str | None = None
+    detector_checkpoint: str | None = None
+    rtmlib_det_onnx: str | None = None
+    rtmlib_pose_onnx: str | None = None
+    device: str = "auto"
+    results_path: Path | None = None
+    sources: dict = field(default_factory=dict, compare=False, repr=False)  # field -> where from
+
+    def require(self, name: str):
+        """Return setting ``name`` or raise a ``SettingsError`` that says how to set it."""
+        value = getattr(self, name)
+        if value in (None, "", ()):
+            raise SettingsError(missing_setting_message(name))
+        return value
+
+    @property
+    def metadata_path(self) -> Path:
+        return Path(self.require("dataset_path")) / DEFAULT_METADATA_NAME
+
+    @property
+    def results_dir(self) -> Path:
+        """Where dataset-level results go: RESULTS_PATH, else ``<DATASET_PATH>/results``."""
+        if self.results_path is not None:
+            return Path(self.results_path)
+        return Path(self.require("dataset_path")) / "results"
+
+
+def missing_setting_message(name: str) -> str:
+    env_names = ENV_NAMES[name]
+    hint = ""
+    if ENV_EXAMPLE.exists():
+        for number, line in enumerate(ENV_EXAMPLE.read_text().splitlines(), start=1):
+            if line.lstrip("# ").startswith(env_names[0] + "="):
+                hint = f" (see {ENV_EXAMPLE.name} line {number}: {line.strip()!r})"
+                break
+    also = f" (or {', '.join(env_names[1:])})" if len(env_names) > 1 else ""
+    return (f"setting {env_names[0]}{also} is not set: put it in .env{hint}, export it, "
+            f"or pass the matching command-line flag")
+
+
+def _parse(name: str, raw: str):
+    raw = raw.strip()
+    if raw == "":
+        return None
+    if name in ("dataset_path", "results_path"):
+        return Path(raw).expanduser()
+    if name == "instruments":
+        return tuple(part.strip() for part in raw.split(",") if part.strip())
+    if name == "pose_backend" and raw not in POSE_BACKENDS:
+        raise SettingsError(f"POSE_BACKEND={raw!r} is not one of {', '.join(POSE_BACKENDS)}")
+    return raw
+
+
+def load_settings(env_file: str | os.PathLike | None = None, environ: dict | None = None,
+                  **overrides) -> Settings:
+    """Build settings from the ``.env`` file, then the environment, then ``overrides``.
+
+    ``env_file`` defaults to the nearest ``.env`` found from the working directory upwards.
+    Overrides whose value is None are ignored, so argparse defaults of None never hide a setting.
+    """
+    environ = os.environ if environ is None else environ
+    if env_file is None:
+        env_file = find_dotenv(usecwd=True) or None
+    file_values = dotenv_values(env_file) if env_file and Path(env_file).exists() else {}
+    values: dict = {}
+    sources: dict = {}
+    for f in fields(Settings):
+        if f.name == "sources":
+            continue
+        for source_name, mapping in (("env file", file_values), ("environment", environ)):
+            for env_name in ENV_NAMES[f.name]:
+                if mapping.get(env_name) not in (None, ""):
+                    values[f.name] = _parse(f.name, mapping[env_name])
+                    sources[f.name] = f"{source_name} {env_name}"
+                    break
+    for name, value in overrides.items():
+        if value is None:
+            continue
+        if name not in ENV_NAMES:
+            raise TypeError(f"unknown setting {name!r}")
+        values[name] = _parse(name, value) if isinstance(value, str) else value
+        sources[name] = "command line"
+    return replace(Settings(), **values, sources=sources)
+
+
+def add_common_args(parser: argparse.ArgumentParser, songs: bool = True) -> argparse.ArgumentParser:
+    """Flags every stage shares: dataset path, song filters, --force, --device, --verbose."""
+    parser.add_argument("--dataset_path", "--dataset-path", dest="dataset_path", default=None,
+                        help="dataset root (default: DATASET_PATH from .env or the environment)")
+    if songs:
+        parser.add_argument("-a", "--artist", default=None, help="process only this artist")
+        parser.add_argument("-s", "--song", default=None, help="process only this song")
+        parser.add_argument("-f", "--force", action="store_true",
+                            help="recompute outputs that already exist (default: skip finished work)")
+    parser.add_argument("--device", default=None,
+                        help="auto | cpu | cuda | cuda:N (default: DEVICE setting, else auto)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    return parser
+
+
+def settings_from_args(args: argparse.Namespace, **extra) -> Settings:
+    """Settings with the common CLI flags (and ``extra`` overrides) applied on top."""
+    return load_settings(dataset_path=getattr(args, "dataset_path", None),
+                         device=getattr(args, "device", None), **extra)
