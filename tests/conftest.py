@@ -26,8 +26,8 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 def run_cli(*args: str, cwd: Path = REPO_ROOT, env: dict | None = None, check: bool = False,
             timeout: float = 900) -> subprocess.CompletedProcess:
     """Run ``python -m <module> args...`` with this interpreter, capturing output."""
-    full_env = {**os.environ, **(env or {})}
-    full_env.pop("DATASET_PATH", None) if env is None or "DATASET_PATH" not in env else None
+    full_env = {k: v for k, v in os.environ.items() if k != "DATASET_PATH"}  # no stray .env/shell value
+    full_env.update(env or {})
     result = subprocess.run([sys.executable, "-m", *args], cwd=cwd, env=full_env, text=True,
                             capture_output=True, timeout=timeout)
     if check and result.returncode != 0:
