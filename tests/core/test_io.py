@@ -41,3 +41,14 @@ def test_temp_file_keeps_extension_for_format_sniffing_writers(tmp_path):
         assert tmp.suffix == ".mp4" and tmp.parent == tmp_path
         tmp.write_bytes(b"x")
     assert (tmp_path / "clip.mp4").read_bytes() == b"x"
+
+
+def test_atomic_outputs_get_umask_permissions_not_private_temp_permissions(tmp_path):
+    import os
+    import stat
+    old = os.umask(0o022)
+    try:
+        save_npy(tmp_path / "a.npy", np.zeros(3))
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "a.npy").stat().st_mode) == 0o644
