@@ -10,12 +10,13 @@ STAMP := $(VENV)/.installed
 export OMP_NUM_THREADS ?= 2
 export PYTHONUNBUFFERED := 1
 
-.PHONY: help setup demo test mmpose clean-demo bench
+.PHONY: help setup demo test mmpose rtmlib clean-demo bench
 
 help:
 	@echo "make demo    set up the virtualenv and run the pipeline on the demo dataset ($(DEMO_DIR)/)"
 	@echo "make test    set up the virtualenv and run the test suite"
-	@echo "make mmpose  add the optional MMPose backend to the virtualenv"
+	@echo "make mmpose  add the optional MMPose backend to the virtualenv (see requirements-mmpose.txt)"
+	@echo "make rtmlib  add the optional rtmlib (RTMPose/RTMW ONNX) backend"
 	@echo "make bench   run the benchmarks in benchmarks/"
 
 setup: $(STAMP)
@@ -31,6 +32,16 @@ demo: setup
 	$(PY) -m dataset_analysis.demo $(DEMO_DIR)
 	DATASET_PATH=$(DEMO_DIR) $(PY) -m pose_estimation.main --pose --post
 	@echo "Demo outputs are under $(DEMO_DIR)/ (per-song pose_estimation_30fps.pkl and <instrument>/keypoints.npy)"
+
+# MMPose 1.3.2 pins and the reasons for --no-deps are in requirements-mmpose.txt. xtcocotools' PyPI
+# wheel is built against numpy 1, so it is compiled here against the installed numpy 2.
+mmpose: setup
+	$(PIP) install --quiet "setuptools<81" "cython>=3,<4"
+	$(PIP) install --quiet --no-deps --no-build-isolation --no-binary xtcocotools xtcocotools==1.14.3
+	$(PIP) install --quiet --no-deps -r requirements-mmpose.txt
+
+rtmlib: setup
+	$(PIP) install --quiet --no-deps -r requirements-rtmlib.txt
 
 test: setup
 	$(PY) -m pytest -q -ra tests

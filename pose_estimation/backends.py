@@ -1,0 +1,47 @@
+"""The pose backends behind one interface: ``Backend.estimate(frames) -> (frame_index, persons)``.
+
+``frames`` yields ``(frame_index, (H, W, 3) uint8 RGB)`` in order; ``estimate`` yields
+``(frame_index, persons)`` in the same order, each person a dict with ``keypoints`` (133, 2)
+float32 pixels, ``scores`` (133,) float32 and ``box`` (4,) float32 xyxy (``pose_record``).
+Optional backends import their libraries only when chosen, so the default install never needs them.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Iterable, Iterator
+
+import numpy as np
+
+from core.settings import Settings
+
+Frames = Iterable[tuple[int, np.ndarray]]
+PersonStream = Iterator[tuple[int, list[dict]]]
+
+
+@dataclass(frozen=True)
+class Backend:
+    name: str                                  # mediapipe | mmpose | rtmlib
+    model: str                                 # what produced the keypoints (recorded in outputs)
+    estimate: Callable[[Frames], PersonStream]
+
+
+def make_backend(name: str, settings: Settings, device: str | None = None,
+                 n_workers: int | None = None) -> Backend:
+    """Build the named backend; a missing setting or library raises a clear error here, before
+    any song is processed."""
+    if name == "mediapipe":
+        from .mediapipe_backend import MODEL_NAME, MediaPipeOptions, estimate_poses
+
+        options = MediaPipeOptions() if n_workers is None else MediaPipeOptions(n_workers=n_workers)
+        return Backend("mediapipe", MODEL_NAME, lambda frames: estimate_poses(frames, options))
+    if name == "mmpose":
+        from .mmpose_backend import MMPoseEstimator
+
+        estimator = MMPoseEstimator.from_settings(settings, device)
+        return Backend("mmpose", estimator.model_name, estimator.estimate)
+    if name == "rtmlib":
+        from .rtmlib_backend import RTMLibEstimator
+
+        estimator = RTMLibEstimator.from_settings(settings, device)
+        return Backend("rtmlib", estimator.model_name, estimator.estimate)
+    raise ValueError(f"unknown pose backend {name!r}: use mediapipe, mmpose or rtmlib")

@@ -1,0 +1,84 @@
+"""Pose stage CLI: ``--pose`` (video → ``pose_estimation_30fps.pkl``) and ``--post`` (pickle →
+``<instrument>/keypoints.npy``, ``keypoint_scores.npy``, ``pose_info.json``, vocal face).
+
+Examples::
+
+    python -m pose_estimation.main --pose --post --dataset_path demo_data
+    python -m pose_estimation.main --post -a "Demo Artist A" -s "Kriti Reversed" -f
+    python -m pose_estimation.main --pose --backend mmpose --device cuda:0
+
+Finished songs are skipped unless -f. ``--device`` applies to the mmpose and rtmlib backends;
+MediaPipe always runs on the CPU. Exit code: 0 when no song failed, 1 when any song failed (each
+is named in the summary), 2 for a setup error (unreadable metadata, missing backend setting).
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from core.log import setup_logging
+from core.metadata import MetadataError, load_metadata, select_songs
+from core.runner import RunSummary, run_per_song
+from core.settings import POSE_BACKENDS, SettingsError, add_common_args, settings_from_args
+
+from .backends import make_backend
+from .stage import PoseJob, PostJob, pose_song, post_song
+
+log = logging.getLogger("pose_estimation")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m pose_estimation.main", description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--pose", action="store_true",
+                        help="estimate whole-body poses of everyone in each song's video")
+    parser.add_argument("--post", action="store_true",
+                        help="split the poses into one keypoint track per instrument of the layout "
+                             "(static-camera songs only); alone, runs only post-processing")
+    parser.add_argument("--backend", choices=POSE_BACKENDS, default=None,
+                        help="pose backend (default: POSE_BACKEND setting, else mediapipe)")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="MediaPipe: Holistic worker processes (default 3, one per performer of a trio; "
+                             "0 = in-process)")
+    add_common_args(parser)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    setup_logging(args.verbose)
+    if not (args.pose or args.post):
+        build_parser().error("nothing to do: give --pose, --post or both")
+    try:
+        settings = settings_from_args(args, pose_backend=args.backend)
+        dataset_path = settings.require("dataset_path")
+        songs = load_metadata(settings.metadata_path)
+    except (SettingsError, MetadataError) as exc:
+        log.error("%s", exc)
+        return 2
+    summary = RunSummary("pose_estimation")
+    if args.pose:
+        try:
+            chosen, skipped = select_songs(songs, args.artist, args.song, require=("fps",))
+            backend = make_backend(settings.pose_backend, settings, settings.device, args.workers)
+        except (SettingsError, MetadataError, ImportError, OSError, ValueError, RuntimeError) as exc:
+            log.error("pose: %s", exc)
+            return 2
+        pose_job = PoseJob(dataset_path, backend, args.force)
+        summary.merge(run_per_song("pose", chosen, lambda s: pose_song(s, pose_job), skipped, log))
+    if args.post:
+        try:
+            chosen, skipped = select_songs(songs, args.artist, args.song, skip_moving_camera=True,
+                                           expected_instruments=settings.instruments)
+        except MetadataError as exc:
+            log.error("post: %s", exc)
+            return 2
+        post_job = PostJob(dataset_path, args.force)
+        summary.merge(run_per_song("post", chosen, lambda s: post_song(s, post_job), skipped, log))
+    return summary.exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,293 @@
+"""Multi-person whole-body pose with MediaPipe 0.10.21 (offline, models shipped in the wheel).
+
+Holistic is single-person; concerts have three or more musicians. Per frame:
+
+1. every ``detect_every`` frames, the full-range face detector (``FaceDetection(model_selection=1)``,
+   multi-face) runs on the frame — on ``detection_tiles`` overlapping square tiles so that small
+   faces stay large enough in the detector's 192×192 input — and the detections (merged by NMS)
+   update the performer tracks (``pose_estimation.tracking``);
+2. each tracked performer's crop goes to *its own* ``Holistic`` instance (tracking mode,
+   ``static_image_mode=False``: the landmarks of the previous frame seed the next, which is what
+   makes it fast), kept in one of ``n_workers`` worker processes (a track always goes to the same
+   worker, because Holistic's tracking state lives there; new tracks go to the least-loaded one);
+3. the landmarks are mapped to COCO-WholeBody full-frame pixels (``pose_estimation.mapping``).
+
+Frames are streamed: at most ``max_in_flight`` frames are between decoding and collection, so
+memory does not grow with the video length. Holistic runs single-threaded (measured: CPU/wall ≈
+1.0), so worker processes are what uses the second core. Default 3 workers, one per performer of a
+usual trio: measured ~50–56 ms of CPU per performer crop and ~14 ms per frame in the main process
+(decode 2.4 ms, face detection, crops, IPC); with 2 workers one of them carries two performers and
+caps the rate at ~1 / (2 × 50 ms) = 10 frames/s however idle the other core is, while three equal
+workers let the OS spread ~165 ms of work per frame over both cores (~12 frames/s ceiling).
+"""
+from __future__ import annotations
+
+import logging
+import multiprocessing as mp_proc
+import queue
+from collections import deque
+from dataclasses import dataclass
+from typing import Iterable, Iterator
+
+import numpy as np
+
+from .mapping import holistic_to_wholebody, keypoint_box, landmarks_to_array
+from .tracking import PerformerTracker, non_max_suppression
+
+log = logging.getLogger(__name__)
+
+MODEL_NAME = "mediapipe-0.10.21 holistic (pose_landmark_full, face_landmark, hand_landmark_full) " \
+             "+ face_detection_full_range"
+WORKER_TIMEOUT_S = 120.0
+# The crop is already centred on a detected face, so Holistic's own person detector may accept a
+# weaker detection than its 0.5 default (the demo's mridangam player, half hidden behind a camera,
+# is found at 0.3 and missed at 0.5).
+HOLISTIC_MIN_DETECTION = 0.3
+HOLISTIC_MIN_TRACKING = 0.5
+BOX_MIN_SCORE = 0.3     # points below this visibility do not shape the person box
+
+
+@dataclass(frozen=True)
+class MediaPipeOptions:
+    n_workers: int = 3               # 0 = run Holistic in this process
+    detect_every: int = 5            # frames between face-detection rounds
+    detection_tiles: int = 2         # square tiles across the frame width for face detection
+    min_face_confidence: float = 0.5
+    max_in_flight: int = 4           # frames submitted but not yet collected
+    max_missed: int = 6              # detection rounds a track survives without a detection
+
+
+def tile_windows(width: int, height: int, n_tiles: int) -> list[tuple[int, int, int, int]]:
+    """``n_tiles`` overlapping windows ``(x0, y0, x1, y1)`` across the frame width.
+
+    Each window is ``min(height, width)`` wide (square for landscape frames), evenly spaced from the
+    left edge to the right edge; ``n_tiles <= 1`` means the whole frame.
+    """
+    side = min(width, height)
+    if n_tiles <= 1 or side >= width:
+        return [(0, 0, width, height)]
+    starts = np.linspace(0, width - side, n_tiles).round().astype(int)
+    return [(int(x), 0, int(x) + side, height) for x in starts]
+
+
+def detect_faces(detector, frame: np.ndarray, n_tiles: int) -> tuple[np.ndarray, np.ndarray]:
+    """Face boxes ``(N, 4)`` xyxy pixels and scores ``(N,)`` in an RGB ``(H, W, 3)`` uint8 frame."""
+    height, width = frame.shape[:2]
+    boxes, scores = [], []
+    for x0, y0, x1, y1 in tile_windows(width, height, n_tiles):
+        tile = np.ascontiguousarray(frame[y0:y1, x0:x1])
+        result = detector.process(tile)
+        for det in result.detections or ():
+            rb = det.location_data.relative_bounding_box
+            tw, th = x1 - x0, y1 - y0
+            bx0, by0 = x0 + rb.xmin * tw, y0 + rb.ymin * th
+            boxes.append((bx0, by0, bx0 + rb.width * tw, by0 + rb.height * th))
+            scores.append(det.score[0])
+    if not boxes:
+        return np.zeros((0, 4)), np.zeros(0)
+    boxes, scores = np.array(boxes, dtype=np.float64), np.array(scores, dtype=np.float64)
+    keep = non_max_suppression(boxes, scores, iou_threshold=0.3)
+    return boxes[keep], scores[keep]
+
+
+class HolisticPool:
+    """Holistic instances keyed by track id, living in this process."""
+
+    def __init__(self):
+        import mediapipe as mp
+
+        self._holistic_cls = mp.solutions.holistic.Holistic
+        self._instances: dict[int, object] = {}
+
+    def process(self, track_id: int, crop: np.ndarray, crop_xywh, face_score: float):
+        """Run the track's Holistic on ``crop`` → ``(keypoints (133, 2), scores (133,))`` or None."""
+        holistic = self._instances.get(track_id)
+        if holistic is None:
+            holistic = self._holistic_cls(static_image_mode=False, model_complexity=1,
+                                          smooth_landmarks=True, refine_face_landmarks=False,
+                                          min_detection_confidence=HOLISTIC_MIN_DETECTION,
+                                          min_tracking_confidence=HOLISTIC_MIN_TRACKING)
+            self._instances[track_id] = holistic
+        result = holistic.process(np.ascontiguousarray(crop))
+        pose = landmarks_to_array(result.pose_landmarks, with_visibility=True)
+        face = landmarks_to_array(result.face_landmarks)
+        if pose is None and face is None:
+            return None
+        return holistic_to_wholebody(pose, face, landmarks_to_array(result.left_hand_landmarks),
+                                     landmarks_to_array(result.right_hand_landmarks), crop_xywh,
+                                     face_score)
+
+    def drop(self, track_id: int) -> None:
+        holistic = self._instances.pop(track_id, None)
+        if holistic is not None:
+            holistic.close()
+
+    def close(self) -> None:
+        for track_id in list(self._instances):
+            self.drop(track_id)
+
+
+def _worker_main(requests, results) -> None:
+    """Worker process: ``("pose", frame_index, track_id, crop, crop_xywh, face_score)`` →
+    ``(frame_index, track_id, output or None)``; ``("drop", track_id)``; ``None`` stops."""
+    import os
+
+    os.environ.setdefault("GLOG_minloglevel", "2")
+    pool = HolisticPool()
+    try:
+        while True:
+            message = requests.get()
+            if message is None:
+                break
+            if message[0] == "drop":
+                pool.drop(message[1])
+                continue
+            _, frame_index, track_id, crop, crop_xywh, face_score = message
+            try:
+                output = pool.process(track_id, crop, crop_xywh, face_score)
+            except Exception as exc:  # noqa: BLE001 -- reported to the parent, which names it
+                results.put((frame_index, track_id, ("error", repr(exc))))
+                continue
+            results.put((frame_index, track_id, output))
+    finally:
+        pool.close()
+
+
+class _InlineWorkers:
+    """Same interface as the process workers, but everything in this process (``n_workers=0``)."""
+
+    def __init__(self):
+        self.pool = HolisticPool()
+        self.pending: deque = deque()
+
+    def submit(self, worker: int, frame_index, track_id, crop, crop_xywh, face_score) -> None:
+        self.pending.append((frame_index, track_id,
+                             self.pool.process(track_id, crop, crop_xywh, face_score)))
+
+    def collect(self, worker: int):
+        return self.pending.popleft()
+
+    def drop(self, worker: int, track_id: int) -> None:
+        self.pool.drop(track_id)
+
+    def close(self) -> None:
+        self.pool.close()
+
+
+class _ProcessWorkers:
+    def __init__(self, n_workers: int):
+        context = mp_proc.get_context("spawn")   # no fork after MediaPipe has started threads
+        self.requests = [context.Queue() for _ in range(n_workers)]
+        self.results = [context.Queue() for _ in range(n_workers)]
+        self.processes = [context.Process(target=_worker_main, args=(rq, rs), daemon=True,
+                                          name=f"holistic-worker-{i}")
+                          for i, (rq, rs) in enumerate(zip(self.requests, self.results))]
+        for process in self.processes:
+            process.start()
+
+    def submit(self, worker: int, frame_index, track_id, crop, crop_xywh, face_score) -> None:
+        self.requests[worker].put(("pose", frame_index, track_id, crop, crop_xywh, face_score))
+
+    def collect(self, worker: int):
+        waited = 0.0
+        while True:
+            try:
+                return self.results[worker].get(timeout=5.0)
+            except queue.Empty:
+                waited += 5.0
+                if not self.processes[worker].is_alive():
+                    raise RuntimeError(f"Holistic worker {worker} died "
+                                       f"(exit code {self.processes[worker].exitcode})") from None
+                if waited >= WORKER_TIMEOUT_S:
+                    raise RuntimeError(f"Holistic worker {worker} gave no result in "
+                                       f"{WORKER_TIMEOUT_S:.0f} s") from None
+
+    def drop(self, worker: int, track_id: int) -> None:
+        self.requests[worker].put(("drop", track_id))
+
+    def close(self) -> None:
+        for rq in self.requests:
+            rq.put(None)
+        for process in self.processes:
+            process.join(timeout=10)
+            if process.is_alive():
+                process.terminate()
+        for q in self.requests + self.results:
+            q.close()
+            q.cancel_join_thread()
+
+
+def estimate_poses(frames: Iterable[tuple[int, np.ndarray]], options: MediaPipeOptions = MediaPipeOptions()
+                   ) -> Iterator[tuple[int, list[dict]]]:
+    """Stream ``(frame_index, persons)`` for ``(frame_index, (H, W, 3) uint8 RGB)`` frames, in order.
+
+    Each person: ``{"keypoints": (133, 2) float32 pixels, "scores": (133,) float32 0–1,
+    "box": (4,) float32 xyxy, "track_id": int}``. The box is the tight box, clipped to the frame,
+    around the upper-body, face and hand points with score ≥ ``BOX_MIN_SCORE`` (hips, legs and feet
+    left out: seated performers' legs are hidden and their guessed positions would move the box).
+    """
+    import mediapipe as mp
+
+    detector = mp.solutions.face_detection.FaceDetection(
+        model_selection=1, min_detection_confidence=options.min_face_confidence)
+    workers = _ProcessWorkers(options.n_workers) if options.n_workers > 0 else _InlineWorkers()
+    tracker: PerformerTracker | None = None
+    owner: dict[int, int] = {}                       # track id -> worker index
+    in_flight: deque = deque()                       # (frame_index, [(worker, track_id), ...])
+    try:
+        for frame_index, frame in frames:
+            height, width = frame.shape[:2]
+            if tracker is None:
+                tracker = PerformerTracker((width, height), max_missed=options.max_missed)
+            if frame_index % options.detect_every == 0 or not tracker.tracks:
+                boxes, scores = detect_faces(detector, frame, options.detection_tiles)
+                for track_id in tracker.update(boxes, scores):
+                    if track_id in owner:
+                        workers.drop(owner.pop(track_id), track_id)
+            tasks = []
+            for track in tracker.tracks:
+                if track.track_id not in owner:
+                    load = np.bincount(list(owner.values()), minlength=max(options.n_workers, 1))
+                    owner[track.track_id] = int(np.argmin(load))
+                x0, y0, x1, y1 = (int(v) for v in track.region)
+                if x1 - x0 < 16 or y1 - y0 < 16:
+                    continue
+                worker = owner[track.track_id]
+                workers.submit(worker, frame_index, track.track_id, frame[y0:y1, x0:x1].copy(),
+                               (x0, y0, x1 - x0, y1 - y0), track.face_score)
+                tasks.append((worker, track.track_id))
+            in_flight.append((frame_index, tasks))
+            while len(in_flight) > options.max_in_flight:
+                yield _collect(workers, *in_flight.popleft(), (width, height))
+        while in_flight:
+            yield _collect(workers, *in_flight.popleft(), (width, height))
+    finally:
+        workers.close()
+        detector.close()
+
+
+def _collect(workers, frame_index: int, tasks: list[tuple[int, int]], frame_wh: tuple[int, int]
+             ) -> tuple[int, list[dict]]:
+    persons = []
+    for worker, track_id in tasks:
+        got_frame, got_track, output = workers.collect(worker)
+        if (got_frame, got_track) != (frame_index, track_id):
+            raise RuntimeError(f"worker {worker} answered frame {got_frame} track {got_track}, "
+                               f"expected frame {frame_index} track {track_id}")
+        if output is None:
+            continue
+        if isinstance(output[0], str):   # ("error", message) from the worker
+            raise RuntimeError(f"Holistic failed on frame {frame_index}: {output[1]}")
+        keypoints, scores = output
+        box = keypoint_box(_upper_body(keypoints), scores, BOX_MIN_SCORE, frame_wh)
+        if box is None:
+            continue
+        persons.append({"keypoints": keypoints, "scores": scores, "box": box, "track_id": track_id})
+    return frame_index, persons
+
+
+def _upper_body(keypoints: np.ndarray) -> np.ndarray:
+    """The (133, 2) points with hips, legs and feet (11–22) set to NaN."""
+    upper = keypoints.copy()
+    upper[11:23] = np.nan
+    return upper

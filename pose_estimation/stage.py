@@ -1,0 +1,117 @@
+"""Per-song work of the pose stage: ``pose_song`` (video → pickle) and ``post_song`` (pickle →
+per-instrument keypoints). Files are read and written only here; the logic lives in the pure
+modules (``tracking``, ``mapping``, ``postprocess``) and the backends.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from core.dataset import POSE_INFO_NAME, POSE_PICKLE_NAME, KEYPOINTS_NAME, SCORES_NAME, \
+    FACE_KEYPOINTS_NAME, SongDataError, find_video
+from core.io import save_pickle
+from core.log import progress
+from core.metadata import SongInfo
+from core.pose_files import InstrumentPose, save_face_keypoints, save_instrument_pose
+from core.runner import UP_TO_DATE, SongSkipped, outputs_exist
+from core.video import iter_frames, probe_video
+
+from .backends import Backend
+from .pose_record import load_record, make_record
+from .postprocess import face_points, split_performers
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class PoseJob:
+    dataset_path: Path
+    backend: Backend
+    force: bool = False
+    progress_bar: bool = True
+
+
+def pose_song(song: SongInfo, job: PoseJob) -> str | None:
+    """Run the backend over the song's video and write ``pose_estimation_30fps.pkl`` atomically."""
+    song_dir = song.folder(job.dataset_path)
+    out = song_dir / POSE_PICKLE_NAME
+    if outputs_exist([out], job.force):
+        return UP_TO_DATE
+    video = find_video(song_dir)
+    info = probe_video(video)
+    frames: list[list[dict]] = []
+    stream = job.backend.estimate(iter_frames(video))
+    if job.progress_bar:
+        stream = progress(stream, desc=f"pose {song.song}", total=info.n_frames, unit="frame")
+    for frame_index, persons in stream:
+        if frame_index != len(frames):
+            raise RuntimeError(f"backend returned frame {frame_index}, expected {len(frames)}")
+        frames.append(persons)
+    if not frames:
+        raise SongDataError(f"video {video} has no decodable frames")
+    if song.fps is not None and abs(info.fps - song.fps) > 0.01:
+        log.warning("%s: video has %.3f fps, metadata says %.3f; the video's rate is recorded",
+                    song.key, info.fps, song.fps)
+    record = make_record(job.backend.name, job.backend.model, info.fps, (info.width, info.height),
+                         video.name, frames)
+    save_pickle(out, record)
+    n_people = np.mean([len(p) for p in frames])
+    log.info("%s: %d frames, %.1f people per frame -> %s", song.key, len(frames), n_people, out)
+    return None
+
+
+def post_outputs(song_dir: Path, layout: tuple[str | None, ...]) -> list[Path]:
+    """Every file ``post_song`` writes; all must exist for the song to count as finished."""
+    paths = []
+    for instrument in layout:
+        if instrument is None:
+            continue
+        folder = song_dir / instrument
+        paths += [folder / KEYPOINTS_NAME, folder / SCORES_NAME, folder / POSE_INFO_NAME]
+    if "vocal" in layout:
+        paths.append(song_dir / "vocal" / FACE_KEYPOINTS_NAME)
+    return paths
+
+
+@dataclass
+class PostJob:
+    dataset_path: Path
+    force: bool = False
+
+
+def post_song(song: SongInfo, job: PostJob) -> str | None:
+    """Split the song's pose pickle into per-instrument keypoint files (published procedure)."""
+    if song.moving_camera:
+        raise SongSkipped("moving camera (post-processing assumes a static camera)")
+    layout = tuple(song.layout or ())
+    named = [i for i in layout if i is not None]
+    if len(set(named)) != len(named):
+        raise SongDataError(f"layout {list(layout)} names an instrument twice; outputs would collide")
+    song_dir = song.folder(job.dataset_path)
+    outputs = post_outputs(song_dir, layout)
+    if outputs_exist(outputs, job.force):
+        return UP_TO_DATE
+    record = load_record(song_dir / POSE_PICKLE_NAME)
+    frame_wh = tuple(int(v) for v in record["frame_size"])
+    tracks = split_performers(record["frames"], len(layout), frame_wh)
+    # the face file first: pose_info.json, written last of all, marks a finished song
+    if "vocal" in layout:
+        save_face_keypoints(song_dir, face_points(tracks.keypoints[layout.index("vocal")]))
+    for position, instrument in enumerate(layout):
+        if instrument is None:
+            continue
+        info = {"backend": record["backend"], "model": record["model"],
+                "score_scale": record["score_scale"], "fps": record["fps"],
+                "frame_size": list(frame_wh), "position": position, "n_performers": len(layout),
+                "layout": list(layout), "video": record.get("video"),
+                "cluster_centre": tracks.centres[position].tolist(),
+                "presence": float(tracks.presence[position])}
+        save_instrument_pose(song_dir / instrument,
+                             InstrumentPose(tracks.keypoints[position], tracks.scores[position], info))
+    log.info("%s: %s", song.key, ", ".join(
+        f"{inst} at x={tracks.centres[p][0]:.0f} in {tracks.presence[p]:.0%} of frames"
+        for p, inst in enumerate(layout) if inst is not None))
+    return None

@@ -1,0 +1,186 @@
+"""The real CLI on small crafted datasets: bad inputs, interrupted writes, re-runs."""
+import json
+import os
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from core.dataset import POSE_PICKLE_NAME
+from core.io import load_pickle, save_pickle
+from core.video import VideoWriter
+from pose_estimation import main as pose_main
+from pose_estimation.pose_record import make_record
+from tests.conftest import run_cli
+from tests.pose_estimation.pose_fixtures import box_around, person_at, stage_canvas
+
+LAYOUT = ["mridangam", "vocal", "violin"]
+N_FRAMES = 8
+
+
+def entry(**changes):
+    return {"layout": LAYOUT, "moving_camera": False, "fps": 30.0, "duration": N_FRAMES / 30,
+            "correct_body_detection": True, "face_false_positive_frames": [], **changes}
+
+
+def write_stage_video(path: Path, n_frames: int = N_FRAMES) -> None:
+    canvas, _ = stage_canvas()
+    with VideoWriter(path, 30, canvas.shape[1], canvas.shape[0]) as writer:
+        for f in range(n_frames):
+            writer.write(np.roll(canvas, f, axis=1))   # a little motion
+
+
+def crafted_record(n_people: int, n_frames: int = 30) -> dict:
+    xs = (250, 640, 1030)[:n_people]
+    frames = [[person_at(box_around(x, 470)) for x in xs] for _ in range(n_frames)]
+    return make_record("mediapipe", "test", 30.0, (1280, 720), "video.mov", frames)
+
+
+@pytest.fixture
+def bad_dataset(tmp_path):
+    root = tmp_path / "ds"
+    songs = {"A": {"good": entry(), "empty": entry(), "corrupt": entry(), "novideo": entry(),
+                   "nofps": entry(fps=None)}}
+    for song in songs["A"]:
+        (root / "A" / song).mkdir(parents=True)
+    (root / "dataset_metadata.json").write_text(json.dumps(songs))
+    write_stage_video(root / "A" / "good" / "video.mov")
+    (root / "A" / "empty" / "video.mov").write_bytes(b"")
+    (root / "A" / "corrupt" / "video.mov").write_bytes(np.random.default_rng(0).bytes(20000))
+    return root
+
+
+@pytest.mark.slow
+def test_bad_inputs_are_named_others_processed_exit_nonzero(bad_dataset):
+    result = run_cli("pose_estimation.main", "--pose", "--dataset_path", str(bad_dataset))
+    log = result.stderr
+    assert result.returncode == 1, log[-3000:]
+    assert "pose: 1 done, 0 already up to date (use -f to redo), 1 skipped, 3 failed" in log
+    assert "A/empty: SongDataError: video" in log and "is empty (0 bytes)" in log
+    assert "A/corrupt: SongDataError: video" in log
+    assert "A/novideo: SongDataError: no .mov video in" in log
+    assert "skipped A/nofps: null fps in metadata" in log
+    record = load_pickle(bad_dataset / "A" / "good" / POSE_PICKLE_NAME)
+    assert record["n_frames"] == N_FRAMES and record["fps"] == 30.0
+    assert record["frame_size"] == (1280, 720) and record["backend"] == "mediapipe"
+    # the three photographed people are found in every frame, each inside its own photo
+    _, photo_boxes = stage_canvas()
+    for persons in record["frames"]:
+        centres = sorted(((p["box"][0] + p["box"][2]) / 2, (p["box"][1] + p["box"][3]) / 2)
+                         for p in persons)
+        assert len(centres) == 3
+        for (cx, cy), (x0, y0, x1, y1) in zip(centres, photo_boxes):
+            assert x0 - 10 <= cx <= x1 + 10 and y0 <= cy <= y1
+    for song in ("empty", "corrupt", "novideo", "nofps"):
+        assert not (bad_dataset / "A" / song / POSE_PICKLE_NAME).exists()
+
+    # post-processing: the good song is split; a crafted 2-person record fails on the 3-layout
+    save_pickle(bad_dataset / "A" / "novideo" / POSE_PICKLE_NAME, crafted_record(2))
+    result = run_cli("pose_estimation.main", "--post", "--dataset_path", str(bad_dataset))
+    log = result.stderr
+    assert result.returncode == 1
+    assert "A/novideo: LayoutMismatchError: layout has 3 performers, found 2 stable people" in log
+    assert "A/empty: SongDataError:" in log and "run pose_estimation --pose first" in log
+    keypoints = np.load(bad_dataset / "A" / "good" / "vocal" / "keypoints.npy")
+    assert keypoints.shape == (N_FRAMES, 133, 2)
+    assert np.isfinite(keypoints[:, 0]).all()                   # the middle person's nose
+    assert 430 <= np.nanmean(keypoints[:, 0, 0]) <= 850         # ... in the middle photo
+    face = np.load(bad_dataset / "A" / "good" / "vocal" / "face_keypoints.npy")
+    assert face.shape == (N_FRAMES, 68, 2)
+    assert not (bad_dataset / "A" / "novideo" / "vocal").exists()
+
+
+def test_unreadable_metadata_is_a_clear_error(tmp_path):
+    (tmp_path / "dataset_metadata.json").write_text("{not json")
+    result = run_cli("pose_estimation.main", "--pose", "--post", "--dataset_path", str(tmp_path))
+    assert result.returncode == 2
+    assert "is not valid JSON" in result.stderr
+
+
+def test_no_action_is_a_usage_error(tmp_path):
+    result = run_cli("pose_estimation.main", "--dataset_path", str(tmp_path))
+    assert result.returncode == 2 and "give --pose, --post or both" in result.stderr
+
+
+@pytest.fixture
+def posed_dataset(tmp_path):
+    """One static song and one moving-camera song with crafted pose records (no video needed)."""
+    root = tmp_path / "ds"
+    meta = {"A": {"s1": entry(duration=1.0), "pan": entry(duration=1.0, moving_camera=True)}}
+    for song in meta["A"]:
+        save_pickle(root / "A" / song / POSE_PICKLE_NAME, crafted_record(3))
+    (root / "dataset_metadata.json").write_text(json.dumps(meta))
+    return root
+
+
+def outputs(song_dir: Path) -> list[Path]:
+    from pose_estimation.stage import post_outputs
+
+    return post_outputs(song_dir, tuple(LAYOUT))
+
+
+def test_post_rerun_skips_unless_forced_and_moving_camera_is_skipped(posed_dataset, capsys):
+    song_dir = posed_dataset / "A" / "s1"
+    assert pose_main.main(["--post", "--dataset_path", str(posed_dataset)]) == 0
+    paths = outputs(song_dir)
+    assert all(p.exists() for p in paths) and len(paths) == 10
+    assert not (posed_dataset / "A" / "pan" / "vocal").exists()
+    info = json.loads((song_dir / "violin" / "pose_info.json").read_text())
+    assert info["position"] == 2 and info["n_performers"] == 3 and info["layout"] == LAYOUT
+    assert info["score_scale"] == "probability" and info["fps"] == 30.0
+    np.testing.assert_allclose(info["cluster_centre"], [1030, 470], atol=1)
+    stamps = [p.stat().st_mtime_ns for p in paths]
+    os.utime(song_dir / POSE_PICKLE_NAME)
+    capsys.readouterr()
+    assert pose_main.main(["--post", "--dataset_path", str(posed_dataset)]) == 0
+    assert [p.stat().st_mtime_ns for p in paths] == stamps
+    log = capsys.readouterr().err      # main() logs to stderr (core.log.setup_logging)
+    assert "A/s1: outputs exist, skipping" in log
+    assert "skipped A/pan: moving camera" in log
+    assert pose_main.main(["--post", "-f", "--dataset_path", str(posed_dataset)]) == 0
+    assert all(new > old for new, old in zip((p.stat().st_mtime_ns for p in paths), stamps))
+
+
+def test_pose_rerun_skips_existing_pickle_without_touching_the_video(posed_dataset, capsys):
+    # s1 has a pickle but no video at all: up to date, not a failure
+    assert pose_main.main(["--pose", "-s", "s1", "--dataset_path", str(posed_dataset)]) == 0
+    assert "A/s1: outputs exist, skipping" in capsys.readouterr().err
+
+
+def test_interrupted_post_leaves_nothing_taken_for_finished(posed_dataset, monkeypatch):
+    from pose_estimation import stage
+
+    real_save = stage.save_instrument_pose
+    calls = []
+
+    def crash_on_second(out_dir, pose):
+        calls.append(out_dir)
+        if len(calls) == 2:
+            raise KeyboardInterrupt("simulated crash while writing the second performer")
+        real_save(out_dir, pose)
+
+    monkeypatch.setattr(stage, "save_instrument_pose", crash_on_second)
+    with pytest.raises(KeyboardInterrupt):
+        pose_main.main(["--post", "-s", "s1", "--dataset_path", str(posed_dataset)])
+    song_dir = posed_dataset / "A" / "s1"
+    assert (song_dir / "mridangam" / "pose_info.json").exists()
+    assert not (song_dir / "vocal" / "pose_info.json").exists()
+    assert not list(song_dir.rglob("*.part*"))
+    monkeypatch.setattr(stage, "save_instrument_pose", real_save)
+    assert pose_main.main(["--post", "-s", "s1", "--dataset_path", str(posed_dataset)]) == 0
+    assert all(p.exists() for p in outputs(song_dir))
+
+
+def test_interrupted_pickle_write_leaves_no_file(tmp_path, monkeypatch):
+    from core import io as core_io
+
+    def half_write(obj, fh, protocol=None):
+        fh.write(pickle.dumps(obj)[:100])
+        raise KeyboardInterrupt("simulated crash mid-write")
+
+    monkeypatch.setattr(core_io.pickle, "dump", half_write)
+    target = tmp_path / "song" / POSE_PICKLE_NAME
+    with pytest.raises(KeyboardInterrupt):
+        save_pickle(target, crafted_record(3, n_frames=3))
+    assert not target.exists() and not list(target.parent.iterdir())

@@ -1,0 +1,82 @@
+"""Post-processing (published procedure) on synthetic box tracks with known answers."""
+import numpy as np
+import pytest
+
+from pose_estimation.postprocess import (LayoutMismatchError, assign_detections, cluster_centres,
+                                         cluster_threshold, split_performers)
+from tests.pose_estimation.pose_fixtures import box_around, person_at
+
+W, H, F = 1280, 720, 100
+PERFORMER_X = (250, 640, 1030)
+
+
+def synthetic_frames(rng, gap=(40, 60)):
+    """3 seated performers (jittering), wall art high up in every frame, a false positive between
+    performers 0 and 1 (farther than 1.5 thresholds from both) in 10 %
+    of frames, and the middle performer absent during ``gap`` (20 % of the frames)."""
+    frames = []
+    for f in range(F):
+        persons = []
+        for p, cx in enumerate(PERFORMER_X):
+            if p == 1 and gap[0] <= f < gap[1]:
+                continue
+            jitter = rng.normal(0, 6, 2)
+            persons.append({**person_at(box_around(cx + jitter[0], 470 + jitter[1])), "who": p})
+        persons.append({**person_at(box_around(640, 90, 120, 120)), "who": "art"})
+        if f % 10 == 3:
+            persons.append({**person_at(box_around(rng.uniform(430, 460), 420)), "who": "fp"})
+        rng.shuffle(persons)
+        frames.append(persons)
+    return frames
+
+
+def test_threshold_is_8_percent_clamped():
+    assert cluster_threshold(1280) == pytest.approx(102.4)
+    assert cluster_threshold(320) == 50 and cluster_threshold(4000) == 200
+
+
+def test_leader_clustering_known_answer():
+    centres = [np.array([[0, 0], [100, 0]]), np.array([[4, 0]]), np.array([[102, 0], [300, 0]])]
+    clusters = cluster_centres(centres, threshold=10)
+    np.testing.assert_allclose(clusters.centres, [[2, 0], [101, 0], [300, 0]])
+    np.testing.assert_allclose(clusters.presence, [2 / 3, 2 / 3, 1 / 3])
+
+
+def test_assign_at_most_one_per_cluster_and_nearest():
+    centres = [np.array([[0, 0], [3, 0], [100, 0]]), np.zeros((0, 2)), np.array([[500, 0]])]
+    assigned = assign_detections(centres, np.array([[1, 0], [99, 0]]), max_distance=50)
+    assert assigned.tolist() == [[0, 2], [-1, -1], [-1, -1]]
+
+
+def test_split_performers_finds_the_three_maps_left_to_right_and_leaves_the_gap_nan():
+    frames = synthetic_frames(np.random.default_rng(0))
+    tracks = split_performers(frames, 3, (W, H))
+    np.testing.assert_allclose(tracks.centres[:, 0], PERFORMER_X, atol=5)
+    np.testing.assert_allclose(tracks.presence, [1.0, 0.8, 1.0])
+    assert tracks.keypoints.shape == (3, F, 133, 2) and tracks.scores.shape == (3, F, 133)
+    for p in range(3):
+        for f, persons in enumerate(frames):
+            wanted = [q for q in persons if q.get("who") == p]
+            if not wanted:
+                assert np.isnan(tracks.keypoints[p, f]).all() and (tracks.scores[p, f] == 0).all()
+            else:
+                np.testing.assert_array_equal(tracks.keypoints[p, f], wanted[0]["keypoints"])
+    assert np.isnan(tracks.keypoints[1, 40:60]).all() and np.isfinite(tracks.keypoints[1, 60]).all()
+
+
+def test_wall_art_is_never_taken_even_when_a_performer_is_missing():
+    frames = synthetic_frames(np.random.default_rng(1), gap=(0, F))     # middle performer never there
+    with pytest.raises(LayoutMismatchError, match="layout has 3 performers, found 2 stable people"):
+        split_performers(frames, 3, (W, H))
+    # with a 2-performer layout the two remaining are used, left to right
+    tracks = split_performers(frames, 2, (W, H))
+    np.testing.assert_allclose(tracks.centres[:, 0], [250, 1030], atol=5)
+
+
+def test_extra_stable_person_lower_ones_win():
+    rng = np.random.default_rng(2)
+    frames = synthetic_frames(rng)
+    for persons in frames:    # a stable person standing at the back, higher than the performers
+        persons.append(person_at(box_around(900, 300)))
+    tracks = split_performers(frames, 3, (W, H))
+    np.testing.assert_allclose(tracks.centres[:, 0], PERFORMER_X, atol=5)
