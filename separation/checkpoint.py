@@ -1,0 +1,85 @@
+"""Model checkpoints: config + state dict + free-form extras, written atomically.
+
+File format (``torch.save`` of a dict, loadable with ``weights_only=True``)::
+
+    {"format": "separation.vovit/1",
+     "config": VoViTConfig.to_dict(),        # visual, preset, cross_modal, sizes
+     "state_dict": model.state_dict(),
+     "extra": {...}}                         # training args, song split, metrics, optimizer state, ...
+
+``load_checkpoint`` rebuilds the model from the stored config, loads the weights with ``strict=True``
+and, when asked, checks that the checkpoint is for the expected visual input / preset.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from core.io import atomic_path
+
+from .vovit import VoViT, VoViTConfig
+
+FORMAT = "separation.vovit/1"
+
+
+class CheckpointMismatchError(ValueError):
+    """The checkpoint is for another visual input or preset than the one asked for."""
+
+
+def save_checkpoint(path: str | Path, model: VoViT, **extra) -> Path:
+    """Write ``model`` (config + weights) and ``extra`` to ``path`` atomically (temp file + rename)."""
+    path = Path(path)
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    payload = {"format": FORMAT, "config": model.config.to_dict(), "state_dict": state,
+               "extra": extra}
+    with atomic_path(path) as tmp:
+        torch.save(payload, tmp)
+    return path
+
+
+def read_checkpoint(path: str | Path, map_location="cpu") -> dict:
+    """The raw checkpoint dict (``format``, ``config``, ``state_dict``, ``extra``)."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"checkpoint {path} does not exist")
+    try:
+        payload = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as exc:  # noqa: BLE001 -- name the file whatever torch complains about
+        raise ValueError(f"checkpoint {path} cannot be read: {exc}") from exc
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise ValueError(f"checkpoint {path} is not a {FORMAT} file "
+                         f"(an official VoViT file loads with separation.vovit.load_reference_weights)")
+    return payload
+
+
+def check_expected(path, config: VoViTConfig, expect_visual: str | None,
+                   expect_preset: str | None) -> None:
+    """Raise ``CheckpointMismatchError`` naming both sides when the checkpoint is not what was asked."""
+    asked = []
+    if expect_visual is not None and config.visual != expect_visual:
+        asked.append(f"visual={expect_visual}")
+    if expect_preset is not None and config.preset != expect_preset:
+        asked.append(f"preset={expect_preset}")
+    if asked:
+        raise CheckpointMismatchError(
+            f"checkpoint {path} is visual={config.visual} preset={config.preset}"
+            f"{' cross_modal' if config.cross_modal else ''}, but {' '.join(asked)} was asked")
+
+
+def load_checkpoint(path: str | Path, map_location="cpu", expect_visual: str | None = None,
+                    expect_preset: str | None = None) -> tuple[VoViT, dict]:
+    """Rebuild the model from a checkpoint → ``(model in eval mode, meta)``.
+
+    ``meta`` = ``{"config": VoViTConfig, "path": Path, **extra}``.
+    """
+    payload = read_checkpoint(path, map_location)
+    config = VoViTConfig.from_dict(payload["config"])
+    check_expected(path, config, expect_visual, expect_preset)
+    model = VoViT(config)
+    model.load_state_dict(payload["state_dict"], strict=True)
+    if isinstance(map_location, (str, torch.device)):
+        model.to(map_location)
+    model.eval()
+    meta = {"config": config, "path": Path(path), **payload.get("extra", {})}
+    return model, meta

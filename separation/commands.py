@@ -1,0 +1,235 @@
+"""The three sub-commands: file edges around ``training``, ``inference`` and ``metrics``."""
+from __future__ import annotations
+
+import argparse
+import logging
+import shlex
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from core.audio import load_audio
+from core.dataset import find_mixture
+from core.device import resolve_device
+from core.io import atomic_path, load_json, save_json
+from core.metadata import load_metadata, select_songs
+from core.runner import UP_TO_DATE, SongSkipped, run_per_song
+from core.settings import settings_from_args
+
+from .checkpoint import load_checkpoint
+from .data import load_song_audio, load_song_visual, song_chunks
+from .inference import estimate_chunks, separate_song
+from .metrics import SDR_NAME, SI_SDR_NAME, chunk_metrics, mean_ignoring_nan
+from .training import TrainOptions, collect_songs, train
+from .vovit import SAMPLE_RATE, make_config
+
+log = logging.getLogger("separation")
+
+
+def selected_songs(args, dataset_path: Path):
+    songs = load_metadata(Path(dataset_path) / "dataset_metadata.json")
+    return select_songs(songs, getattr(args, "artist", None), getattr(args, "song", None))
+
+
+# --- train -----------------------------------------------------------------------------------------
+
+def run_train(args: argparse.Namespace) -> int:
+    settings = settings_from_args(args)
+    dataset_path = Path(settings.require("dataset_path"))
+    device = resolve_device(settings.device)
+    out = Path(args.out)
+    if out.exists() and not args.force and not (out.with_name(out.name + ".resume.pt")).exists():
+        log.info("%s exists and training finished; use -f to train again", out)
+        return 0
+    config = make_config(args.visual, args.preset, cross_modal=args.cross_modal)
+    by_song, skipped = {}, []
+    roots = [(dataset_path, "")] + [(Path(d), f"{Path(d).name}:") for d in args.extra_dataset]
+    for root, prefix in roots:
+        songs, skips = selected_songs(args, root)
+        skipped += [f"{prefix}{s}" for s in skips]
+        chunks, bad = collect_songs(root, songs, args.instrument, args.visual)
+        by_song.update({prefix + key: value for key, value in chunks.items()})
+        skipped += [prefix + line for line in bad]
+    val_songs = args.val_songs
+    if args.same_songs_as:
+        from .checkpoint import read_checkpoint
+        other = read_checkpoint(args.same_songs_as)["extra"]
+        wanted = set(other.get("train_songs", [])) | set(other.get("val_songs", []))
+        skipped += [f"{k}: not a song of {args.same_songs_as}" for k in by_song if k not in wanted]
+        by_song = {k: v for k, v in by_song.items() if k in wanted}
+        val_songs = val_songs or other.get("val_songs")
+    for line in skipped:
+        log.info("not used for training: %s", line)
+    opts = TrainOptions(steps=args.steps, batch_size=args.batch_size, lr=args.lr,
+                        eval_every=args.eval_every, remix_probability=args.remix_probability,
+                        seed=args.seed, max_minutes=args.max_minutes)
+    run_info = {"command": "python -m separation.main " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
+                "dataset_path": str(dataset_path), "extra_dataset": list(args.extra_dataset),
+                "visual": args.visual, "preset": args.preset, "cross_modal": args.cross_modal,
+                "device": str(device)}
+    extra = train(config, by_song, out, opts, device, args.instrument, val_songs,
+                  args.force, run_info)
+    best = extra.get("best_val") or {}
+    log.info("wrote %s (best validation: %s)", out,
+             ", ".join(f"{k} {v:.3f}" for k, v in best.items() if isinstance(v, float)) or "none")
+    return 0
+
+
+# --- separate --------------------------------------------------------------------------------------
+
+def load_mixture(song_dir: Path, song, instrument: str) -> np.ndarray:
+    """The mixture at 16384 Hz: the provided mixture file, else the sum of the layout's stems."""
+    provided = find_mixture(song_dir)
+    if provided is not None:
+        return load_audio(provided, SAMPLE_RATE)
+    return load_song_audio(song_dir, song, instrument)[0]
+
+
+def write_wav(path: Path, wave: np.ndarray, sr: int = SAMPLE_RATE) -> None:
+    import soundfile as sf
+
+    with atomic_path(path) as tmp:
+        sf.write(str(tmp), wave.astype(np.float32), sr, subtype="FLOAT", format="WAV")
+
+
+def run_separate(args: argparse.Namespace) -> int:
+    settings = settings_from_args(args)
+    dataset_path = Path(settings.require("dataset_path"))
+    device = resolve_device(settings.device)
+    model, meta = load_checkpoint(args.checkpoint, map_location=device)
+    config, instrument = meta["config"], meta.get("instrument")
+    if instrument is None:
+        raise SystemExit(f"checkpoint {args.checkpoint} does not record its instrument")
+    hop = int(round(args.hop_seconds * SAMPLE_RATE))
+    songs, skips = selected_songs(args, dataset_path)
+
+    def work(song):
+        song_dir = song.folder(dataset_path)
+        out = song_dir / instrument / f"separated_{config.name}.wav"
+        if out.exists() and not args.force:
+            return UP_TO_DATE
+        if instrument not in song.instruments:
+            raise SongSkipped(f"no {instrument} in the layout {list(song.layout or ())}")
+        visual = mask = None
+        if config.visual != "none":
+            visual, mask = load_song_visual(song_dir, song, instrument, config.visual)
+        mixture = load_mixture(song_dir, song, instrument)
+        estimate = separate_song(model, mixture, visual, mask, device, hop=hop)
+        write_wav(out, estimate)
+        log.info("%s: wrote %s (%.1f s)", song.key, out, len(estimate) / SAMPLE_RATE)
+        return None
+
+    return run_per_song(f"separate[{config.name}/{instrument}]", songs, work, skips, log).exit_code
+
+
+# --- evaluate --------------------------------------------------------------------------------------
+
+METHODS = ("model", "mixture", "baseline")
+
+
+def evaluate_song_chunks(model, baseline, chunks, device) -> dict:
+    """Per-chunk and per-song SDR / SI-SDR for model, mixture and (optional) baseline."""
+    mixtures = np.stack([c.mixture for c in chunks])
+    targets = np.stack([c.target for c in chunks])
+    visuals = None if chunks[0].visual is None else np.stack([c.visual for c in chunks])
+    results = {"model": chunk_metrics(estimate_chunks(model, mixtures, visuals, device), targets),
+               "mixture": chunk_metrics(mixtures, targets)}
+    if baseline is not None:
+        results["baseline"] = chunk_metrics(estimate_chunks(baseline, mixtures, None, device),
+                                            targets)
+    rows = []
+    for i, chunk in enumerate(chunks):
+        row = {"index": chunk.index, "start_s": 4.0 * chunk.index}
+        for method, values in results.items():
+            row[f"{method}_sdr"] = values["sdr"][i]
+            row[f"{method}_si_sdr"] = values["si_sdr"][i]
+        rows.append(row)
+    song = {f"{m}_{k}": mean_ignoring_nan(v[k]) for m, v in results.items() for k in ("sdr", "si_sdr")}
+    return {"chunks": rows, "song": song}
+
+
+def format_table(rows: list[dict]) -> str:
+    """Plain-text table of per-song means (dB); ``-`` = not available."""
+    head = (f"{'song':40s} {'held':>4s} {'n':>3s} | {'SDR model':>9s} {'mixture':>8s} "
+            f"{'baseline':>8s} | {'SI-SDR model':>12s} {'mixture':>8s} {'baseline':>8s}")
+    lines = [head, "-" * len(head)]
+
+    def cell(value, width):
+        return f"{value:{width}.2f}" if isinstance(value, float) and np.isfinite(value) \
+            else f"{'-':>{width}s}"
+
+    for r in rows:
+        s = r["song_means"]
+        lines.append(f"{r['key'][:40]:40s} {('yes' if r['held_out'] else 'no'):>4s} "
+                     f"{r['n_chunks']:>3d} | {cell(s.get('model_sdr'), 9)} "
+                     f"{cell(s.get('mixture_sdr'), 8)} {cell(s.get('baseline_sdr'), 8)} | "
+                     f"{cell(s.get('model_si_sdr'), 12)} {cell(s.get('mixture_si_sdr'), 8)} "
+                     f"{cell(s.get('baseline_si_sdr'), 8)}")
+    return "\n".join(lines)
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    settings = settings_from_args(args)
+    dataset_path = Path(settings.require("dataset_path"))
+    device = resolve_device(settings.device)
+    model, meta = load_checkpoint(args.checkpoint, map_location=device)
+    config, instrument = meta["config"], meta.get("instrument")
+    baseline = baseline_meta = None
+    if args.baseline:
+        baseline, baseline_meta = load_checkpoint(args.baseline, map_location=device,
+                                                  expect_visual="none")
+        if baseline_meta.get("instrument") != instrument:
+            raise SystemExit(f"baseline {args.baseline} separates {baseline_meta.get('instrument')}, "
+                             f"but {args.checkpoint} separates {instrument}")
+    trained_on = set(meta.get("train_songs", []))
+    songs, skips = selected_songs(args, dataset_path)
+    if args.held_out:
+        songs = [s for s in songs if s.key not in trained_on]
+    rows: list[dict] = []
+
+    def work(song):
+        song_dir = song.folder(dataset_path)
+        out = song_dir / instrument / f"separation_eval_{config.name}.json"
+        if out.exists() and not args.force:
+            previous = load_json(out)
+            if previous.get("baseline") == (str(args.baseline) if args.baseline else None):
+                rows.append(previous)
+                return UP_TO_DATE
+        if instrument not in song.instruments:
+            raise SongSkipped(f"no {instrument} in the layout {list(song.layout or ())}")
+        chunks = song_chunks(song_dir, song, instrument, config.visual)
+        if not chunks:
+            raise SongSkipped("no usable 4-s chunk (too short or keypoints missing)")
+        result = evaluate_song_chunks(model, baseline, chunks, device)
+        record = {"artist": song.artist, "song": song.song, "key": song.key,
+                  "instrument": instrument, "model": config.name,
+                  "checkpoint": str(args.checkpoint),
+                  "baseline": str(args.baseline) if args.baseline else None,
+                  "held_out": song.key not in trained_on,
+                  "metrics": {"sdr": SDR_NAME, "si_sdr": SI_SDR_NAME},
+                  "n_chunks": len(chunks), "chunks": result["chunks"],
+                  "song_means": result["song"]}
+        save_json(out, record)
+        rows.append(record)
+        return None
+
+    summary = run_per_song(f"evaluate[{config.name}/{instrument}]", songs, work, skips, log)
+    if rows:
+        table = format_table(rows)
+        print(f"\n{instrument} with {config.name} ({args.checkpoint}); per-song means over chunks, "
+              f"dB; SDR = {SDR_NAME}, SI-SDR = {SI_SDR_NAME}\n{table}\n")
+        overall = {}
+        for subset, picked in (("all", rows), ("held_out", [r for r in rows if r["held_out"]])):
+            overall[subset] = {k: mean_ignoring_nan([r["song_means"].get(k, np.nan) for r in picked])
+                               for k in (f"{m}_{x}" for m in METHODS for x in ("sdr", "si_sdr"))}
+            overall[subset]["n_songs"] = len(picked)
+        results_dir = settings.results_dir / "separation"
+        save_json(results_dir / f"eval_{instrument}_{config.name}.json",
+                  {"instrument": instrument, "model": config.name,
+                   "checkpoint": str(args.checkpoint), "baseline": args.baseline,
+                   "metrics": {"sdr": SDR_NAME, "si_sdr": SI_SDR_NAME},
+                   "songs": rows, "overall": overall})
+        log.info("wrote %s", results_dir / f"eval_{instrument}_{config.name}.json")
+    return summary.exit_code
+

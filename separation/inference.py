@@ -1,0 +1,69 @@
+"""Whole-song separation by overlapping 4-s chunks.
+
+Windows of 65535 samples start every ``hop`` samples (default 2 s = 32768, i.e. 50 % overlap; the
+visual window starts at frame ``round(start / 16384 × 25)``). The song is zero-padded at the end so
+the last window covers it. Window estimates ``y_k`` are overlap-added with a Hann weight that is
+positive everywhere (``w[n] = sin²(π (n + 0.5) / L)``):
+``y[n] = Σ_k w[n - s_k] y_k[n - s_k] / Σ_k w[n - s_k]``.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+from .data import visual_window
+from .vovit import CHUNK_SAMPLES, CHUNK_VIDEO_FRAMES, SAMPLE_RATE, VIDEO_FPS, VoViT
+
+DEFAULT_HOP = CHUNK_SAMPLES // 2 + 1    # 32768 samples = 2 s = 50 video frames
+
+
+def window_starts(n_samples: int, hop: int = DEFAULT_HOP) -> list[int]:
+    """Start samples of the windows covering ``n_samples`` (at least one window)."""
+    if n_samples <= CHUNK_SAMPLES:
+        return [0]
+    return [k * hop for k in range(math.ceil((n_samples - CHUNK_SAMPLES) / hop) + 1)]
+
+
+def overlap_weight(length: int = CHUNK_SAMPLES) -> np.ndarray:
+    """``(length,)`` positive Hann weight ``sin²(π (n + 0.5) / length)``."""
+    return np.sin(np.pi * (np.arange(length) + 0.5) / length) ** 2
+
+
+@torch.no_grad()
+def estimate_chunks(model: VoViT, mixtures: np.ndarray, visuals: np.ndarray | None,
+                    device: torch.device, batch_size: int = 4) -> np.ndarray:
+    """Run the model on ``(K, 65535)`` mixtures (and ``(K, 2, 100, J)`` visuals) → ``(K, 65535)``."""
+    model.eval()
+    out = np.zeros_like(mixtures, dtype=np.float32)
+    for start in range(0, len(mixtures), batch_size):
+        stop = start + batch_size
+        mix = torch.from_numpy(mixtures[start:stop]).float().to(device)
+        vis = None if visuals is None else torch.from_numpy(visuals[start:stop]).float().to(device)
+        out[start:stop] = model(mix, vis).float().cpu().numpy()
+    return out
+
+
+def separate_song(model: VoViT, mixture: np.ndarray, visual: np.ndarray | None,
+                  visual_mask: np.ndarray | None, device: torch.device, hop: int = DEFAULT_HOP,
+                  batch_size: int = 4) -> np.ndarray:
+    """``(N,)`` mixture at 16384 Hz (+ ``(F25, J, 2)`` visual and mask) → ``(N,)`` float32 estimate."""
+    n = len(mixture)
+    starts = window_starts(n, hop)
+    padded = np.zeros(starts[-1] + CHUNK_SAMPLES, np.float32)
+    padded[:n] = mixture
+    windows = np.stack([padded[s:s + CHUNK_SAMPLES] for s in starts])
+    visuals = None
+    if visual is not None:
+        visuals = np.stack([visual_window(visual, visual_mask,
+                                          int(round(s / SAMPLE_RATE * VIDEO_FPS)),
+                                          CHUNK_VIDEO_FRAMES)[0] for s in starts])
+    estimates = estimate_chunks(model, windows, visuals, device, batch_size)
+    weight = overlap_weight()
+    total = np.zeros_like(padded, dtype=np.float64)
+    norm = np.zeros_like(padded, dtype=np.float64)
+    for s, est in zip(starts, estimates):
+        total[s:s + CHUNK_SAMPLES] += weight * est
+        norm[s:s + CHUNK_SAMPLES] += weight
+    return (total / norm)[:n].astype(np.float32)

@@ -1,0 +1,90 @@
+"""Pose-conditioned source separation (VoViT family): train, separate, evaluate.
+
+Examples::
+
+    python -m separation.main train --visual face --instrument vocal --preset small \\
+        --dataset_path DIR --out separation/checkpoints/vocal_face_small.pt
+    python -m separation.main separate --dataset_path DIR -a ARTIST -s SONG \\
+        --checkpoint separation/checkpoints/vocal_face_small.pt
+    python -m separation.main evaluate --dataset_path DIR \\
+        --checkpoint separation/checkpoints/vocal_face_small.pt \\
+        --baseline separation/checkpoints/vocal_none_small.pt
+
+``separate`` writes ``<song>/<instrument>/separated_<model>.wav`` (16384 Hz; model name e.g.
+``face_small``, ``face_body_xattn_small``). ``evaluate`` writes ``<song>/<instrument>/
+separation_eval_<model>.json`` per song and ``<results>/separation/eval_<instrument>_<model>.json``
+(SDR (BSS-eval v3, torchmetrics) and SI-SDR per chunk and per song, for the model, the mixture and
+the audio-only baseline) and prints a table.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from core.log import setup_logging
+from core.settings import add_common_args
+
+INSTRUMENTS = ("vocal", "violin", "mridangam")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m separation.main", description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    train = sub.add_parser("train", help="train a model on the dataset's songs (split by song)")
+    add_common_args(train)
+    train.add_argument("--visual", choices=("face", "body", "face_body", "none"), required=True,
+                       help="visual input: face (68 points), body (55), face_body (123), none")
+    train.add_argument("--instrument", choices=INSTRUMENTS, required=True,
+                       help="the stem to separate (target)")
+    train.add_argument("--preset", choices=("small", "vovit"), default="small",
+                       help="small (~1.5 M parameters, CPU) or vovit (published sizes, 26.7 M)")
+    train.add_argument("--cross_modal", action="store_true",
+                       help="add FiLM + audio-to-visual cross-attention fusion (keeps attention)")
+    train.add_argument("--out", required=True, help="checkpoint to write (resumes if present)")
+    train.add_argument("--steps", type=int, default=600, help="optimizer steps (default 600)")
+    train.add_argument("--batch_size", type=int, default=4)
+    train.add_argument("--lr", type=float, default=1e-3)
+    train.add_argument("--max_minutes", type=float, default=None,
+                       help="stop after this much training time (checkpoint kept; for shared CPUs)")
+    train.add_argument("--eval_every", type=int, default=100, help="validate + checkpoint period")
+    train.add_argument("--remix_probability", type=float, default=0.5,
+                       help="share of examples remixed with another chunk's accompaniment")
+    train.add_argument("--val_songs", nargs="*", default=None, metavar="ARTIST/SONG",
+                       help="held-out songs (default: a seeded third of the songs)")
+    train.add_argument("--extra_dataset", nargs="*", default=(), metavar="DIR",
+                       help="more dataset roots to train on (their songs are keyed DIR:artist/song)")
+    train.add_argument("--same_songs_as", default=None, metavar="CKPT",
+                       help="train/validate on exactly the songs of another checkpoint (e.g. an "
+                            "audio-only baseline on the songs a visual model was trained on)")
+    train.add_argument("--seed", type=int, default=0)
+
+    separate = sub.add_parser("separate", help="separate whole songs with a checkpoint")
+    add_common_args(separate)
+    separate.add_argument("--checkpoint", required=True, help="model checkpoint (.pt)")
+    separate.add_argument("--hop_seconds", type=float, default=2.0,
+                          help="hop between the overlapping 4-s windows (default 2)")
+
+    evaluate = sub.add_parser("evaluate", help="SDR / SI-SDR of model, mixture and baseline")
+    add_common_args(evaluate)
+    evaluate.add_argument("--checkpoint", required=True, help="model checkpoint (.pt)")
+    evaluate.add_argument("--baseline", default=None,
+                          help="audio-only checkpoint (visual=none) for the same instrument")
+    evaluate.add_argument("--held_out", action="store_true",
+                          help="only the songs the checkpoint was not trained on")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    setup_logging(args.verbose)
+    from . import commands
+
+    return {"train": commands.run_train, "separate": commands.run_separate,
+            "evaluate": commands.run_evaluate}[args.command](args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,263 @@
+"""Training: random 4-s crops of the training songs, mix-and-separate augmentation, AdamW, song-level
+validation on the held-out songs' chunk grid.
+
+Each example: a training song drawn with probability proportional to its usable start frames, a
+uniformly random usable 25-fps start frame (``SongArrays.usable_start_frames``), then with probability
+``remix_probability`` its accompaniment is swapped for that of another random crop (any song).
+
+Loss (per example, averaged over the batch): the complex-spectrogram L1 distance between estimate and
+target, relative to the mixture's level so that loud and quiet songs weigh the same::
+
+    L = mean_{f,t} |Y[f,t] - S[f,t]| / (mean_{f,t} |X[f,t]| + 1e-8)
+
+with ``Y`` the masked mixture STFT, ``S`` the target STFT, ``X`` the mixture STFT (``separation.vovit``).
+Validation: the same loss and the mean SDR/SI-SDR (``separation.metrics``) over the held-out songs'
+chunks (no augmentation). The split is by song: every chunk of a song is on one side.
+
+Checkpoints (``separation.checkpoint``) are written atomically at every validation: ``out`` holds the
+model with the best validation loss so far plus ``extra`` (training arguments, the song split, the
+metrics history); ``<out>.resume.pt`` holds the latest model, optimizer, step and RNG states, so a
+re-run with the same ``out`` resumes (deleted when all ``steps`` are done; kept after a
+``max_minutes`` stop).
+"""
+from __future__ import annotations
+
+import logging
+import random
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from core.dataset import SongDataError
+from core.io import atomic_path
+from core.log import progress
+from core.metadata import SongInfo
+from core.runner import SongSkipped
+
+from .checkpoint import save_checkpoint
+from .data import Chunk, SongArrays, load_song_arrays, remix
+from .inference import estimate_chunks
+from .metrics import chunk_metrics, mean_ignoring_nan
+from .vovit import (CHUNK_SAMPLES, CHUNK_VIDEO_FRAMES, SAMPLE_RATE, VoViT, VoViTConfig,
+                    apply_mask, stft)
+
+log = logging.getLogger("separation.train")
+
+
+@dataclass
+class TrainOptions:
+    steps: int = 600
+    batch_size: int = 4
+    lr: float = 1e-3
+    weight_decay: float = 1e-5
+    remix_probability: float = 0.5
+    eval_every: int = 100
+    seed: int = 0
+    val_fraction: float = 0.34
+    max_minutes: float | None = None     # wall-clock budget; stops early with a final validation
+
+
+def spectral_l1(estimate_stft: torch.Tensor, target_stft: torch.Tensor,
+                mixture_stft: torch.Tensor) -> torch.Tensor:
+    """The training loss of the module docstring (scalar)."""
+    distance = (estimate_stft - target_stft).abs().mean(dim=(1, 2))
+    level = mixture_stft.abs().mean(dim=(1, 2)) + 1e-8
+    return (distance / level).mean()
+
+
+def batch_loss(model: VoViT, mixture: torch.Tensor, target: torch.Tensor,
+               visual: torch.Tensor | None) -> torch.Tensor:
+    mixture_stft = stft(mixture)
+    mask = model.predict_mask(mixture_stft, visual)
+    return spectral_l1(apply_mask(mask, mixture_stft), stft(target), mixture_stft)
+
+
+def split_songs(keys: list[str], val_fraction: float, seed: int,
+                val_songs: list[str] | None = None) -> tuple[list[str], list[str]]:
+    """Song-level split ``(train, validation)``: the given ``val_songs`` or a seeded random share
+    (at least one song each side when there are two or more songs)."""
+    keys = sorted(set(keys))
+    if val_songs:
+        unknown = [k for k in val_songs if k not in keys]
+        if unknown:
+            raise ValueError(f"validation songs not in the data: {', '.join(unknown)}")
+        val = sorted(val_songs)
+    else:
+        shuffled = keys[:]
+        random.Random(seed).shuffle(shuffled)
+        n_val = max(1, round(val_fraction * len(keys))) if len(keys) > 1 else 0
+        val = sorted(shuffled[:n_val])
+    return [k for k in keys if k not in val], val
+
+
+def collect_songs(dataset_path: Path, songs: list[SongInfo], instrument: str, visual: str
+                  ) -> tuple[dict[str, SongArrays], list[str]]:
+    """Usable songs by key; songs that cannot be used are named (with the reason) in the second
+    list."""
+    by_song, skipped = {}, []
+    for song in progress(songs, desc=f"loading {instrument} songs", unit="song"):
+        if instrument not in song.instruments:
+            skipped.append(f"{song.key}: no {instrument} in layout")
+            continue
+        try:
+            arrays = load_song_arrays(song.folder(dataset_path), song, instrument, visual)
+        except (SongSkipped, SongDataError) as exc:
+            skipped.append(f"{song.key}: {exc}")
+            log.warning("%s: skipped for training: %s", song.key, exc)
+            continue
+        if len(arrays.usable_start_frames()):
+            by_song[song.key] = arrays
+        else:
+            skipped.append(f"{song.key}: no usable 4-s window")
+    return by_song, skipped
+
+
+def grid_chunks(song: SongArrays) -> list[Chunk]:
+    """The song's usable chunks on the 4-s grid (chunk c starts at 4c s), as in evaluation."""
+    usable = set(song.usable_start_frames().tolist())
+    n = (len(song.mixture) - CHUNK_SAMPLES) // (4 * SAMPLE_RATE) + 1 if len(song.mixture) >= \
+        CHUNK_SAMPLES else 0
+    return [song.crop(c * CHUNK_VIDEO_FRAMES, index=c) for c in range(n)
+            if c * CHUNK_VIDEO_FRAMES in usable]
+
+
+class CropSampler:
+    """Random usable 4-s crops of the training songs (module docstring)."""
+
+    def __init__(self, songs: list[SongArrays], rng: np.random.Generator):
+        self.songs = songs
+        self.starts = [s.usable_start_frames() for s in songs]
+        counts = np.array([len(s) for s in self.starts], np.float64)
+        self.weights = counts / counts.sum()
+        self.rng = rng
+
+    def sample(self) -> Chunk:
+        i = self.rng.choice(len(self.songs), p=self.weights)
+        return self.songs[i].crop(int(self.rng.choice(self.starts[i])))
+
+    def batch(self, size: int, remix_probability: float):
+        """Mixtures ``(B, N)``, targets ``(B, N)``, visuals ``(B, 2, 100, J)`` or None."""
+        mixtures, targets, visuals = [], [], []
+        for _ in range(size):
+            chunk = self.sample()
+            mixture = chunk.mixture
+            if self.rng.random() < remix_probability:
+                other = self.sample()
+                mixture = remix(chunk.target, other.mixture, other.target)
+            mixtures.append(mixture)
+            targets.append(chunk.target)
+            visuals.append(chunk.visual)
+        return (np.stack(mixtures), np.stack(targets),
+                None if visuals[0] is None else np.stack(visuals))
+
+
+def validate(model: VoViT, chunks: list[Chunk], device: torch.device) -> dict:
+    """Validation loss and mean SDR/SI-SDR of model and mixture over ``chunks``."""
+    if not chunks:
+        return {}
+    mixtures = np.stack([c.mixture for c in chunks])
+    targets = np.stack([c.target for c in chunks])
+    visuals = None if chunks[0].visual is None else np.stack([c.visual for c in chunks])
+    estimates = estimate_chunks(model, mixtures, visuals, device)
+    with torch.no_grad():
+        mix_stft = stft(torch.from_numpy(mixtures))
+        loss = spectral_l1(stft(torch.from_numpy(estimates)), stft(torch.from_numpy(targets)),
+                           mix_stft).item()
+    model_m, mix_m = chunk_metrics(estimates, targets), chunk_metrics(mixtures, targets)
+    return {"loss": loss, "sdr": mean_ignoring_nan(model_m["sdr"]),
+            "si_sdr": mean_ignoring_nan(model_m["si_sdr"]),
+            "mixture_sdr": mean_ignoring_nan(mix_m["sdr"]),
+            "mixture_si_sdr": mean_ignoring_nan(mix_m["si_sdr"]), "n_chunks": len(chunks)}
+
+
+def resume_path(out: Path) -> Path:
+    return out.with_name(out.name + ".resume.pt")
+
+
+def train(config: VoViTConfig, by_song: dict[str, SongArrays], out: Path, opts: TrainOptions,
+          device: torch.device, instrument: str, val_songs: list[str] | None = None,
+          force: bool = False, run_info: dict | None = None) -> dict:
+    """Train (or resume) a model on ``by_song`` chunks; returns the final ``extra`` metadata."""
+    torch.manual_seed(opts.seed)
+    rng = np.random.default_rng(opts.seed)
+    train_keys, val_keys = split_songs(list(by_song), opts.val_fraction, opts.seed, val_songs)
+    if not train_keys:
+        raise RuntimeError("no training song (every song was skipped or held out)")
+    sampler = CropSampler([by_song[k] for k in train_keys], rng)
+    val_chunks = [c for k in val_keys for c in grid_chunks(by_song[k])]
+    log.info("training %s for %s on random crops of %d songs (%d usable start frames); "
+             "validating on %d chunks from %s", config.name, instrument, len(train_keys),
+             sum(len(s) for s in sampler.starts), len(val_chunks), ", ".join(val_keys) or "no song")
+
+    model = VoViT(config).to(device)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=opts.lr, weight_decay=opts.weight_decay)
+    step, history, best = 0, [], float("inf")
+    resume = resume_path(out)
+    if resume.exists() and not force:
+        state = torch.load(resume, map_location=device, weights_only=False)
+        if state["config"] != config.to_dict():
+            raise ValueError(f"{resume} is for {state['config']}, not {config.to_dict()}: use -f")
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        step, history, best = state["step"], state["history"], state["best"]
+        rng.bit_generator.state = state["numpy_rng"]
+        torch.set_rng_state(state["torch_rng"])
+        log.info("resuming from %s at step %d", resume, step)
+
+    extra_base = {"instrument": instrument, "train_songs": train_keys, "val_songs": val_keys,
+                  "options": asdict(opts), "run": run_info or {}}
+    started = time.perf_counter()
+    steps_done = 0
+    bar = progress(range(step, opts.steps), desc=f"train {config.name}", total=opts.steps - step,
+                   unit="step")
+    for step in bar:
+        model.train()
+        mixtures, targets, visuals = sampler.batch(opts.batch_size, opts.remix_probability)
+        loss = batch_loss(model, torch.from_numpy(mixtures).to(device),
+                          torch.from_numpy(targets).to(device),
+                          None if visuals is None else torch.from_numpy(visuals).to(device))
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+        optimizer.step()
+        steps_done += 1
+        if hasattr(bar, "set_postfix"):
+            bar.set_postfix(loss=f"{loss.item():.3f}")
+        out_of_time = (opts.max_minutes is not None
+                       and time.perf_counter() - started > 60 * opts.max_minutes)
+        if (step + 1) % opts.eval_every == 0 or step + 1 == opts.steps or out_of_time:
+            metrics = validate(model, val_chunks, device) if val_chunks else {}
+            metrics.update(step=step + 1, train_loss=float(loss.item()),
+                           steps_per_s=steps_done / (time.perf_counter() - started))
+            history.append(metrics)
+            log.info("step %d: train loss %.4f, %s", step + 1, loss.item(),
+                     ", ".join(f"val {k} {v:.3f}" for k, v in metrics.items()
+                               if k in ("loss", "sdr", "mixture_sdr")))
+            score = metrics.get("loss", float(loss.item()))
+            if score < best:
+                best = score
+                save_checkpoint(out, model, **extra_base, step=step + 1, history=history,
+                                best_val=metrics)
+            with atomic_path(resume) as tmp:
+                torch.save({"config": config.to_dict(), "model": model.state_dict(),
+                            "optimizer": optimizer.state_dict(), "step": step + 1,
+                            "history": history, "best": best,
+                            "numpy_rng": rng.bit_generator.state,
+                            "torch_rng": torch.get_rng_state()}, tmp)
+        if out_of_time:
+            log.info("stopping after %.1f min (--max_minutes) at step %d", opts.max_minutes, step + 1)
+            break
+    if not out.exists():
+        save_checkpoint(out, model, **extra_base, step=opts.steps, history=history, best_val={})
+    # Keep the best checkpoint but refresh its history so it records the whole run.
+    from .checkpoint import load_checkpoint
+    best_model, meta = load_checkpoint(out)
+    extra = {k: v for k, v in meta.items() if k not in ("config", "path")}
+    extra["history"] = history
+    save_checkpoint(out, best_model, **extra)
+    if history and history[-1]["step"] >= opts.steps:
+        resume.unlink(missing_ok=True)        # finished; a --max_minutes stop stays resumable
+    return extra

@@ -1,0 +1,422 @@
+"""VoViT-family pose-conditioned separation model (Montesinos et al., ECCV 2022; DESIGN §6).
+
+Signal path for one 4-s chunk (``B`` = batch):
+
+1. STFT of the mixture ``x`` (``(B, 65535)`` at 16384 Hz): n_fft 1022, hop 256, Hann(1022), centred →
+   ``X`` complex ``(B, 512, 256)`` (bins × frames).
+2. Network input: ``X / 2`` with every other bin kept, real/imag stacked → ``(B, 2, 256, 256)``.
+3. Audio encoder (Spec2Vec): ``L`` Conv2d → BN → LeakyReLU(0.1) layers (1×7, 7×1, 5×5 dilated along time
+   1..32, 5×5 dilated along both axes 1..32, 1×1 to 8 channels) → ``(B, 8, 256, T)`` → ``(B, T, 2048)``.
+4. Visual encoder: ST-GCN (``separation.stgcn``) on ``(B, 2, 100, J)`` → ``(B, C_v, 100)``, linearly
+   resampled in time to the 256 STFT frames → ``v`` ``(B, T, C_v)``.
+5. Optional cross-modal block (``cross_modal=True``), on audio features ``a = W_a a`` (``(B, T, d)``):
+   FiLM ``a' = a ∘ (1 + γ(v)) + β(v)`` (``γ, β``: one linear layer from ``v``; ``last_film["scale"]
+   = 1 + γ``, ``last_film["shift"] = β``, ``(B, T, d)``), then cross-attention with audio time steps as
+   queries and visual time steps as keys/values: ``softmax(Q K^T / sqrt(d_h))`` per head, kept in
+   ``last_attention`` ``(B, heads, T_audio = 256, T_video = 256)`` (sums to 1 over visual time;
+   visual time = the 256 resampled visual steps covering the same 4 s), then ``LayerNorm(a' + attn)``.
+6. Fusion (AV spectro-temporal transformer): ``concat(v, a)`` → Linear d + LeakyReLU(0.1); a temporal
+   transformer encoder over the ``T`` steps (d, sinusoidal positions 1..T) and a spectral one over the
+   ``d`` channels (width ``T``, positions 1..d), summed; a "decoder" transformer encoder; mask head
+   Linear d→2d, LeakyReLU(0.5), Linear 2d→512 → reshaped to ``(B, 2, 256, T)`` (real block then imag).
+7. Complex ratio mask ``M = 2 × head output`` (``MASK_GAIN``), nearest-upsampled along frequency to 512
+   bins, applied as a complex product ``Y = M ∘ X``; inverse STFT (same window) to 65535 samples.
+
+With ``preset="vovit"``, ``visual="face"``, ``cross_modal=False`` the state-dict keys and shapes equal
+``core/reference/vovit_singing_voice_state_dict.tsv`` (26.7 M parameters), so the official
+singing-voice weights load with ``strict=True`` (``load_reference_weights``).
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields, replace
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .stgcn import NUM_JOINTS, STGCN
+
+SAMPLE_RATE = 16384            # Hz
+CHUNK_SAMPLES = 65535          # 4 s at 16384 Hz minus one sample (VoViT's chunk length)
+CHUNK_SECONDS = 4.0
+VIDEO_FPS = 25
+CHUNK_VIDEO_FRAMES = 100       # 4 s at 25 fps
+N_FFT = 1022
+HOP_LENGTH = 256
+N_BINS = N_FFT // 2 + 1        # 512
+N_FRAMES = CHUNK_SAMPLES // HOP_LENGTH + 1   # 256 STFT frames per chunk
+MASK_GAIN = 2.0
+
+VISUAL_INPUTS = ("face", "body", "face_body", "none")
+PRESETS = ("vovit", "small")
+
+
+@dataclass(frozen=True)
+class VoViTConfig:
+    """Model family configuration. ``preset`` fills the sizes; explicit sizes override it."""
+    visual: str = "face"                      # face | body | face_body | none
+    preset: str = "vovit"                     # vovit | small
+    cross_modal: bool = False
+    audio_channels: int = 96
+    audio_out_channels: int = 8
+    time_dilations: tuple[int, ...] = (1, 2, 4, 8, 16, 32)
+    both_dilations: tuple[int, ...] = (1, 2, 4, 8, 16, 32)
+    gcn_channels: tuple[int, ...] = (32, 32, 64, 64, 128, 128, 256, 256)
+    temporal_kernel: int = 5
+    d_model: int = 512
+    nhead: int = 8
+    dim_feedforward: int = 1024
+    dropout: float = 0.3
+    encoder_layers: int = 4
+    decoder_layers: int = 4
+    cross_heads: int = 8
+
+    def __post_init__(self):
+        if self.visual not in VISUAL_INPUTS:
+            raise ValueError(f"visual must be one of {VISUAL_INPUTS}, got {self.visual!r}")
+        if self.preset not in PRESETS:
+            raise ValueError(f"preset must be one of {PRESETS}, got {self.preset!r}")
+        if self.cross_modal and self.visual == "none":
+            raise ValueError("cross_modal fusion needs a visual input (visual='none' was given)")
+
+    @property
+    def num_joints(self) -> int | None:
+        return NUM_JOINTS.get(self.visual)
+
+    @property
+    def name(self) -> str:
+        """Short model name used in output file names, e.g. ``face_small`` or ``face_body_xattn_small``."""
+        return f"{self.visual}{'_xattn' if self.cross_modal else ''}_{self.preset}"
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in data.items()}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "VoViTConfig":
+        known = {f.name for f in fields(cls)}
+        values = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items() if k in known}
+        return cls(**values)
+
+
+SMALL_SIZES = dict(audio_channels=8, time_dilations=(1, 4), both_dilations=(2, 8),
+                   gcn_channels=(16, 16, 32, 32, 64, 64, 64, 64), d_model=128, nhead=4,
+                   dim_feedforward=256, dropout=0.1, encoder_layers=1, decoder_layers=1,
+                   cross_heads=4)
+
+
+def make_config(visual: str = "face", preset: str = "vovit", cross_modal: bool = False,
+                **sizes) -> VoViTConfig:
+    """A config for a preset (``vovit`` = published sizes, ``small`` = ~1-2 M parameters)."""
+    base = VoViTConfig(visual=visual, preset=preset, cross_modal=cross_modal)
+    if preset == "small":
+        base = replace(base, **SMALL_SIZES)
+    return replace(base, **sizes) if sizes else base
+
+
+# --- spectrogram helpers ---------------------------------------------------------------------------
+
+def stft(wave: torch.Tensor) -> torch.Tensor:
+    """``(B, N)`` float wave → ``(B, 512, frames)`` complex STFT (n_fft 1022, hop 256, Hann, centred)."""
+    window = torch.hann_window(N_FFT, device=wave.device, dtype=wave.dtype)
+    return torch.stft(wave, N_FFT, HOP_LENGTH, N_FFT, window, center=True, return_complex=True)
+
+
+def istft(spec: torch.Tensor, length: int = CHUNK_SAMPLES) -> torch.Tensor:
+    """Inverse of ``stft``: ``(B, 512, frames)`` complex → ``(B, length)`` float wave."""
+    window = torch.hann_window(N_FFT, device=spec.device, dtype=spec.real.dtype)
+    return torch.istft(spec, N_FFT, HOP_LENGTH, N_FFT, window, center=True, length=length)
+
+
+def network_input(mixture_stft: torch.Tensor) -> torch.Tensor:
+    """``(B, 512, T)`` complex → ``(B, 2, 256, T)`` real/imag of ``X / 2``, every other bin kept."""
+    half = mixture_stft[:, ::2] / 2
+    return torch.stack([half.real, half.imag], dim=1)
+
+
+def apply_mask(mask: torch.Tensor, mixture_stft: torch.Tensor) -> torch.Tensor:
+    """Complex ratio mask ``(B, 2, 256, T)`` (real, imag) → nearest-upsampled to 512 bins → ``M ∘ X``.
+
+    Returns the estimate's complex STFT ``(B, 512, T)``. A mask of real ones and imaginary zeros
+    returns ``X`` unchanged.
+    """
+    up = mask.repeat_interleave(2, dim=2)[:, :, :mixture_stft.shape[1]]   # nearest, 256 → 512 bins
+    return torch.complex(up[:, 0], up[:, 1]) * mixture_stft
+
+
+def sinusoid_table(positions: int, dim: int) -> torch.Tensor:
+    """``(positions, dim)`` sinusoidal position table; row 0 (padding) is zeros.
+
+    ``P[p, 2i] = sin(p / 10000^(2i/dim))``, ``P[p, 2i+1] = cos(p / 10000^(2i/dim))``.
+    """
+    pos = torch.arange(positions, dtype=torch.float64)[:, None]
+    rate = torch.pow(10000.0, -(torch.arange(dim) // 2 * 2).double() / dim)[None]
+    angles = pos * rate
+    table = torch.where(torch.arange(dim)[None] % 2 == 0, torch.sin(angles), torch.cos(angles))
+    table[0] = 0.0
+    return table.float()
+
+
+# --- audio encoder ---------------------------------------------------------------------------------
+
+class Spec2Vec(nn.Module):
+    """``(B, 2, 256, T)`` spectrogram → ``(B, T, out_channels × 256)`` audio features.
+
+    Layers ``conv1..convL`` / ``batch_norm1..L`` (frequency = dim 2, time = dim 3): 1×7 (along time),
+    7×1 (along frequency), 5×5 dilated (1, d) for ``time_dilations``, 5×5 dilated (d, d) for
+    ``both_dilations``, then 1×1 to ``out_channels``; 'same' padding throughout.
+    """
+
+    def __init__(self, channels: int, out_channels: int, time_dilations, both_dilations):
+        super().__init__()
+        specs = [(2, channels, (1, 7), (1, 1)), (channels, channels, (7, 1), (1, 1))]
+        specs += [(channels, channels, (5, 5), (1, d)) for d in time_dilations]
+        specs += [(channels, channels, (5, 5), (d, d)) for d in both_dilations]
+        specs += [(channels, out_channels, (1, 1), (1, 1))]
+        self.n_layers = len(specs)
+        for i, (cin, cout, kernel, dilation) in enumerate(specs, start=1):
+            padding = tuple((k - 1) // 2 * d for k, d in zip(kernel, dilation))
+            self.add_module(f"conv{i}", nn.Conv2d(cin, cout, kernel, padding=padding,
+                                                  dilation=dilation))
+        for i, (_, cout, _, _) in enumerate(specs, start=1):
+            self.add_module(f"batch_norm{i}", nn.BatchNorm2d(cout))
+        self.activation = nn.LeakyReLU(0.1)
+
+    def forward(self, spec: torch.Tensor) -> torch.Tensor:
+        x = spec
+        for i in range(1, self.n_layers + 1):
+            x = self.activation(getattr(self, f"batch_norm{i}")(getattr(self, f"conv{i}")(x)))
+        b, c, f, t = x.shape
+        return x.permute(0, 3, 1, 2).reshape(b, t, c * f)
+
+
+# --- fusion ----------------------------------------------------------------------------------------
+
+def transformer_encoder(d_model: int, nhead: int, dim_feedforward: int, dropout: float,
+                        layers: int) -> nn.TransformerEncoder:
+    """Post-norm GELU transformer encoder with a final LayerNorm, batch-first ``(B, L, d)``."""
+    layer = nn.TransformerEncoderLayer(d_model, nhead, dim_feedforward, dropout, activation="gelu",
+                                       batch_first=True, norm_first=False)
+    return nn.TransformerEncoder(layer, layers, norm=nn.LayerNorm(d_model),
+                                 enable_nested_tensor=False)
+
+
+class AxisEncoder(nn.Module):
+    """A transformer encoder over ``L`` positions of width ``d`` with frozen sinusoidal positions 1..L."""
+
+    def __init__(self, length: int, d_model: int, nhead: int, dim_feedforward: int, dropout: float,
+                 layers: int):
+        super().__init__()
+        self.encoder = transformer_encoder(d_model, nhead, dim_feedforward, dropout, layers)
+        self.pos_emb = nn.Embedding(length + 1, d_model)
+        self.pos_emb.weight.data.copy_(sinusoid_table(length + 1, d_model))
+        self.pos_emb.weight.requires_grad_(False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        positions = torch.arange(1, x.shape[1] + 1, device=x.device)
+        return self.encoder(x + self.pos_emb(positions))
+
+
+class SpectroTemporalEncoder(nn.Module):
+    """``(B, T, C_in)`` → Linear d + LeakyReLU(0.1) → temporal encoder + spectral encoder (summed)."""
+
+    def __init__(self, in_features: int, n_frames: int, cfg: VoViTConfig):
+        super().__init__()
+        self.temporal_enc = AxisEncoder(n_frames, cfg.d_model, cfg.nhead, cfg.dim_feedforward,
+                                        cfg.dropout, cfg.encoder_layers)
+        self.spectral_enc = AxisEncoder(cfg.d_model, n_frames, cfg.nhead, cfg.dim_feedforward,
+                                        cfg.dropout, cfg.encoder_layers)
+        self.av_dim_adaptation = nn.Sequential(nn.Linear(in_features, cfg.d_model),
+                                               nn.LeakyReLU(0.1))
+
+    def forward(self, av_feats: torch.Tensor) -> torch.Tensor:
+        x = self.av_dim_adaptation(av_feats)
+        temporal = self.temporal_enc(x)
+        spectral = self.spectral_enc(x.transpose(1, 2)).transpose(1, 2)
+        return temporal + spectral
+
+
+class AVSpectralTransformer(nn.Module):
+    """Fusion + mask head: ``(B, T, C_in)`` → complex ratio mask logits ``(B, 2, 256, T)``."""
+
+    def __init__(self, in_features: int, n_frames: int, cfg: VoViTConfig):
+        super().__init__()
+        self.encoder = SpectroTemporalEncoder(in_features, n_frames, cfg)
+        self.decoder = transformer_encoder(cfg.d_model, cfg.nhead, cfg.dim_feedforward, cfg.dropout,
+                                           cfg.decoder_layers)
+        self.feats2mask = nn.Sequential(nn.Linear(cfg.d_model, 2 * cfg.d_model), nn.LeakyReLU(0.5),
+                                        nn.Linear(2 * cfg.d_model, N_BINS))
+
+    def forward(self, av_feats: torch.Tensor) -> torch.Tensor:
+        b, t, _ = av_feats.shape
+        out = self.feats2mask(self.decoder(self.encoder(av_feats)))      # (B, T, 512)
+        return out.transpose(1, 2).reshape(b, 2, N_BINS // 2, t)
+
+
+class CrossModalFusion(nn.Module):
+    """FiLM of audio features by visual features, then audio→visual cross-attention (module doc, 5).
+
+    ``audio`` ``(B, T_a, C_a)``, ``visual`` ``(B, T_v, C_v)`` → ``(B, T_a, d)``. Keeps
+    ``last_attention`` ``(B, heads, T_a, T_v)`` and ``last_film`` ``{"scale", "shift"}`` ``(B, T_a, d)``
+    (detached) from the latest forward.
+    """
+
+    def __init__(self, audio_features: int, visual_features: int, d_model: int, heads: int,
+                 n_visual_steps: int, dropout: float):
+        super().__init__()
+        self.audio_proj = nn.Linear(audio_features, d_model)
+        self.film = nn.Linear(visual_features, 2 * d_model)
+        # γ starts at 0 and β at 0: the block starts as the identity modulation.
+        nn.init.zeros_(self.film.weight)
+        nn.init.zeros_(self.film.bias)
+        self.visual_proj = nn.Linear(visual_features, d_model)
+        self.visual_pos = nn.Embedding(n_visual_steps + 1, d_model)
+        self.visual_pos.weight.data.copy_(sinusoid_table(n_visual_steps + 1, d_model))
+        self.visual_pos.weight.requires_grad_(False)
+        self.attention = nn.MultiheadAttention(d_model, heads, dropout=dropout, batch_first=True)
+        self.norm = nn.LayerNorm(d_model)
+        self.last_attention: torch.Tensor | None = None
+        self.last_film: dict | None = None
+
+    def forward(self, audio: torch.Tensor, visual: torch.Tensor) -> torch.Tensor:
+        a = self.audio_proj(audio)
+        gamma, beta = self.film(visual).chunk(2, dim=-1)
+        scale = 1.0 + gamma
+        a = a * scale + beta
+        positions = torch.arange(1, visual.shape[1] + 1, device=visual.device)
+        kv = self.visual_proj(visual) + self.visual_pos(positions)
+        attended, weights = self.attention(a, kv, kv, need_weights=True, average_attn_weights=False)
+        self.last_attention = weights.detach()
+        self.last_film = {"scale": scale.detach(), "shift": beta.detach()}
+        return self.norm(a + attended)
+
+
+class AudioNetwork(nn.Module):
+    """Audio encoder + (optional cross-modal block) + fusion transformer, as in the reference tree."""
+
+    def __init__(self, cfg: VoViTConfig, visual_features: int):
+        super().__init__()
+        self.audio_net = Spec2Vec(cfg.audio_channels, cfg.audio_out_channels, cfg.time_dilations,
+                                  cfg.both_dilations)
+        audio_features = cfg.audio_out_channels * (N_BINS // 2)
+        if cfg.cross_modal:
+            self.cross_modal = CrossModalFusion(audio_features, visual_features, cfg.d_model,
+                                                cfg.cross_heads, N_FRAMES, cfg.dropout)
+            fused_audio = cfg.d_model
+        else:
+            self.cross_modal = None
+            fused_audio = audio_features
+        self.fusion_module = AVSpectralTransformer(visual_features + fused_audio, N_FRAMES, cfg)
+
+    def forward(self, spec: torch.Tensor, visual: torch.Tensor | None) -> torch.Tensor:
+        audio = self.audio_net(spec)                                       # (B, T, C_a)
+        if self.cross_modal is not None:
+            audio = self.cross_modal(audio, visual)
+        feats = audio if visual is None else torch.cat([visual, audio], dim=-1)   # visual first
+        return self.fusion_module(feats)
+
+
+class VoViT(nn.Module):
+    """Pose-conditioned separation network (module docstring).
+
+    ``forward(mixture (B, 65535), visual (B, 2, 100, J) or None) -> estimate (B, 65535)``.
+    J = 68 (face), 55 (body), 123 (face_body: face points then body points).
+    """
+
+    def __init__(self, config: VoViTConfig | None = None):
+        super().__init__()
+        self.config = config or VoViTConfig()
+        cfg = self.config
+        if cfg.visual != "none":
+            self.graph_net = STGCN(cfg.visual, tuple(cfg.gcn_channels),
+                                   temporal_kernel=cfg.temporal_kernel)
+            visual_features = self.graph_net.out_channels
+        else:
+            self.graph_net = None
+            visual_features = 0
+        self.audio_network = AudioNetwork(cfg, visual_features)
+
+    # -- analysis hooks ------------------------------------------------------------------------
+    @property
+    def last_attention(self) -> torch.Tensor | None:
+        """``(B, heads, T_audio=256, T_video=256)`` attention of the latest forward (cross_modal)."""
+        block = self.audio_network.cross_modal
+        return None if block is None else block.last_attention
+
+    @property
+    def last_film(self) -> dict | None:
+        """``{"scale": (B, 256, d), "shift": (B, 256, d)}`` of the latest forward (cross_modal)."""
+        block = self.audio_network.cross_modal
+        return None if block is None else block.last_film
+
+    # -- forward -------------------------------------------------------------------------------
+    def encode_visual(self, visual: torch.Tensor | None, batch: int) -> torch.Tensor | None:
+        """``(B, 2, 100, J)`` → ``(B, 256, C_v)`` visual features at the STFT frame rate."""
+        if self.graph_net is None:
+            return None
+        expected = (2, CHUNK_VIDEO_FRAMES, self.config.num_joints)
+        if visual is None:
+            raise ValueError(f"model visual={self.config.visual} needs a visual input "
+                             f"(B, {', '.join(map(str, expected))})")
+        if visual.ndim != 4 or tuple(visual.shape[1:]) != expected or visual.shape[0] != batch:
+            raise ValueError(f"visual input has shape {tuple(visual.shape)}, expected "
+                             f"({batch}, {', '.join(map(str, expected))}) for visual="
+                             f"{self.config.visual}")
+        feats = self.graph_net(visual)                                     # (B, C_v, 100)
+        feats = F.interpolate(feats, size=N_FRAMES, mode="linear", align_corners=False)
+        return feats.transpose(1, 2)
+
+    def predict_mask(self, mixture_stft: torch.Tensor, visual: torch.Tensor | None) -> torch.Tensor:
+        """Complex ratio mask ``(B, 2, 256, T)`` (``MASK_GAIN`` × head output) for a mixture STFT."""
+        v = self.encode_visual(visual, mixture_stft.shape[0])
+        return MASK_GAIN * self.audio_network(network_input(mixture_stft), v)
+
+    def forward_spectrogram(self, mixture: torch.Tensor, visual: torch.Tensor | None = None
+                            ) -> dict[str, torch.Tensor]:
+        """Internals of one forward: ``mixture_stft`` ``(B, 512, 256)`` complex, ``mask``
+        ``(B, 2, 256, 256)``, ``estimate_stft`` ``(B, 512, 256)`` complex, ``estimate`` ``(B, N)``."""
+        if mixture.ndim != 2:
+            raise ValueError(f"mixture must be (B, {CHUNK_SAMPLES}), got {tuple(mixture.shape)}")
+        mixture_stft = stft(mixture)
+        mask = self.predict_mask(mixture_stft, visual)
+        estimate_stft = apply_mask(mask, mixture_stft)
+        return {"mixture_stft": mixture_stft, "mask": mask, "estimate_stft": estimate_stft,
+                "estimate": istft(estimate_stft, mixture.shape[-1])}
+
+    def forward(self, mixture: torch.Tensor, visual: torch.Tensor | None = None) -> torch.Tensor:
+        return self.forward_spectrogram(mixture, visual)["estimate"]
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def strip_reference_prefix(state_dict: dict) -> dict:
+    """Drop whatever precedes ``graph_net.``/``audio_network.`` in an official checkpoint's keys.
+
+    The released singing-voice file stores the network under a wrapper attribute (e.g. ``module.``
+    from DataParallel, or the wrapper's own attribute name); the key *after* that prefix is what
+    ``VoViT(make_config("face", "vovit")).state_dict()`` uses.
+    """
+    anchor = next((k for k in state_dict if k.endswith("graph_net.A")), None)
+    if anchor is None:
+        raise KeyError("no '...graph_net.A' key: this is not a VoViT singing-voice state dict")
+    prefix = anchor[:-len("graph_net.A")]
+    return {k[len(prefix):]: v for k, v in state_dict.items() if k.startswith(prefix)}
+
+
+def load_reference_weights(path: str, map_location: str = "cpu") -> VoViT:
+    """Build the published network (vovit preset, face, no cross-modal block) and load the official
+    singing-voice weights with ``strict=True`` (prefix stripped by ``strip_reference_prefix``).
+
+    ``torch.load(..., weights_only=True)``; a file that wraps the state dict (``{"state_dict": ...}``
+    or ``{"model": ...}``) is unwrapped first.
+    """
+    raw = torch.load(path, map_location=map_location, weights_only=True)
+    for key in ("state_dict", "model", "model_state_dict"):
+        if isinstance(raw, dict) and isinstance(raw.get(key), dict):
+            raw = raw[key]
+            break
+    model = VoViT(make_config("face", "vovit", cross_modal=False))
+    model.load_state_dict(strip_reference_prefix(raw), strict=True)
+    return model
