@@ -1,0 +1,75 @@
+"""Attention over a song's time line, aligned with the performer's audio RMS and motion.
+
+Chunk c covers [4c, 4c + 4) s; its ``video_attention`` (T_v values) is drawn at the centres of T_v equal
+steps of that interval, ``audio_attention_peak`` likewise with T_a steps. The RMS and motion curves are
+per video frame at the song's fps (``audio_features.json`` / ``motion_features.json`` of the
+performer). When a feature file is absent the curve is computed from the chunks instead and its
+label says so: RMS of the chunk's target stem (``pipeline.chunk_rms``) and the mean keypoint speed of
+the model input (``pipeline.chunk_motion``).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from core.io import atomic_path  # noqa: E402
+
+CHUNK_SECONDS = 4.0
+
+
+def chunk_times(chunk: int, n_steps: int, chunk_seconds: float = CHUNK_SECONDS) -> np.ndarray:
+    """Centres (s) of ``n_steps`` equal steps of chunk ``chunk``."""
+    return chunk * chunk_seconds + (np.arange(n_steps) + 0.5) * chunk_seconds / n_steps
+
+
+def timeline(records: list[dict], key: str) -> tuple[np.ndarray, np.ndarray]:
+    """Concatenate one per-chunk series over the song: times (s) and values, NaN between gaps."""
+    times, values = [], []
+    for record in sorted(records, key=lambda r: r["chunk"]):
+        series = np.asarray(record[key], dtype=float)
+        times.append(chunk_times(record["chunk"], len(series)))
+        values.append(series)
+        times.append([np.nan])       # break the line between non-adjacent chunks
+        values.append([np.nan])
+    return np.concatenate(times), np.concatenate(values)
+
+
+def save_attention_figure(path: Path, records: list[dict], title: str,
+                          rms: tuple[np.ndarray, np.ndarray, str] | None,
+                          motion: tuple[np.ndarray, np.ndarray, str] | None) -> Path:
+    """Three stacked panels sharing the time axis: attention, RMS, motion. ``rms``/``motion``:
+    (times s, values, label) or None."""
+    fig, axes = plt.subplots(3, 1, figsize=(11, 7), sharex=True)
+    t, video = timeline(records, "video_attention")
+    axes[0].plot(t, video, color="tab:purple", lw=1.2, label="video_attention (mean over audio steps)")
+    if all("audio_attention_peak" in r for r in records):
+        t_a, peak = timeline(records, "audio_attention_peak")
+        twin = axes[0].twinx()
+        twin.plot(t_a, peak, color="tab:green", lw=0.8, alpha=0.6,
+                  label="audio_attention_peak (max over video steps)")
+        twin.set_ylabel("peak weight", color="tab:green")
+        twin.legend(loc="upper right", fontsize=8)
+    axes[0].set_ylabel("attention")
+    axes[0].legend(loc="upper left", fontsize=8)
+    for ax, series, colour in ((axes[1], rms, "tab:orange"), (axes[2], motion, "tab:blue")):
+        if series is None:
+            ax.text(0.5, 0.5, "not available", ha="center", va="center", transform=ax.transAxes)
+            continue
+        times, values, label = series
+        ax.plot(times, values, color=colour, lw=1.0)
+        ax.set_ylabel(label)
+    for record in records:   # chunk boundaries
+        for ax in axes:
+            ax.axvline(record["chunk"] * CHUNK_SECONDS, color="0.85", lw=0.6, zorder=0)
+    axes[-1].set_xlabel("time (s)")
+    fig.suptitle(title)
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=110, format="png")
+    plt.close(fig)
+    return path

@@ -1,0 +1,178 @@
+"""Per-song attention extraction and the command-line run.
+
+Outputs for ``--model`` M (vocal | violin):
+
+``<results>/attention_scores_M.json``       published shape: {artist: {song: [{"chunk": c,
+                                             "audio_attention": [T_a], "video_attention": [T_v],
+                                             "audio_attention_peak": [T_a]}, ...]}}
+``<results>/attention_scores_M_info.json``  checkpoint, definitions, T_a, T_v, whether rows sum to 1
+``<results>/attention_figures_M/<artist>_<song>.png``  attention over time with RMS and motion
+"""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from core.io import load_json, null_to_nan, save_json
+from core.runner import UP_TO_DATE, SongSkipped, run_per_song
+
+from .checkpoints import NoCrossModalBlock
+from .figures import CHUNK_SECONDS, save_attention_figure
+from .weights import chunk_records, rows_sum_to_one
+
+log = logging.getLogger("attention_analysis")
+SAMPLE_RATE = 16384          # separation models' audio rate (DESIGN §6)
+VIDEO_FPS = 25.0             # separation models' keypoint rate (DESIGN §6)
+
+
+def chunk_attention(model: torch.nn.Module, chunks: list, device, chunk_batch: int = 4
+                    ) -> tuple[list[dict], bool]:
+    """Run the model on every chunk (no gradients) and reduce ``model.last_attention``.
+
+    ``chunks``: objects with ``index``, ``mixture`` (N,) and ``visual`` (2, T, J). Returns the
+    published per-chunk records and whether every attention row summed to 1 over video.
+    """
+    records, normalised = [], True
+    model = model.to(device).eval()
+    for start in range(0, len(chunks), chunk_batch):
+        batch = chunks[start:start + chunk_batch]
+        mixture = torch.stack([torch.as_tensor(np.asarray(c.mixture), dtype=torch.float32)
+                               for c in batch]).to(device)
+        visual = torch.stack([torch.as_tensor(np.asarray(c.visual), dtype=torch.float32)
+                              for c in batch]).to(device)
+        with torch.no_grad():
+            model(mixture, visual)
+        weights = getattr(model, "last_attention", None)
+        if weights is None:
+            raise NoCrossModalBlock("the model ran without recording last_attention: it has no "
+                                    "cross-modal block")
+        weights = weights.detach().float().cpu().numpy()
+        normalised &= rows_sum_to_one(weights)
+        records.extend(chunk_records([c.index for c in batch], weights))
+    return records, normalised
+
+
+def feature_series(path: Path, name: str) -> tuple[np.ndarray, np.ndarray] | None:
+    """(times s, values) of one per-frame feature of a features JSON, or None if absent."""
+    if not path.exists():
+        return None
+    data = load_json(path)
+    values = data.get("features", {}).get(name)
+    if values is None or not data.get("fps"):
+        return None
+    values = null_to_nan(values)
+    return np.arange(len(values)) / float(data["fps"]), values
+
+
+def chunk_rms(chunks: list, sample_rate: int = SAMPLE_RATE, frame: int = 2048, hop: int = 1024
+              ) -> tuple[np.ndarray, np.ndarray]:
+    """RMS of each chunk's target stem (librosa, frame 2048 / hop 1024 at 16384 Hz) on the song's
+    time line: chunk c starts at 4c s."""
+    import librosa
+
+    times, values = [], []
+    for chunk in sorted(chunks, key=lambda c: c.index):
+        rms = librosa.feature.rms(y=np.asarray(chunk.target, dtype=np.float32), frame_length=frame,
+                                  hop_length=hop)[0]
+        times.append(chunk.index * CHUNK_SECONDS + np.arange(len(rms)) * hop / sample_rate)
+        values.append(rms)
+    return np.concatenate(times), np.concatenate(values)
+
+
+def chunk_motion(chunks: list, video_fps: float = VIDEO_FPS) -> tuple[np.ndarray, np.ndarray]:
+    """Fallback motion curve when ``motion_features.json`` is absent: per 25-fps frame of each chunk,
+    the mean speed of the model's keypoint input, ``mean_j |d p_j / dt|`` with ``d p / dt`` =
+    ``np.gradient`` along time × ``video_fps`` (normalised model units per second; only points
+    observed in the frame and both neighbours used, NaN where none is). Frame k of chunk c is at
+    ``4c + k / video_fps`` s."""
+    times, values = [], []
+    for chunk in sorted(chunks, key=lambda c: c.index):
+        visual = np.asarray(chunk.visual, dtype=np.float64)                 # (2, T, J)
+        mask = np.ones(visual.shape[1:], bool) if getattr(chunk, "visual_mask", None) is None \
+            else np.asarray(chunk.visual_mask, dtype=bool)                   # (T, J)
+        velocity = np.gradient(visual, axis=1) * video_fps
+        speed = np.linalg.norm(velocity, axis=0)                            # (T, J)
+        usable = mask.copy()
+        usable[1:] &= mask[:-1]       # np.gradient reads the previous and next frame
+        usable[:-1] &= mask[1:]
+        with np.errstate(invalid="ignore"):
+            count = usable.sum(axis=1)
+            per_frame = np.where(count > 0, np.where(usable, speed, 0.0).sum(axis=1)
+                                 / np.maximum(count, 1), np.nan)
+        times.append(chunk.index * CHUNK_SECONDS + np.arange(len(per_frame)) / video_fps)
+        values.append(per_frame)
+    return np.concatenate(times), np.concatenate(values)
+
+
+def load_song_chunks(song_dir: Path, song, instrument: str, visual_kind: str) -> list:
+    """The song's 4-s chunks as the separation stage builds them (``separation.data.song_chunks``)."""
+    from separation.data import song_chunks
+
+    return song_chunks(song_dir, song, instrument, visual_kind)
+
+
+def run_attention(args) -> int:
+    from core.device import resolve_device
+    from core.metadata import load_metadata, select_songs
+    from core.settings import settings_from_args
+
+    from . import checkpoints
+
+    settings = settings_from_args(args)
+    device = resolve_device(settings.device)
+    songs, skipped = select_songs(load_metadata(settings.metadata_path), args.artist, args.song)
+    loaded = checkpoints.load_attention_model(args.model, args.checkpoint, device)
+    if loaded.instrument != args.model:
+        log.warning("checkpoint %s separates %s, not %s", loaded.path.name, loaded.instrument,
+                    args.model)
+    results_dir = settings.results_dir
+    scores_path = results_dir / f"attention_scores_{args.model}.json"
+    info_path = results_dir / f"attention_scores_{args.model}_info.json"
+    figure_dir = results_dir / f"attention_figures_{args.model}"
+    scores = load_json(scores_path) if scores_path.exists() else {}
+    shapes: dict = {}
+
+    def work(song) -> str | None:
+        figure = figure_dir / f"{song.artist}_{song.song}.png"
+        if not args.force and song.song in scores.get(song.artist, {}) and figure.exists():
+            return UP_TO_DATE
+        if loaded.instrument not in song.instruments:
+            raise SongSkipped(f"no {loaded.instrument} in layout {list(song.layout or ())}")
+        song_dir = song.folder(settings.dataset_path)
+        chunks = load_song_chunks(song_dir, song, loaded.instrument, loaded.visual_kind)
+        if not chunks:
+            raise SongSkipped("no 4-s chunk")
+        records, normalised = chunk_attention(loaded.model, chunks, device, args.chunk_batch)
+        shapes.update(T_audio=len(records[0]["audio_attention"]),
+                      T_video=len(records[0]["video_attention"]))
+        shapes["rows_sum_to_one"] = shapes.get("rows_sum_to_one", True) and normalised
+        scores.setdefault(song.artist, {})[song.song] = records
+        save_json(scores_path, scores)        # after every song: an interrupted run keeps its work
+        performer = song_dir / loaded.instrument
+        rms = feature_series(performer / "audio_features.json", "rms")
+        rms = (*rms, "RMS (audio_features.json)") if rms else (*chunk_rms(chunks),
+                                                               "RMS of the chunk stem (computed)")
+        motion = feature_series(performer / "motion_features.json", "speed")
+        motion = (*motion, "speed (motion_features.json)") if motion else \
+            (*chunk_motion(chunks), "keypoint speed of the model input (computed)")
+        save_attention_figure(figure, records, f"cross-modal attention · {loaded.path.stem} · "
+                              f"{song.artist}/{song.song}", rms, motion)
+        return None
+
+    summary = run_per_song("attention_analysis", songs, work, skipped=skipped, logger=log)
+    if summary.done:
+        save_json(info_path, {
+            "checkpoint": str(loaded.path), "instrument": loaded.instrument,
+            "visual": loaded.visual_kind, "chunk_seconds": CHUNK_SECONDS, **shapes,
+            "definition": {"weights": "(batch, heads, T_audio, T_video), averaged over heads",
+                           "video_attention": "mean over audio time", "audio_attention":
+                           "mean over video time", "audio_attention_peak": "max over video time"},
+            "note": ("each audio step's weights sum to 1 over video, so audio_attention is "
+                     "1/T_video everywhere by construction" if shapes.get("rows_sum_to_one") else "")})
+    if scores_path.exists():
+        print(f"attention scores: {scores_path}")
+        print(f"attention figures: {figure_dir}")
+    return summary.exit_code

@@ -1,0 +1,92 @@
+"""Command-line interface shared by the three saliency entry points and ``main.py``."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from core.log import setup_logging
+from core.settings import add_common_args
+
+from .attribution import METHODS
+from .baselines import AUDIO_BASELINES, BODY_BASELINES, FACE_BASELINES
+from .models import MODEL_CHOICES
+
+DESCRIPTIONS = {
+    "integrated_gradients": "Integrated Gradients (Captum) of the separation loss",
+    "gradient_saliency": "vanilla gradients |d loss / d input| (Captum Saliency)",
+    "gradient_input_saliency": "gradient x input (Captum InputXGradient)",
+}
+
+
+def build_parser(method: str | None = None) -> argparse.ArgumentParser:
+    """Arguments for one method (``method`` given) or for ``main.py`` (``--method`` chooses)."""
+    what = DESCRIPTIONS[method] if method else "gradient saliency"
+    parser = argparse.ArgumentParser(
+        prog=f"python -m gradient_saliency.{method or 'main'}",
+        description=(
+            f"{what} of a pose-conditioned separation model. For every 4-s chunk of the model's "
+            "instrument (vocal for face/face_body, violin for body) the loss MSE(estimate, target stem)"
+            " x 2^16 is attributed to the mixture wave and the keypoints; per song the mean "
+            "|attribution| per keypoint (68 face / 55 body) and the audio input's share are written to "
+            "<results>/<method>_<all|top_x|bottom_x>_<model>/<artist>_<song>.json, with _average.json "
+            "and figures (skeleton + per-part bars) in its figures/ folder."),
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    if method is None:
+        parser.add_argument("--method", choices=METHODS, default="integrated_gradients",
+                            help="attribution method")
+    parser.add_argument("--model", choices=MODEL_CHOICES, required=True,
+                        help="which model: face -> vocal_face_small, body -> violin_body_small, "
+                             "face_body -> vocal_face_body_xattn_small (shipped checkpoints)")
+    parser.add_argument("--checkpoint", default=None,
+                        help="checkpoint file instead of the shipped one for --model")
+    parser.add_argument("--num_steps", "--num-steps", dest="num_steps", type=int, default=25,
+                        help="integration steps (Integrated Gradients)")
+    parser.add_argument("--internal-batch-size", "--internal_batch_size", dest="internal_batch_size",
+                        type=int, default=None,
+                        help="model inputs per forward pass (chunks x steps); default: 10 steps per "
+                             "chunk on CPU (fastest measured, benchmarks/saliency_speed.py), all "
+                             "steps at once on a GPU")
+    parser.add_argument("--chunk-batch", "--chunk_batch", dest="chunk_batch", type=int, default=None,
+                        help="chunks attributed together (default 1 on CPU, 4 on a GPU)")
+    parser.add_argument("--correlation-filter-percentage", "--correlation_filter_percentage",
+                        dest="correlation_filter_percentage", type=float, default=0.1,
+                        help="fraction of chunks kept by --correlation-filter-top/-bottom (0.1 = 10%%)")
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument("--correlation-filter-top", "--correlation_filter_top",
+                       dest="correlation_filter_top", action="store_true",
+                       help="only the chunks with the most strong motion-audio correlation windows")
+    which.add_argument("--correlation-filter-bottom", "--correlation_filter_bottom",
+                       dest="correlation_filter_bottom", action="store_true",
+                       help="only the chunks with the fewest strong windows")
+    parser.add_argument("--face-baseline", choices=FACE_BASELINES, default="mean_face",
+                        help="Integrated-Gradients baseline of the face keypoints")
+    parser.add_argument("--body-baseline", choices=BODY_BASELINES, default="zeros",
+                        help="Integrated-Gradients baseline of the body keypoints")
+    parser.add_argument("--audio-baseline", choices=AUDIO_BASELINES, default="zeros",
+                        help="Integrated-Gradients baseline of the mixture ('input' holds it fixed)")
+    parser.add_argument("--randomise-weights", action="store_true",
+                        help="sanity check: re-initialise the model's weights first (results go to "
+                             "a *_randomised folder)")
+    parser.add_argument("--seed", type=int, default=0, help="seed for --randomise-weights")
+    add_common_args(parser)
+    return parser
+
+
+def main(method: str | None = None, argv: list[str] | None = None) -> int:
+    args = build_parser(method).parse_args(argv)
+    if method is not None:
+        args.method = method
+    setup_logging(args.verbose)
+    from .pipeline import run_saliency
+
+    try:
+        return run_saliency(args)
+    except (FileNotFoundError, ValueError, RuntimeError) as exc:
+        # whole-run problems (no checkpoint, no metadata, bad filter): one clear line, exit 2
+        import logging
+        logging.getLogger("gradient_saliency").error("%s", exc)
+        return 2
+
+
+def entry(method: str | None = None) -> None:
+    sys.exit(main(method))

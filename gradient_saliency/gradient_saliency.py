@@ -1,0 +1,5 @@
+"""`python -m gradient_saliency.gradient_saliency --model face_body|face|body ...`: see `cli.build_parser`."""
+from .cli import entry
+
+if __name__ == "__main__":
+    entry("gradient_saliency")

@@ -1,0 +1,74 @@
+"""Which separation checkpoint a ``--model`` name means, loading it, and the song's chunks.
+
+The models and the chunking belong to the ``separation`` stage; this module only calls its published
+interface (``separation.checkpoint.load_checkpoint``, ``separation.data.song_chunks``).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from core.settings import REPO_ROOT
+
+MODEL_CHOICES = ("face_body", "face", "body")
+CHECKPOINT_DIR = REPO_ROOT / "separation" / "checkpoints"
+DEFAULT_CHECKPOINTS = {"face": "vocal_face_small", "body": "violin_body_small",
+                       "face_body": "vocal_face_body_xattn_small"}
+# The instrument each model separates when its checkpoint does not say.
+DEFAULT_INSTRUMENT = {"face": "vocal", "body": "violin", "face_body": "vocal"}
+
+
+@dataclass
+class LoadedModel:
+    model: torch.nn.Module
+    path: Path
+    visual_kind: str            # face | body | face_body
+    instrument: str             # the stem the model separates (and whose chunks are attributed)
+    meta: dict = field(default_factory=dict)
+
+
+def checkpoint_path(model_name: str, checkpoint: str | Path | None = None) -> Path:
+    if model_name not in MODEL_CHOICES:
+        raise ValueError(f"unknown model {model_name!r}: expected one of {MODEL_CHOICES}")
+    return Path(checkpoint) if checkpoint else CHECKPOINT_DIR / f"{DEFAULT_CHECKPOINTS[model_name]}.pt"
+
+
+def load_model(model_name: str, checkpoint: str | Path | None, device) -> LoadedModel:
+    """Load the checkpoint for ``--model`` (or ``--checkpoint``) onto ``device``, in eval mode."""
+    path = checkpoint_path(model_name, checkpoint)
+    if not path.exists():
+        raise FileNotFoundError(f"checkpoint {path} does not exist: train/ship it with the separation "
+                                f"stage, or pass --checkpoint")
+    from separation.checkpoint import load_checkpoint
+
+    model, meta = load_checkpoint(path, map_location=device, expect_visual=model_name)
+    meta = dict(meta or {})
+    config = getattr(model, "config", None)
+    visual_kind = getattr(config, "visual", None) or meta.get("visual") or model_name
+    instrument = meta.get("instrument") or getattr(config, "instrument", None) \
+        or DEFAULT_INSTRUMENT[model_name]
+    return LoadedModel(model.to(device).eval(), path, str(visual_kind), str(instrument), meta)
+
+
+def load_song_chunks(song_dir: Path, song, instrument: str, visual_kind: str) -> list:
+    """The song's 4-s chunks as the separation stage builds them (``separation.data.song_chunks``)."""
+    from separation.data import song_chunks
+
+    return song_chunks(song_dir, song, instrument, visual_kind)
+
+
+def mean_face_in_model_space(loaded: LoadedModel | None = None) -> torch.Tensor:
+    """VoViT's mean face as the face part of the model input, ``(2, 68)`` float32 (x row, y row).
+
+    The face input is the registered face in mean-face units, ``(p − c) / r`` (``c`` the mean face's
+    centroid, ``r`` its largest point distance from ``c``; see ``separation.data``), so the mean face
+    itself becomes ``(m − c) / r``. The separation stage publishes exactly that as
+    ``separation.data.normalised_mean_face()`` ``(68, 2)``; it is used here rather than re-derived, so
+    the baseline lives where real face inputs live.
+    """
+    from separation.data import normalised_mean_face
+
+    return torch.as_tensor(np.asarray(normalised_mean_face(), dtype=np.float32).T)

@@ -1,0 +1,151 @@
+"""The command-line run: per-song files, averages, figures, filtering, re-runs, failures."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from core.dataset import SongDataError
+from core.face import load_mean_face
+from gradient_saliency import cli, models
+from gradient_saliency.models import LoadedModel
+
+from conftest import REPO_ROOT, run_cli
+from saliency_toy_models import MOUTH_IDX, MouthGainModel, face_chunks
+
+SONG = {"layout": ["violin", "vocal", "mridangam"], "moving_camera": False, "fps": 30.0,
+        "duration": 12.0}
+
+
+@pytest.fixture
+def toy_dataset(tmp_path, monkeypatch):
+    """A metadata file with four songs and doubles for the separation stage's model and chunks."""
+    root = tmp_path / "data"
+    metadata = {"A": {"s1": SONG, "s2": SONG},
+                "B": {"bad": SONG, "novocal": {**SONG, "layout": ["violin", "mridangam"]}}}
+    root.mkdir()
+    (root / "dataset_metadata.json").write_text(json.dumps(metadata))
+    calls: list[str] = []
+
+    def fake_chunks(song_dir, song, instrument, visual_kind):
+        calls.append(song.key)
+        assert instrument == "vocal" and visual_kind == "face"
+        if song.song == "bad":
+            raise SongDataError("no vocal stem (*.wav starting with 'vocal')")
+        return face_chunks(3, samples=512, seed=len(song.song) + ord(song.song[-1]))
+
+    monkeypatch.setattr(models, "load_model", lambda name, checkpoint, device: LoadedModel(
+        MouthGainModel(), Path("toy.pt"), "face", "vocal"))
+    monkeypatch.setattr(models, "load_song_chunks", fake_chunks)
+    monkeypatch.setattr(models, "mean_face_in_model_space", lambda loaded=None: torch.as_tensor(
+        load_mean_face().T, dtype=torch.float32))
+    monkeypatch.delenv("DATASET_PATH", raising=False)
+    monkeypatch.delenv("RESULTS_PATH", raising=False)
+    return root, calls
+
+
+def _run(root, *extra):
+    return cli.main("integrated_gradients", ["--model", "face", "--dataset_path", str(root),
+                                             "--num_steps", "4", "--device", "cpu", *extra])
+
+
+def test_run_writes_songs_average_and_figures_and_isolates_failures(toy_dataset, capsys):
+    root, calls = toy_dataset
+    assert _run(root) == 1                                   # B/bad failed, the others went on
+    out_dir = root / "results" / "integrated_gradients_all_face"
+    assert sorted(p.name for p in out_dir.glob("*.json")) == ["A_s1.json", "A_s2.json",
+                                                              "_average.json"]
+    song = json.loads((out_dir / "A_s1.json").read_text())
+    assert song["chunks"] == [0, 1, 2] and song["instrument"] == "vocal"
+    assert len(song["keypoint_importance"]["face"]) == 68 and 0.0 <= song["audio_share"] <= 1.0
+    assert song["convergence_delta"]["max_abs"] is not None
+    average = json.loads((out_dir / "_average.json").read_text())
+    assert average["songs"] == ["A/s1", "A/s2"] and average["n_chunks"] == 6
+    face = np.array(average["keypoint_importance"]["face"])
+    assert set(np.argsort(-face)[:20]) == set(MOUTH_IDX)
+    expected = (np.array(song["keypoint_importance"]["face"])
+                + np.array(json.loads((out_dir / "A_s2.json").read_text())["keypoint_importance"]["face"])) / 2
+    np.testing.assert_allclose(face, expected)
+    figures = sorted(p.name for p in (out_dir / "figures").glob("*.png"))
+    assert figures == ["A_s1_parts.png", "A_s1_skeleton.png", "A_s2_parts.png", "A_s2_skeleton.png",
+                       "_average_parts.png", "_average_skeleton.png"]
+    assert f"saliency figures: {out_dir / 'figures'}" in capsys.readouterr().out
+    assert "B/novocal" not in calls                         # skipped before loading anything
+
+    calls.clear()
+    assert _run(root) == 1                                   # re-run: only the failed song is redone
+    assert calls == ["B/bad"]
+    assert _run(root, "-a", "A") == 0
+    # sanity-check run with re-initialised weights goes to its own folder and differs
+    assert _run(root, "-a", "A", "-s", "s1", "--randomise-weights") == 0
+    fresh = json.loads((root / "results" / "integrated_gradients_all_face_randomised" / "A_s1.json")
+                       .read_text())
+    assert fresh["randomised_weights"] is True
+    assert not np.allclose(fresh["keypoint_importance"]["face"], song["keypoint_importance"]["face"])
+
+
+def test_correlation_filter_run_attributes_exactly_the_selected_chunks(toy_dataset):
+    root, _ = toy_dataset
+    assert _run(root, "--correlation-filter-top") == 2       # no counts yet: a clear whole-run error
+    counts = {"A": {"s1": {"0": {"vocal": 1, "total": 1}, "1": {"vocal": 7, "total": 7},
+                           "2": {"vocal": 3, "total": 3}},
+                    "s2": {"0": {"vocal": 9, "total": 9}, "1": {"vocal": 0, "total": 0},
+                           "2": {"vocal": 2, "total": 2}}}}
+    (root / "results" / "correlation").mkdir(parents=True)
+    (root / "results" / "correlation" / "aggregated_strong_windows.json").write_text(json.dumps(counts))
+    assert _run(root, "-a", "A", "--correlation-filter-top", "--correlation-filter-percentage",
+                "0.5") == 0
+    out_dir = root / "results" / "integrated_gradients_top_0.5_face"
+    assert json.loads((out_dir / "A_s1.json").read_text())["chunks"] == [1, 2]
+    assert json.loads((out_dir / "A_s2.json").read_text())["chunks"] == [0]
+    assert _run(root, "-a", "A", "--correlation-filter-bottom", "--correlation-filter-percentage",
+                "0.2") == 0                                  # k = 1: chunk 1 of s2 (count 0)
+    out_dir = root / "results" / "integrated_gradients_bottom_0.2_face"
+    assert sorted(p.name for p in out_dir.glob("*.json")) == ["A_s2.json", "_average.json"]
+    assert json.loads((out_dir / "A_s2.json").read_text())["chunks"] == [1]
+
+
+def test_missing_checkpoint_is_a_clear_error(tmp_path):
+    (tmp_path / "dataset_metadata.json").write_text(json.dumps({"A": {"s": SONG}}))
+    result = run_cli("gradient_saliency.gradient_saliency", "--model", "body", "--checkpoint",
+                     str(tmp_path / "nope.pt"), "--dataset_path", str(tmp_path))
+    assert result.returncode == 2
+    assert "nope.pt does not exist" in result.stderr
+
+
+SHIPPED = REPO_ROOT / "separation" / "checkpoints" / "vocal_face_small.pt"
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not SHIPPED.exists(),
+                    reason=f"shipped checkpoint {SHIPPED} not present (separation stage not trained yet)")
+def test_cli_end_to_end_on_the_demo_data(posed_demo_dataset, tmp_path):
+    """The real CLI with the shipped face checkpoint on one posed demo song (4 s = one chunk)."""
+    results = tmp_path / "results"
+    result = run_cli("gradient_saliency.integrated_gradients", "--model", "face", "--num_steps", "4",
+                     "--dataset_path", str(posed_demo_dataset), "-a", "Demo Artist A",
+                     "-s", "Varnam Śrī", "--device", "cpu", env={"RESULTS_PATH": str(results)})
+    out_dir = results / "integrated_gradients_all_face"
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert f"saliency figures: {out_dir / 'figures'}" in result.stdout
+    song = json.loads((out_dir / "Demo Artist A_Varnam Śrī.json").read_text())
+    assert song["chunks"] == [0] and song["instrument"] == "vocal" and song["visual"] == "face"
+    face = np.array(song["keypoint_importance"]["face"])
+    assert face.shape == (68,) and np.all(np.isfinite(face)) and np.all(face >= 0) and face.max() > 0
+    assert 0.0 < song["audio_share"] < 1.0
+    assert set(song["part_importance"]["face"]) == {"jaw", "eyebrows", "nose", "eyes", "mouth"}
+    # the reported delta is Captum's completeness error: sum of attributions - (f(x) - f(x')).
+    # Its size depends on the steps (4 here: large; see song_saliency's docstring for 25 and 50).
+    chunk = song["per_chunk"][0]
+    gap = chunk["loss"] - chunk["baseline_loss"]
+    assert abs(gap) > 0
+    assert chunk["delta"] == pytest.approx(chunk["attribution_sum"] - gap, rel=1e-3, abs=1e-2)
+    assert song["convergence_delta"]["max_abs"] == pytest.approx(abs(chunk["delta"]))
+    average = json.loads((out_dir / "_average.json").read_text())
+    assert average["n_chunks"] == 1 and average["songs"] == ["Demo Artist A/Varnam Śrī"]
+    np.testing.assert_allclose(average["keypoint_importance"]["face"], face)
+    for name in ("_average_skeleton.png", "_average_parts.png", "Demo Artist A_Varnam Śrī_parts.png"):
+        assert (out_dir / "figures" / name).stat().st_size > 1000
