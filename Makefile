@@ -28,10 +28,29 @@ $(STAMP): requirements.txt requirements-mediapipe.txt
 	$(PIP) install --quiet --no-deps -r requirements-mediapipe.txt
 	@touch $(STAMP)
 
+# The whole pipeline on the demo concerts. Each stage skips finished work, so a second `make demo` is
+# quick; `make clean-demo` (or -f on a stage) redoes it. Skipped songs (null fps, moving camera) are
+# part of the demo and are reported, not failures.
+DEMO_ENV := DATASET_PATH=$(DEMO_DIR)
+CKPT := separation/checkpoints
 demo: setup
 	$(PY) -m dataset_analysis.demo $(DEMO_DIR)
-	DATASET_PATH=$(DEMO_DIR) $(PY) -m pose_estimation.main --pose --post
-	@echo "Demo outputs are under $(DEMO_DIR)/ (per-song pose_estimation_30fps.pkl and <instrument>/keypoints.npy)"
+	$(DEMO_ENV) $(PY) -m dataset_analysis.main validate
+	$(DEMO_ENV) $(PY) -m pose_estimation.main --pose --post
+	$(DEMO_ENV) $(PY) -m dataset_analysis.main report
+	$(DEMO_ENV) $(PY) -m feature_extraction.main --extract both --pca 3 --correlate
+	$(DEMO_ENV) $(PY) -m visualization.main --add_audio
+	$(DEMO_ENV) $(PY) -m separation.main separate --checkpoint $(CKPT)/vocal_face_small.pt
+	$(DEMO_ENV) $(PY) -m separation.main evaluate --checkpoint $(CKPT)/vocal_face_small.pt --baseline $(CKPT)/vocal_none_small.pt
+	$(DEMO_ENV) $(PY) -m separation.main evaluate --checkpoint $(CKPT)/violin_body_small.pt --baseline $(CKPT)/violin_none_small.pt
+	$(DEMO_ENV) $(PY) -m gradient_saliency.integrated_gradients --model face_body --num_steps 10
+	$(DEMO_ENV) $(PY) -m attention_analysis.attention_analysis --model vocal
+	@echo
+	@echo "Demo finished. Outputs:"
+	@echo "  per song:      $(DEMO_DIR)/<artist>/<song>/  (pose_estimation_30fps.pkl, <instrument>/keypoints.npy,"
+	@echo "                 *_features.json, correlation/, 0_*_test.mp4 overlay videos, separated_*.wav)"
+	@echo "  dataset level: $(DEMO_DIR)/results/  (dataset report, correlation, separation scores,"
+	@echo "                 integrated_gradients_all_face_body/figures, attention_figures_vocal)"
 
 # MMPose 1.3.2 pins and the reasons for --no-deps are in requirements-mmpose.txt. xtcocotools' PyPI
 # wheel is built against numpy 1, so it is compiled here against the installed numpy 2.
