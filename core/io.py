@@ -105,3 +105,16 @@ def load_json(path: str | os.PathLike) -> Any:
 def null_to_nan(values: list) -> np.ndarray:
     """Inverse of the NaN→null convention: a JSON list with nulls → float64 array with NaN."""
     return np.array([np.nan if v is None else v for v in values], dtype=np.float64)
+
+
+def save_figure(path: str | os.PathLike, fig: Any, dpi: int = 110, **savefig_kwargs: Any) -> Path:
+    """Save a matplotlib figure as PNG atomically and close it (figures are never reused).
+
+    Closing matters in long batch runs: pyplot keeps every open figure alive otherwise.
+    """
+    import matplotlib.pyplot as plt
+
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=dpi, format="png", **savefig_kwargs)
+    plt.close(fig)
+    return Path(path)
