@@ -17,7 +17,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from core.io import atomic_path  # noqa: E402
+from core.io import save_figure  # noqa: E402
 
 CHUNK_SECONDS = 4.0
 
@@ -69,7 +69,4 @@ def save_attention_figure(path: Path, records: list[dict], title: str,
     axes[-1].set_xlabel("time (s)")
     fig.suptitle(title)
     fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=110, format="png")
-    plt.close(fig)
-    return path
+    return save_figure(path, fig, dpi=110)

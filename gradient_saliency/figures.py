@@ -17,7 +17,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from core.face import load_mean_face  # noqa: E402
-from core.io import atomic_path  # noqa: E402
+from core.io import save_figure  # noqa: E402
 from core.keypoints import FACE_LOCAL_EDGES, body55_local_edges  # noqa: E402
 
 from .summary import part_importance  # noqa: E402
@@ -56,10 +56,7 @@ def draw_skeleton(ax, layout: np.ndarray, edges, importance: np.ndarray, title: 
 
 
 def _save(fig, path: Path) -> Path:
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=110, bbox_inches="tight", format="png")
-    plt.close(fig)
-    return path
+    return save_figure(path, fig, dpi=110, bbox_inches="tight")
 
 
 def save_saliency_figures(result: dict, out_dir: str | Path, stem: str, title: str) -> list[Path]:
