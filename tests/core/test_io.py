@@ -52,3 +52,14 @@ def test_atomic_outputs_get_umask_permissions_not_private_temp_permissions(tmp_p
     finally:
         os.umask(old)
     assert stat.S_IMODE((tmp_path / "a.npy").stat().st_mode) == 0o644
+
+
+def test_float_arrays_become_json_with_null_for_nan_in_any_shape(tmp_path):
+    from core.io import float_array_to_json
+    values = np.array([[1.5, np.nan], [np.inf, -2.0]], dtype=np.float32)
+    assert float_array_to_json(values) == [[1.5, None], [None, -2.0]]
+    save_json(tmp_path / "c.json", {"r": values, "strong": np.array([True, False])}, indent=None)
+    text = (tmp_path / "c.json").read_text()
+    assert text.strip() == '{"r":[[1.5,null],[null,-2.0]],"strong":[true,false]}'
+    back = null_to_nan(load_json(tmp_path / "c.json")["r"])
+    np.testing.assert_array_equal(np.isnan(back), [[False, True], [True, False]])

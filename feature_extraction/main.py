@@ -1,0 +1,110 @@
+"""Command line of the feature-extraction stage.
+
+    python -m feature_extraction.main --extract both|motion|audio [--motion_type general|violin|vocal]
+        [-a ARTIST] [-s SONG] [-f] [--all_body_parts] [-ct THRESHOLD] [--pca N] [--f0]
+        [--correlate] [--workers N] [--dataset_path P]
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from core.io import load_json, save_json
+from core.log import setup_logging
+from core.metadata import MetadataError, load_metadata, select_songs
+from core.runner import RunSummary, run_per_song
+from core.settings import SettingsError, add_common_args, settings_from_args
+
+from .pipeline import (AGGREGATED_FILE, CORRELATION_DIR, MOTION_TYPES, FeatureOptions,
+                       correlate_and_write, extract_song)
+
+log = logging.getLogger("feature_extraction")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m feature_extraction.main",
+        description="Motion features from <song>/<instrument>/keypoints.npy, audio features from the "
+                    "stems (*.wav), and the sliding-window motion-audio correlation. Writes "
+                    "<song>/<instrument>/{motion,violin_motion,vocal_motion,audio}_features.json, "
+                    "<song>/correlation/correlations.json + strong_window_share.png and "
+                    "<results>/correlation/aggregated_strong_windows.json. Finished outputs are "
+                    "skipped unless -f.")
+    parser.add_argument("--extract", choices=("both", "motion", "audio"), default=None,
+                        help="which features to compute (default: none; give --extract and/or "
+                             "--correlate)")
+    parser.add_argument("--motion_type", "--motion-type", choices=MOTION_TYPES, default=None,
+                        help="only this motion feature set (general: every performer; violin / "
+                             "vocal: that performer's specialised features); default: all that apply")
+    parser.add_argument("--all_body_parts", "--all-body-parts", action="store_true",
+                        help="keep the stage-edge arm and hand (dropped by default for the leftmost "
+                             "and rightmost performers); hips, legs and feet are always dropped")
+    parser.add_argument("-ct", "--confidence_threshold", "--confidence-threshold", type=float,
+                        default=None, dest="threshold",
+                        help="keypoint score threshold (points below → NaN); default per backend "
+                             "score scale: 3.0 for MMPose/RTMW SimCC scores, 0.5 for MediaPipe")
+    parser.add_argument("--pca", type=int, default=0, metavar="N",
+                        help="add N PCA components of the per-keypoint speeds to motion_features.json")
+    parser.add_argument("--f0", action="store_true",
+                        help="add pYIN f0 to the vocal and violin audio features (slow)")
+    parser.add_argument("--workers", type=int, default=1, metavar="N",
+                        help="performers of a song processed at the same time, on threads "
+                             "(default 1 = sequential; 2 may help on an idle multi-core machine, "
+                             "costs ~0.5 GB more per hour of video)")
+    parser.add_argument("--correlate", action="store_true",
+                        help="sliding-window correlation of motion vs audio features (after "
+                             "extraction when both are given)")
+    add_common_args(parser)
+    return parser
+
+
+def run(args: argparse.Namespace) -> int:
+    settings = settings_from_args(args)
+    dataset_path = settings.require("dataset_path")
+    songs = load_metadata(settings.metadata_path)
+    kept, skipped = select_songs(songs, args.artist, args.song,
+                                 expected_instruments=settings.instruments)
+    summary = RunSummary("features")
+    if args.extract:
+        options = FeatureOptions(extract=args.extract, motion_type=args.motion_type,
+                                 threshold=args.threshold, all_body_parts=args.all_body_parts,
+                                 pca=args.pca, f0=args.f0, force=args.force,
+                                 workers=args.workers)
+        summary.merge(run_per_song("feature extraction", kept,
+                                   lambda song: extract_song(song, dataset_path, options),
+                                   skipped, log))
+    if args.correlate:
+        aggregated_path = settings.results_dir / CORRELATION_DIR / AGGREGATED_FILE
+        aggregated = load_json(aggregated_path) if aggregated_path.exists() else {}
+        before = repr(aggregated)
+        corr_summary = run_per_song("correlation", kept,
+                                    lambda song: correlate_and_write(song, dataset_path, aggregated,
+                                                                     args.force),
+                                    [] if args.extract else skipped, log)
+        summary.merge(corr_summary)
+        if repr(aggregated) != before:
+            save_json(aggregated_path, aggregated)
+            log.info("wrote %s", aggregated_path)
+    return summary.exit_code
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not args.extract and not args.correlate:
+        parser.error("nothing to do: give --extract both|motion|audio and/or --correlate")
+    if args.pca < 0:
+        parser.error("--pca must be ≥ 0")
+    if args.workers < 1:
+        parser.error("--workers must be ≥ 1")
+    setup_logging(args.verbose)
+    try:
+        return run(args)
+    except (SettingsError, MetadataError) as exc:
+        log.error("%s", exc)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

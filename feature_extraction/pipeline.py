@@ -1,0 +1,425 @@
+"""Per-song work of the stage: read keypoints/stems/feature files, call the pure feature modules,
+write the JSON outputs (docs/CONTRACTS.md "Features") atomically (``core.io.atomic_path``; NaN →
+null as ``core.io.save_json``, with a vectorised conversion for long arrays).
+
+Consistency checks (each a named ``SongDataError`` for the song; other songs continue):
+keypoints missing or all NaN after score masking, pose fps ≠ metadata fps (> 0.01), keypoint frame
+count more than one second away from ``int(fps × duration)``, stem missing or empty, stem duration
+more than one second away from the metadata duration, feature files missing or with another fps.
+
+Frame counts: motion files have one value per keypoint frame (the video's frames), audio files one
+per ``int(fps × duration)`` frame (published rule); the two agree within the one-second tolerance
+checked above and the correlation uses their common first ``min`` frames.
+Moving-camera songs get audio features only (post-processing makes no keypoints for them).
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from core.audio import load_stem
+from core.dataset import SongDataError, find_stems
+from core.io import load_json, null_to_nan, save_json
+from core.keypoints import (BODY_PARTS, FACE, LOWER_BODY, RIGHT_ARM_AND_HAND, RIGHT_ELBOW,
+                            RIGHT_SHOULDER, RIGHT_WRIST, part_of)
+from core.metadata import SongInfo
+from core.motion_prep import (SAVGOL_ORDER, SAVGOL_WINDOW, finite_points, mask_low_scores,
+                              points_to_drop, prepare_motion)
+from core.pose_files import InstrumentPose, default_threshold, load_instrument_pose
+from core.runner import UP_TO_DATE, SongSkipped
+
+from . import audio as audio_mod
+from . import correlation as corr
+from .motion import feature_units, general_motion_features, speed_pca
+from .violin import VIOLIN_UNITS, violin_motion_features
+from .vocal import VOCAL_UNITS, vocal_motion_features
+
+log = logging.getLogger("feature_extraction")
+_AUDIO_LOCK = threading.Lock()
+
+MOTION_FILE = "motion_features.json"
+VIOLIN_FILE = "violin_motion_features.json"
+VOCAL_FILE = "vocal_motion_features.json"
+AUDIO_FILE = "audio_features.json"
+CORRELATION_DIR = "correlation"
+CORRELATIONS_FILE = "correlations.json"
+SUMMARY_FIGURE = "strong_window_share.png"
+AGGREGATED_FILE = "aggregated_strong_windows.json"
+MOTION_TYPES = ("general", "violin", "vocal")
+# Body part each specialised feature describes (CONTRACTS: pairs carry a body_part).
+SPECIAL_FEATURE_PARTS = {"wrist_speed": "right_arm", "elbow_angle": "right_arm",
+                         "arm_extension": "right_arm", "mouth_area": "face", "jaw_to_nose": "face"}
+
+
+@dataclass(frozen=True)
+class FeatureOptions:
+    extract: str | None = "both"            # both | motion | audio | None
+    motion_type: str | None = None          # general | violin | vocal | None = every applicable
+    threshold: float | None = None          # -ct; None = default for the backend's score scale
+    all_body_parts: bool = False
+    pca: int = 0
+    f0: bool = False
+    force: bool = False
+    workers: int = 1                        # performers processed at once (threads)
+
+
+# --- helpers -----------------------------------------------------------------------------------
+
+def feature_document(song: SongInfo, instrument: str, fps: float, features: dict, units: dict,
+                     settings: dict, **extra) -> dict:
+    """The common JSON shape of every feature file; values rounded to 7 significant digits (the
+    float32 resolution of the keypoints; also keeps the files small)."""
+    features = {name: round_significant(values, 7) for name, values in features.items()}
+    lengths = {len(v) for v in features.values()}
+    if len(lengths) > 1:
+        raise ValueError(f"features of unequal length: {lengths}")
+    doc = {"artist": song.artist, "song": song.song, "instrument": instrument, "fps": fps,
+           "n_frames": lengths.pop() if lengths else 0, "units": units, "settings": settings,
+           "features": features}
+    doc.update(extra)
+    return doc
+
+
+def layout_position(song: SongInfo, instrument: str) -> tuple[int, int]:
+    """(stage position from the left, number of layout slots) — the metadata layout is the truth."""
+    layout = list(song.layout or ())
+    return layout.index(instrument), len(layout)
+
+
+def check_pose(pose: InstrumentPose, song: SongInfo, instrument: str) -> None:
+    fps_pose = pose.info.get("fps")
+    if fps_pose is not None and abs(float(fps_pose) - song.fps) > 0.01:
+        raise SongDataError(f"{instrument}: keypoints were made at {fps_pose} fps but the metadata "
+                            f"says {song.fps} fps")
+    expected = song.n_frames
+    if abs(pose.n_frames - expected) > max(2, round(song.fps)):
+        raise SongDataError(f"{instrument}: {pose.n_frames} keypoint frames, but fps × duration = "
+                            f"{song.fps} × {song.duration} = {expected} frames")
+
+
+def motion_types_for(instrument: str, requested: str | None) -> list[str]:
+    applicable = ["general"] + [t for t in ("violin", "vocal") if t == instrument]
+    return [t for t in applicable if requested in (None, t)]
+
+
+def motion_output(song_dir: Path, instrument: str, motion_type: str) -> Path:
+    name = {"general": MOTION_FILE, "violin": VIOLIN_FILE, "vocal": VOCAL_FILE}[motion_type]
+    return song_dir / instrument / name
+
+
+def threshold_settings(pose: InstrumentPose, threshold: float | None) -> tuple[float, dict]:
+    if threshold is not None:
+        return threshold, {"score_threshold": threshold, "score_threshold_source": "command line (-ct)"}
+    value = default_threshold(pose.info)
+    return value, {"score_threshold": value,
+                   "score_threshold_source": f"default for score scale "
+                                             f"{pose.info.get('score_scale', 'unknown')!r}"}
+
+
+def _require_finite(features: dict[str, np.ndarray], what: str) -> None:
+    if not any(np.isfinite(v).any() for v in features.values()):
+        raise SongDataError(f"{what}: every value is NaN (no usable keypoints)")
+
+
+# --- extraction --------------------------------------------------------------------------------
+
+def extract_motion_documents(song: SongInfo, song_dir: Path, instrument: str,
+                             motion_types: list[str], options: FeatureOptions
+                             ) -> dict[str, dict | Exception]:
+    """Compute the requested motion feature documents of one performer (not written).
+
+    The keypoints are loaded and checked once; the general preparation is shared with the violin
+    features when both drop the same points. Returns {motion type: document, or the exception that
+    made that document impossible}; a problem with the keypoints themselves raises.
+    """
+    pose = load_instrument_pose(song_dir, instrument)
+    check_pose(pose, song, instrument)
+    threshold, base = threshold_settings(pose, options.threshold)
+    base.update({"pose_backend": pose.info.get("backend"), "pose_model": pose.info.get("model"),
+                 "score_scale": pose.info.get("score_scale")})
+    if not (finite_points(pose.keypoints) & (pose.scores >= threshold)).any():
+        raise SongDataError(f"{instrument}: no keypoint has a score ≥ {threshold} "
+                            f"(all-NaN track after masking)")
+    fps = song.fps
+    position, n_slots = layout_position(song, instrument)
+    smoothing = {"method": "savitzky_golay", "window": SAVGOL_WINDOW, "order": SAVGOL_ORDER,
+                 "nan_aware": "finite runs ≥ window smoothed, shorter runs and gaps untouched"}
+
+    def body_settings(dropped) -> dict:
+        return {**base, "stage_position": position, "layout": list(song.layout or ()),
+                "all_body_parts": options.all_body_parts, "removed_points": list(dropped),
+                "removed_parts": sorted({part_of(i) for i in dropped}),
+                "lower_body_removed": set(LOWER_BODY) <= set(dropped),
+                "normalisation": "per frame: minus mean of kept points, divided by largest "
+                                 "distance from it",
+                "smoothing": smoothing, "derivative": "numpy.gradient x fps"}
+
+    docs: dict[str, dict | Exception] = {}
+    dropped_general = points_to_drop(position, n_slots, options.all_body_parts)
+    general = None
+    if "general" in motion_types:
+        try:
+            general = prepare_motion(pose.keypoints, pose.scores, threshold, dropped_general)
+            features = general_motion_features(general.values, fps, general.points)
+            _require_finite(features, f"{instrument} motion features")
+            settings = body_settings(dropped_general)
+            settings["body_parts"] = {name: list(idx) for name, idx in BODY_PARTS.items()}
+            extra = {}
+            if options.pca > 0:
+                settings["pca_components"] = options.pca
+                try:
+                    components, pca_info = speed_pca(general.keypoints, fps, options.pca)
+                    features.update(components)
+                    extra["pca"] = pca_info
+                except ValueError as exc:
+                    # the speed and acceleration features are still valid: write them, say why
+                    # there is no PCA
+                    log.warning("%s: %s: no PCA: %s", song.key, instrument, exc)
+                    settings["pca_not_computed"] = str(exc)
+            docs["general"] = feature_document(song, instrument, fps, features,
+                                               feature_units(features), settings, **extra)
+        except Exception as exc:  # noqa: BLE001 -- reported per document by the caller
+            docs["general"] = exc
+    if "violin" in motion_types:
+        try:
+            # the bowing arm is what these features describe: never drop it for stage-edge occlusion
+            dropped = tuple(sorted(set(dropped_general) - set(RIGHT_ARM_AND_HAND)))
+            arm = (general if general is not None and dropped == dropped_general else
+                   prepare_motion(pose.keypoints, pose.scores, threshold, dropped,
+                                  smooth_points=(RIGHT_SHOULDER, RIGHT_ELBOW, RIGHT_WRIST)))
+            features = violin_motion_features(arm.values, fps, arm.points)
+            _require_finite(features, f"{instrument} violin features")
+            settings = body_settings(dropped)
+            settings["bowing_arm"] = {"shoulder": RIGHT_SHOULDER, "elbow": RIGHT_ELBOW,
+                                      "wrist": RIGHT_WRIST}
+            docs["violin"] = feature_document(song, instrument, fps, features, VIOLIN_UNITS,
+                                              settings)
+        except Exception as exc:  # noqa: BLE001
+            docs["violin"] = exc
+    if "vocal" in motion_types:
+        try:
+            faces = mask_low_scores(pose.keypoints[:, list(FACE)], pose.scores[:, list(FACE)],
+                                    threshold)
+            features = vocal_motion_features(faces, song.face_false_positive_frames)
+            _require_finite(features, f"{instrument} vocal features")
+            settings = {**base, "face_points": "133-layout 23-90",
+                        "registration": "Kabsch rigid (rotation+translation, no scale) on face "
+                                        "points 0-47 onto VoViT speech mean face",
+                        "smoothing": smoothing,
+                        "face_false_positive_frames": [list(r) for r in
+                                                       song.face_false_positive_frames]}
+            docs["vocal"] = feature_document(song, instrument, fps, features, VOCAL_UNITS, settings)
+        except Exception as exc:  # noqa: BLE001
+            docs["vocal"] = exc
+    return docs
+
+
+def extract_audio(song: SongInfo, song_dir: Path, instrument: str, options: FeatureOptions) -> dict:
+    """Compute one audio feature document (not written)."""
+    sr = audio_mod.SAMPLE_RATE
+    y = load_stem(song_dir, instrument, sr)
+    stem_seconds = len(y) / sr
+    if abs(stem_seconds - song.duration) > 1.0:
+        raise SongDataError(f"{instrument}: stem lasts {stem_seconds:.2f} s but the metadata "
+                            f"duration is {song.duration} s")
+    with_f0 = options.f0 and instrument in ("vocal", "violin")
+    features = audio_mod.audio_features(y, song.fps, song.n_frames, sr, with_f0=with_f0)
+    settings = {"sample_rate": sr, "frame_length": audio_mod.N_FFT, "hop_length": audio_mod.HOP_LENGTH,
+                "n_mels": audio_mod.N_MELS, "stems": [p.name for p in find_stems(song_dir, instrument)],
+                "stems_combined": "mean", "stem_seconds": stem_seconds,
+                "to_video_frames": "linear interpolation at frame times i / fps, i < int(fps x duration)"}
+    if with_f0:
+        settings["f0"] = {"method": "librosa.pyin", "sample_rate": audio_mod.F0_SAMPLE_RATE,
+                          "frame_length": audio_mod.F0_FRAME, "hop_length": audio_mod.F0_HOP,
+                          "fmin": audio_mod.F0_FMIN, "fmax": audio_mod.F0_FMAX}
+    units = {name: audio_mod.AUDIO_UNITS[name] for name in features}
+    return feature_document(song, instrument, song.fps, features, units, settings)
+
+
+def extraction_jobs(song: SongInfo, song_dir: Path, options: FeatureOptions) -> list[tuple]:
+    """(kind, instrument, motion_type or None, output path) for everything this run produces."""
+    jobs = []
+    for instrument in song.instruments:
+        if options.extract in ("both", "motion"):
+            for motion_type in motion_types_for(instrument, options.motion_type):
+                jobs.append(("motion", instrument, motion_type,
+                             motion_output(song_dir, instrument, motion_type)))
+        if options.extract in ("both", "audio"):
+            jobs.append(("audio", instrument, None, song_dir / instrument / AUDIO_FILE))
+    return jobs
+
+
+def extract_song(song: SongInfo, dataset_path: Path, options: FeatureOptions) -> str | None:
+    """Write every requested feature file of one song; existing files are kept unless ``force``.
+
+    All instruments are attempted (``options.workers`` performers at a time, on threads; the audio
+    part of one performer at a time, to bound memory); if any failed, a ``SongDataError`` lists
+    every failure.
+    """
+    song_dir = song.folder(dataset_path)
+    if not song_dir.is_dir():
+        raise SongDataError(f"song folder {song_dir} does not exist")
+    jobs = extraction_jobs(song, song_dir, options)
+    if song.moving_camera:
+        # post-processing makes no keypoints for a moving camera (published behaviour)
+        jobs = [job for job in jobs if job[0] != "motion"]
+        if not jobs:
+            raise SongSkipped("moving camera: no keypoints, so no motion features")
+    todo = [job for job in jobs if options.force or not job[3].exists()]
+    if not todo:
+        return UP_TO_DATE
+
+    def instrument_work(instrument: str) -> list[str]:
+        """Compute and write this performer's files; returns its failure messages."""
+        failures = []
+        motion_jobs = {job[2]: job[3] for job in todo if job[0] == "motion" and job[1] == instrument}
+        if motion_jobs:
+            try:
+                docs = extract_motion_documents(song, song_dir, instrument, list(motion_jobs),
+                                                options)
+            except Exception as exc:  # noqa: BLE001 -- report all instruments, then fail the song
+                docs = {motion_type: exc for motion_type in motion_jobs}
+            for motion_type, doc in docs.items():
+                if isinstance(doc, Exception):
+                    failures.append(f"{instrument} {motion_type} motion: {doc}")
+                else:
+                    save_json(motion_jobs[motion_type], doc, indent=None)
+                    log.debug("%s: wrote %s", song.key, motion_jobs[motion_type])
+            del docs
+        for kind, inst, _, path in todo:
+            if kind == "audio" and inst == instrument:
+                try:
+                    # one stem in memory at a time: an hour-long 48 kHz stem costs ~2 GB while it
+                    # loads (core.audio), two at once would approach the 4 GB budget
+                    with _AUDIO_LOCK:
+                        doc = extract_audio(song, song_dir, instrument, options)
+                    save_json(path, doc, indent=None)
+                    log.debug("%s: wrote %s", song.key, path)
+                except Exception as exc:  # noqa: BLE001
+                    failures.append(f"{instrument} audio: {exc}")
+        return failures
+
+    instruments = [inst for inst in song.instruments if any(job[1] == inst for job in todo)]
+    workers = max(1, min(options.workers, len(instruments)))
+    if workers == 1:
+        per_instrument = [instrument_work(inst) for inst in instruments]
+    else:
+        # numpy, scipy and the FFTs release the GIL, so performers run side by side on the cores
+        from concurrent.futures import ThreadPoolExecutor
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            per_instrument = list(pool.map(instrument_work, instruments))
+    failures = [message for messages in per_instrument for message in messages]
+    if failures:
+        raise SongDataError("; ".join(failures))
+    return None
+
+
+# --- correlation -------------------------------------------------------------------------------
+
+def load_feature_file(path: Path, song: SongInfo) -> dict[str, np.ndarray]:
+    if not path.exists():
+        raise SongDataError(f"{path} missing (run feature_extraction --extract first)")
+    doc = load_json(path)
+    if abs(float(doc.get("fps", song.fps)) - song.fps) > 0.01:
+        raise SongDataError(f"{path}: fps {doc.get('fps')} disagrees with metadata fps {song.fps}")
+    return {name: null_to_nan(values) for name, values in doc["features"].items()}
+
+
+def round_significant(values: np.ndarray, digits: int) -> np.ndarray:
+    """Round to ``digits`` significant digits (keeps JSON small); NaN and 0 unchanged."""
+    values = np.asarray(values, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        exponent = np.floor(np.log10(np.abs(values)))
+        scale = np.where(np.isfinite(exponent), 10.0 ** (digits - 1 - exponent), 1.0)
+        return np.round(values * scale) / scale
+
+
+def correlate_song(song: SongInfo, dataset_path: Path) -> dict:
+    """Sliding correlations of every performer's motion features with every instrument's audio
+    features. Returns the correlations document plus ``_counts``: the chunk counts for the
+    aggregated file (``{chunk: {instrument: n, "total": n}}``)."""
+    song_dir = song.folder(dataset_path)
+    fps = song.fps
+    audio = {inst: load_feature_file(song_dir / inst / AUDIO_FILE, song) for inst in song.instruments}
+    motion: dict[str, list[tuple[str, str, np.ndarray]]] = {}
+    for inst in song.instruments:
+        rows = []
+        for name in (MOTION_FILE, VIOLIN_FILE, VOCAL_FILE):
+            path = song_dir / inst / name
+            if name != MOTION_FILE and not path.exists():
+                continue
+            for feature, values in load_feature_file(path, song).items():
+                if np.isfinite(values).any():
+                    rows.append((name, feature, values))
+                else:
+                    log.info("%s: %s %s is all NaN, left out of the correlation", song.key, inst,
+                             feature)
+        motion[inst] = rows
+    lengths = [len(v) for feats in audio.values() for v in feats.values()] + \
+              [len(v) for rows in motion.values() for _, _, v in rows]
+    n_frames = min(lengths)
+    if max(lengths) - n_frames > max(2, round(fps)):
+        raise SongDataError(f"feature lengths disagree: {min(lengths)}..{max(lengths)} frames")
+    grid = corr.window_grid(n_frames, fps)
+    audio_keys = [(inst, feat) for inst in song.instruments for feat in audio[inst]]
+    audio_matrix = np.stack([audio[inst][feat][:n_frames] for inst, feat in audio_keys])
+    pairs, counts = [], {}
+    for performer, rows in motion.items():
+        if not rows:
+            continue
+        motion_matrix = np.stack([values[:n_frames] for _, _, values in rows])
+        r, p, _ = corr.sliding_pearson(motion_matrix, audio_matrix, grid)
+        strong = corr.strong_windows(r, p)
+        own = np.array([inst == performer for inst, _ in audio_keys])
+        counts[performer] = corr.chunk_counts(strong[:, own], grid, fps)
+        for m, (file_name, feature, _) in enumerate(rows):
+            body_part = SPECIAL_FEATURE_PARTS.get(feature)
+            if body_part is None:
+                body_part = next((part for part in BODY_PARTS if feature.startswith(part + "_")), None)
+            for a, (inst, audio_feature) in enumerate(audio_keys):
+                defined = np.isfinite(r[m, a])
+                pairs.append({
+                    "performer": performer, "motion_file": file_name, "motion_feature": feature,
+                    "body_part": body_part, "audio_instrument": inst, "audio_feature": audio_feature,
+                    "control": inst != performer,
+                    "strong_share": float(strong[m, a].sum() / defined.sum()) if defined.any()
+                    else None,
+                    "r": np.round(r[m, a], 4),
+                    "p": round_significant(p[m, a], 3),
+                    "strong": strong[m, a]})
+    chunks = sorted({c for per in counts.values() for c in per})
+    aggregated = {str(c): {**{inst: counts[inst].get(c, 0) for inst in counts},
+                           "total": sum(counts[inst].get(c, 0) for inst in counts)} for c in chunks}
+    return {"artist": song.artist, "song": song.song, "fps": fps, "n_frames": n_frames,
+            "window_s": corr.WINDOW_S, "step_s": corr.STEP_S, "window_frames": grid.length,
+            "window_start_frames": grid.starts, "chunk_s": corr.CHUNK_S,
+            "strong_definition": f"p < {corr.P_THRESHOLD} and |r| > {corr.R_THRESHOLD}",
+            "min_pairs_per_window": grid.min_pairs, "pairs": pairs, "_counts": aggregated}
+
+
+def correlation_outputs(song: SongInfo, dataset_path: Path) -> tuple[Path, Path]:
+    folder = song.folder(dataset_path) / CORRELATION_DIR
+    return folder / CORRELATIONS_FILE, folder / SUMMARY_FIGURE
+
+
+def correlate_and_write(song: SongInfo, dataset_path: Path, aggregated: dict, force: bool
+                        ) -> str | None:
+    """Per-song correlation work for the runner; fills ``aggregated[artist][song]``."""
+    from .plots import strong_share_figure
+
+    if song.moving_camera:
+        raise SongSkipped("moving camera: no keypoints, so no motion-audio correlation")
+    json_path, figure_path = correlation_outputs(song, dataset_path)
+    known = aggregated.get(song.artist, {}).get(song.song)
+    if not force and known is not None and json_path.exists() and figure_path.exists():
+        return UP_TO_DATE
+    doc = correlate_song(song, dataset_path)
+    counts = doc.pop("_counts")
+    save_json(json_path, doc, indent=None)
+    strong_share_figure(doc, figure_path)
+    aggregated.setdefault(song.artist, {})[song.song] = counts
+    return None
