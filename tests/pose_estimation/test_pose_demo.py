@@ -76,9 +76,16 @@ def test_found_hands_sit_at_their_own_sides_body_wrist(posed_demo_dataset):
     """Holistic's ``left_hand_landmarks`` is the person's left hand: the wrist of every hand found
     (COCO 91 left, 112 right) lies nearer the same side's body wrist (COCO 9 left, 10 right; the
     body's sides are checked on real faces in test_pose_mapping) than the other side's. The shipped
-    photographs never give Holistic a hand, the demo video gives a few dozen."""
+    photographs never give Holistic a hand, the demo video gives a few dozen. The moving-camera
+    song is left out: its cameraman holds both hands together on the camera, in profile, where
+    "nearer the same side's wrist" does not decide anything."""
+    static_songs = [song for song in load_metadata(posed_demo_dataset / "dataset_metadata.json")
+                    if not song.moving_camera]
     same_side = found = 0
-    for pickle_path in posed_demo_dataset.glob("*/*/" + POSE_PICKLE_NAME):
+    for song in static_songs:
+        pickle_path = song.folder(posed_demo_dataset) / POSE_PICKLE_NAME
+        if not pickle_path.exists():    # null-fps song: not posed
+            continue
         for persons in load_pickle(pickle_path)["frames"]:
             for person in persons:
                 kp = person["keypoints"].astype(np.float64)
