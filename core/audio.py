@@ -27,6 +27,24 @@ def load_audio(path: str | Path, sr: int) -> np.ndarray:
     return np.ascontiguousarray(mono, dtype=np.float32)
 
 
+def save_wav(path: str | Path, wave: np.ndarray, sr: int, subtype: str = "FLOAT") -> Path:
+    """Write a ``(N,)`` mono wave (float, -1..1) as WAV atomically.
+
+    ``subtype`` "FLOAT" keeps model outputs exact; "PCM_16" (values clipped to -1..1 first, as
+    the integer format cannot hold more) gives the size of a typical recording.
+    """
+    import soundfile as sf
+
+    from .io import atomic_path
+
+    wave = np.asarray(wave, dtype=np.float32)
+    if subtype.startswith("PCM"):
+        wave = np.clip(wave, -1.0, 1.0)
+    with atomic_path(path) as tmp:
+        sf.write(str(tmp), wave, sr, subtype=subtype, format="WAV")
+    return Path(path)
+
+
 def average_signals(signals: list[np.ndarray]) -> np.ndarray:
     """Mean of signals of possibly different lengths (shorter ones zero-padded)."""
     if len(signals) == 1:

@@ -56,6 +56,7 @@ from pathlib import Path
 
 import numpy as np
 
+from core.audio import save_wav
 from core.io import atomic_path, load_json, save_json
 from core.log import progress, setup_logging
 
@@ -199,14 +200,6 @@ def frame_envelopes(signal: np.ndarray, n_frames: int, sr: int = da.SAMPLE_RATE,
             np.interp(frame_times, rms_t, rms).astype(np.float64))
 
 
-def write_wav(path: Path, signal: np.ndarray, sr: int = da.SAMPLE_RATE) -> None:
-    import soundfile as sf
-
-    with atomic_path(path) as tmp:
-        sf.write(str(tmp), np.clip(signal, -1.0, 1.0).astype(np.float32), sr, subtype="PCM_16",
-                 format="WAV")
-
-
 # ----------------------------------------------------------------------------------------------
 # One song
 # ----------------------------------------------------------------------------------------------
@@ -217,8 +210,8 @@ def generate_song(song: DemoSong, song_dir: Path, seed_seq: np.random.SeedSequen
     n_samples = n_frames * SAMPLES_PER_FRAME
     audio = synthesize_song_audio(seed_seq, song.seconds, n_samples)
     for name, signal in audio.stems.items():
-        write_wav(song_dir / name, signal)
-    write_wav(song_dir / MIXTURE_NAME, audio.mixture)
+        save_wav(song_dir / name, signal, da.SAMPLE_RATE, subtype="PCM_16")
+    save_wav(song_dir / MIXTURE_NAME, audio.mixture, da.SAMPLE_RATE, subtype="PCM_16")
 
     frame_times = np.arange(n_frames) / dv.FPS
     drivers, motions, rms_levels = {}, {}, {}

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import numpy as np
 
-from core.audio import load_audio
+from core.audio import load_audio, save_wav
 from core.dataset import find_mixture
 from core.device import resolve_device
-from core.io import atomic_path, load_json, save_json
+from core.io import load_json, save_json
 from core.metadata import load_metadata, select_songs
 from core.runner import UP_TO_DATE, SongSkipped, run_per_song
 from core.settings import settings_from_args
@@ -86,13 +86,6 @@ def load_mixture(song_dir: Path, song, instrument: str) -> np.ndarray:
     return load_song_audio(song_dir, song, instrument)[0]
 
 
-def write_wav(path: Path, wave: np.ndarray, sr: int = SAMPLE_RATE) -> None:
-    import soundfile as sf
-
-    with atomic_path(path) as tmp:
-        sf.write(str(tmp), wave.astype(np.float32), sr, subtype="FLOAT", format="WAV")
-
-
 def run_separate(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
     dataset_path = Path(settings.require("dataset_path"))
@@ -116,7 +109,7 @@ def run_separate(args: argparse.Namespace) -> int:
             visual, mask = load_song_visual(song_dir, song, instrument, config.visual)
         mixture = load_mixture(song_dir, song, instrument)
         estimate = separate_song(model, mixture, visual, mask, device, hop=hop)
-        write_wav(out, estimate)
+        save_wav(out, estimate, SAMPLE_RATE)
         log.info("%s: wrote %s (%.1f s)", song.key, out, len(estimate) / SAMPLE_RATE)
         return None
 
