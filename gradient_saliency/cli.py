@@ -39,13 +39,18 @@ def build_parser(method: str | None = None) -> argparse.ArgumentParser:
                              "face_body -> vocal_face_body_xattn_small (shipped checkpoints)")
     parser.add_argument("--checkpoint", default=None,
                         help="checkpoint file instead of the shipped one for --model")
-    parser.add_argument("--num_steps", "--num-steps", dest="num_steps", type=int, default=25,
-                        help="integration steps (Integrated Gradients)")
-    parser.add_argument("--internal-batch-size", "--internal_batch_size", dest="internal_batch_size",
-                        type=int, default=None,
-                        help="model inputs per forward pass (chunks x steps); default: 10 steps per "
-                             "chunk on CPU (fastest measured, benchmarks/saliency_speed.py), all "
-                             "steps at once on a GPU")
+    # integration steps only mean something for Integrated Gradients: the one-pass gradient
+    # methods do not offer the options rather than silently ignoring them
+    if method in (None, "integrated_gradients"):
+        parser.add_argument("--num_steps", "--num-steps", dest="num_steps", type=int, default=25,
+                            help="integration steps (Integrated Gradients)")
+        parser.add_argument("--internal-batch-size", "--internal_batch_size",
+                            dest="internal_batch_size", type=int, default=None,
+                            help="model inputs per forward pass (chunks x steps); default: 10 steps "
+                                 "per chunk on CPU (fastest measured, benchmarks/saliency_speed.py), "
+                                 "all steps at once on a GPU")
+    else:
+        parser.set_defaults(num_steps=25, internal_batch_size=None)
     parser.add_argument("--chunk-batch", "--chunk_batch", dest="chunk_batch", type=int, default=None,
                         help="chunks attributed together (default 1 on CPU, 4 on a GPU)")
     parser.add_argument("--correlation-filter-percentage", "--correlation_filter_percentage",

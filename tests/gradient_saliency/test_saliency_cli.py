@@ -149,3 +149,10 @@ def test_cli_end_to_end_on_the_demo_data(posed_demo_dataset, tmp_path):
     np.testing.assert_allclose(average["keypoint_importance"]["face"], face)
     for name in ("_average_skeleton.png", "_average_parts.png", "Demo Artist A_Varnam Śrī_parts.png"):
         assert (out_dir / "figures" / name).stat().st_size > 1000
+
+
+def test_integration_step_options_exist_only_for_integrated_gradients():
+    assert cli.build_parser("integrated_gradients").parse_args(
+        ["--model", "face", "--num_steps", "7"]).num_steps == 7
+    with pytest.raises(SystemExit):       # a one-pass gradient has no steps to set
+        cli.build_parser("gradient_saliency").parse_args(["--model", "face", "--num_steps", "7"])
