@@ -8,23 +8,43 @@ import numpy as np
 from .dataset import SongDataError, find_stems
 
 
-def load_audio(path: str | Path, sr: int) -> np.ndarray:
-    """``(N,)`` float32 mono at ``sr`` Hz (channels averaged; soxr high-quality resampling)."""
+def read_audio(path: str | Path, start_s: float = 0.0, duration_s: float | None = None
+               ) -> tuple[np.ndarray, int]:
+    """``((N,) float32 mono, file sample rate)``: the whole file, or ``duration_s`` seconds from
+    ``start_s`` (read by seeking, so a clip of an hour-long stem costs only the clip)."""
     import soundfile as sf
-    import soxr
 
     path = Path(path)
     try:
-        data, file_sr = sf.read(str(path), dtype="float32", always_2d=True)
+        with sf.SoundFile(str(path)) as fh:
+            file_sr = fh.samplerate
+            if start_s:
+                fh.seek(min(int(round(start_s * file_sr)), fh.frames))
+            frames = -1 if duration_s is None else int(round(duration_s * file_sr))
+            data = fh.read(frames, dtype="float32", always_2d=True)
     except Exception as exc:
         raise SongDataError(f"audio {path} cannot be read: {exc}") from exc
     # a mono file needs no mean: taking the column avoids a second full-length copy (an hour at
     # 48 kHz is ~0.7 GB in float32)
     mono = data[:, 0] if data.shape[1] == 1 else data.mean(axis=1)
-    del data
-    if file_sr != sr and len(mono):
-        mono = soxr.resample(mono, file_sr, sr, quality="HQ").astype(np.float32)
-    return np.ascontiguousarray(mono, dtype=np.float32)
+    return np.ascontiguousarray(mono, dtype=np.float32), file_sr
+
+
+def resample(signal: np.ndarray, sr: int, target_sr: int) -> np.ndarray:
+    """``(N,)`` float32 signal from ``sr`` to ``target_sr`` Hz (soxr high quality); unchanged when
+    the rates match or the signal is empty."""
+    if sr == target_sr or not len(signal):
+        return np.asarray(signal, dtype=np.float32)
+    import soxr
+
+    return soxr.resample(np.asarray(signal, dtype=np.float32), sr, target_sr,
+                         quality="HQ").astype(np.float32)
+
+
+def load_audio(path: str | Path, sr: int) -> np.ndarray:
+    """``(N,)`` float32 mono at ``sr`` Hz (channels averaged; soxr high-quality resampling)."""
+    mono, file_sr = read_audio(path)
+    return resample(mono, file_sr, sr)
 
 
 def save_wav(path: str | Path, wave: np.ndarray, sr: int, subtype: str = "FLOAT") -> Path:

@@ -27,6 +27,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from core.audio import resample
+
 SAMPLE_RATE = 48_000
 N_FFT = 2048
 HOP_LENGTH = 1024
@@ -88,9 +90,8 @@ def stft_features(y: np.ndarray, sr: int = SAMPLE_RATE, n_fft: int = N_FFT, hop:
 def pyin_f0(y: np.ndarray, sr: int = SAMPLE_RATE) -> tuple[np.ndarray, np.ndarray]:
     """pYIN f0 of ``y``: returns ``(f0 Hz with NaN when unvoiced, frame times s)``."""
     import librosa
-    import soxr
 
-    y16 = soxr.resample(np.asarray(y, dtype=np.float32), sr, F0_SAMPLE_RATE, quality="HQ")
+    y16 = resample(y, sr, F0_SAMPLE_RATE)
     f0, _, _ = librosa.pyin(y16, fmin=F0_FMIN, fmax=F0_FMAX, sr=F0_SAMPLE_RATE,
                             frame_length=F0_FRAME, hop_length=F0_HOP)
     times = np.arange(len(f0)) * F0_HOP / F0_SAMPLE_RATE

@@ -18,30 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from core.audio import average_signals
+from core.audio import average_signals, read_audio, resample
 from core.dataset import SongDataError, find_mixture, find_stems
-
-
-def read_segment(path: Path, start_s: float, duration_s: float) -> tuple[np.ndarray, int]:
-    """``((N,) float32 mono, sample rate)``: ``duration_s`` seconds from ``start_s`` of a sound file."""
-    import soundfile as sf
-
-    try:
-        with sf.SoundFile(str(path)) as fh:
-            sr = fh.samplerate
-            fh.seek(min(int(round(start_s * sr)), fh.frames))
-            data = fh.read(int(round(duration_s * sr)), dtype="float32", always_2d=True)
-    except Exception as exc:
-        raise SongDataError(f"audio {path} cannot be read: {exc}") from exc
-    return data.mean(axis=1), sr
-
-
-def _resampled(signal: np.ndarray, sr: int, target_sr: int) -> np.ndarray:
-    if sr == target_sr or not len(signal):
-        return signal
-    import soxr
-
-    return soxr.resample(signal, sr, target_sr, quality="HQ").astype(np.float32)
 
 
 def clip_soundtrack(song_dir: str | Path, instruments: tuple[str, ...], start_s: float,
@@ -50,7 +28,7 @@ def clip_soundtrack(song_dir: str | Path, instruments: tuple[str, ...], start_s:
     song_dir = Path(song_dir)
     mixture = find_mixture(song_dir)
     if mixture is not None:
-        signal, sr = read_segment(mixture, start_s, duration_s)
+        signal, sr = read_audio(mixture, start_s, duration_s)
         source = f"mixture {mixture.name}"
     else:
         per_instrument, sr = [], None
@@ -60,9 +38,9 @@ def clip_soundtrack(song_dir: str | Path, instruments: tuple[str, ...], start_s:
                 continue
             parts = []
             for path in paths:
-                segment, file_sr = read_segment(path, start_s, duration_s)
+                segment, file_sr = read_audio(path, start_s, duration_s)
                 sr = sr or file_sr
-                parts.append(_resampled(segment, file_sr, sr))
+                parts.append(resample(segment, file_sr, sr))
             per_instrument.append(average_signals(parts))
         if not per_instrument:
             raise SongDataError(f"--add_audio: no mixture*.wav and no stems of {', '.join(instruments)} "

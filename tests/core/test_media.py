@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from core.audio import load_stem
+from core.audio import load_stem, read_audio
 from core.dataset import SongDataError, find_stems, find_video
 from core.video import VideoWriter, iter_frames, probe_video
 
@@ -55,3 +55,14 @@ def test_load_stem_averages_files_and_resamples(tmp_path):
     assert np.sqrt(np.mean(stem[1000:-1000] ** 2)) == pytest.approx(0.3 / np.sqrt(2), rel=1e-3)
     with pytest.raises(SongDataError, match="no violin stem"):
         load_stem(tmp_path, "violin", 16000)
+
+
+def test_read_audio_segment_seeks_to_the_right_samples_and_averages_channels(tmp_path):
+    sr = 8000
+    ramp = np.arange(3 * sr, dtype=np.float32) / (3 * sr)          # value = time / 3 s
+    sf.write(str(tmp_path / "st.wav"), np.stack([ramp, ramp * 0.5], axis=1), sr, subtype="FLOAT")
+    segment, file_sr = read_audio(tmp_path / "st.wav", start_s=1.0, duration_s=0.5)
+    assert file_sr == sr and segment.shape == (sr // 2,)
+    np.testing.assert_allclose(segment, 0.75 * ramp[sr:sr + sr // 2], rtol=1e-6)
+    with pytest.raises(SongDataError, match="cannot be read"):
+        read_audio(tmp_path / "missing.wav")
