@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
+import numpy as np
+
 # Instruments the pipeline knows. Stems are matched by file-name prefix (see core.dataset).
 KNOWN_INSTRUMENTS = ("vocal", "violin", "mridangam", "tanpura", "ghatam", "morsing", "kanjira",
                      "flute", "veena")
@@ -53,6 +55,16 @@ class SongInfo:
 
     def folder(self, dataset_path: str | Path) -> Path:
         return Path(dataset_path) / self.artist / self.song
+
+
+def frame_ranges_mask(ranges, n_frames: int) -> np.ndarray:
+    """``(n_frames,)`` bool, True inside the inclusive ``[start, end]`` frame ranges (e.g. a song's
+    ``face_false_positive_frames``), clipped to the video: a range beyond the end, or a negative
+    start, never wraps around."""
+    mask = np.zeros(n_frames, dtype=bool)
+    for start, end in ranges:
+        mask[max(0, int(start)):max(0, int(end) + 1)] = True
+    return mask
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ import numpy as np
 
 from core.face import register_faces
 from core.keypoints import CHIN_LOCAL, MOUTH, NOSE_TIP_LOCAL
+from core.metadata import frame_ranges_mask
 
 VOCAL_UNITS = {"mouth_area": "mean-face pixels^2", "jaw_to_nose": "mean-face pixels"}
 
@@ -36,8 +37,7 @@ def polygon_area(vertices: np.ndarray) -> np.ndarray:
 def blank_frame_ranges(values: np.ndarray, ranges) -> np.ndarray:
     """Copy of ``values`` (F, ...) with frames in the inclusive ``[start, end]`` ranges set to NaN."""
     out = np.array(values, dtype=np.float64, copy=True)
-    for start, end in ranges:
-        out[max(0, int(start)):max(0, int(end) + 1)] = np.nan
+    out[frame_ranges_mask(ranges, len(out))] = np.nan
     return out
 
 

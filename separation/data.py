@@ -48,7 +48,7 @@ from core.audio import load_audio, load_stem
 from core.dataset import SongDataError, find_mixture
 from core.face import load_mean_face, register_faces
 from core.keypoints import BODY_55, FACE
-from core.metadata import SongInfo
+from core.metadata import SongInfo, frame_ranges_mask
 from core.pose_files import default_threshold, load_instrument_pose
 from core.runner import SongSkipped
 
@@ -236,8 +236,8 @@ def load_song_visual(song_dir: str | Path, song_info: SongInfo, instrument: str,
     valid = np.isfinite(points).all(axis=-1) & (pose.scores[:, indices] >= default_threshold(pose.info))
     if instrument == "vocal" and visual in ("face", "face_body"):
         # Metadata's face false-positive ranges (inclusive video frames) are not the singer's face.
-        for start, end in song_info.face_false_positive_frames:
-            valid[start:end + 1, :68] = False
+        valid[frame_ranges_mask(song_info.face_false_positive_frames, len(valid)),
+              :len(FACE)] = False
     if not valid.any():
         raise SongSkipped(f"no usable {visual} keypoints for {instrument} "
                           f"(all NaN or below the score threshold)")

@@ -70,3 +70,9 @@ def test_runner_isolates_failures_and_counts_outcomes(metadata_file, caplog):
     assert summary.failed == ["B/odd: FileNotFoundError: video.mov missing"]
     assert summary.exit_code == 1
     assert "B/odd" in caplog.text
+
+
+def test_frame_ranges_mask_is_inclusive_and_clipped_to_the_video():
+    from core.metadata import frame_ranges_mask
+    mask = frame_ranges_mask([(2, 3), (-5, 0), (8, 40)], 10)
+    assert mask.tolist() == [True, False, True, True, False, False, False, False, True, True]
