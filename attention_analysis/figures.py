@@ -18,8 +18,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from core.io import save_figure  # noqa: E402
-
-CHUNK_SECONDS = 4.0
+from separation.vovit import CHUNK_SECONDS  # noqa: E402
 
 
 def chunk_times(chunk: int, n_steps: int, chunk_seconds: float = CHUNK_SECONDS) -> np.ndarray:

@@ -18,14 +18,13 @@ import torch
 
 from core.io import load_json, null_to_nan, save_json
 from core.runner import UP_TO_DATE, SongSkipped, run_per_song
+from separation.vovit import CHUNK_SECONDS, SAMPLE_RATE, VIDEO_FPS
 
 from .checkpoints import NoCrossModalBlock
-from .figures import CHUNK_SECONDS, save_attention_figure
+from .figures import save_attention_figure
 from .weights import chunk_records, rows_sum_to_one
 
 log = logging.getLogger("attention_analysis")
-SAMPLE_RATE = 16384          # separation models' audio rate (DESIGN §6)
-VIDEO_FPS = 25.0             # separation models' keypoint rate (DESIGN §6)
 
 
 def chunk_attention(model: torch.nn.Module, chunks: list, device, chunk_batch: int = 4

@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import torch
 
-FACE_JOINTS, BODY_JOINTS = 68, 55
+from core.keypoints import BODY_55, FACE
+
+FACE_JOINTS, BODY_JOINTS = len(FACE), len(BODY_55)
 FACE_BASELINES = ("mean_face", "zeros", "static")
 BODY_BASELINES = ("zeros", "static")
 AUDIO_BASELINES = ("zeros", "input")

@@ -15,21 +15,23 @@ from core.device import resolve_device
 from core.io import load_json, save_json
 from core.metadata import load_metadata, select_songs
 from core.runner import UP_TO_DATE, SongSkipped, run_per_song
-from core.settings import settings_from_args
+from core.settings import DEFAULT_METADATA_NAME, Settings, settings_from_args
 
 from .checkpoint import load_checkpoint
 from .data import load_song_audio, load_song_visual, song_chunks
 from .inference import estimate_chunks, separate_song
 from .metrics import SDR_NAME, SI_SDR_NAME, chunk_metrics, mean_ignoring_nan
-from .training import TrainOptions, collect_songs, train
-from .vovit import SAMPLE_RATE, make_config
+from .training import TrainOptions, collect_songs, resume_path, train
+from .vovit import CHUNK_SECONDS, SAMPLE_RATE, make_config
 
 log = logging.getLogger("separation")
 
 
-def selected_songs(args, dataset_path: Path):
-    songs = load_metadata(Path(dataset_path) / "dataset_metadata.json")
-    return select_songs(songs, getattr(args, "artist", None), getattr(args, "song", None))
+def selected_songs(args, dataset_path: Path, settings: Settings):
+    """Songs of ``dataset_path`` chosen by -a/-s and the INSTRUMENTS setting, like every stage."""
+    songs = load_metadata(Path(dataset_path) / DEFAULT_METADATA_NAME)
+    return select_songs(songs, getattr(args, "artist", None), getattr(args, "song", None),
+                        expected_instruments=settings.instruments)
 
 
 # --- train -----------------------------------------------------------------------------------------
@@ -39,14 +41,14 @@ def run_train(args: argparse.Namespace) -> int:
     dataset_path = Path(settings.require("dataset_path"))
     device = resolve_device(settings.device)
     out = Path(args.out)
-    if out.exists() and not args.force and not (out.with_name(out.name + ".resume.pt")).exists():
+    if out.exists() and not args.force and not resume_path(out).exists():
         log.info("%s exists and training finished; use -f to train again", out)
         return 0
     config = make_config(args.visual, args.preset, cross_modal=args.cross_modal)
     by_song, skipped = {}, []
     roots = [(dataset_path, "")] + [(Path(d), f"{Path(d).name}:") for d in args.extra_dataset]
     for root, prefix in roots:
-        songs, skips = selected_songs(args, root)
+        songs, skips = selected_songs(args, root, settings)
         skipped += [f"{prefix}{s}" for s in skips]
         chunks, bad = collect_songs(root, songs, args.instrument, args.visual)
         by_song.update({prefix + key: value for key, value in chunks.items()})
@@ -95,7 +97,7 @@ def run_separate(args: argparse.Namespace) -> int:
     if instrument is None:
         raise SystemExit(f"checkpoint {args.checkpoint} does not record its instrument")
     hop = int(round(args.hop_seconds * SAMPLE_RATE))
-    songs, skips = selected_songs(args, dataset_path)
+    songs, skips = selected_songs(args, dataset_path, settings)
 
     def work(song):
         song_dir = song.folder(dataset_path)
@@ -133,7 +135,7 @@ def evaluate_song_chunks(model, baseline, chunks, device) -> dict:
                                             targets)
     rows = []
     for i, chunk in enumerate(chunks):
-        row = {"index": chunk.index, "start_s": 4.0 * chunk.index}
+        row = {"index": chunk.index, "start_s": CHUNK_SECONDS * chunk.index}
         for method, values in results.items():
             row[f"{method}_sdr"] = values["sdr"][i]
             row[f"{method}_si_sdr"] = values["si_sdr"][i]
@@ -176,7 +178,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
             raise SystemExit(f"baseline {args.baseline} separates {baseline_meta.get('instrument')}, "
                              f"but {args.checkpoint} separates {instrument}")
     trained_on = set(meta.get("train_songs", []))
-    songs, skips = selected_songs(args, dataset_path)
+    songs, skips = selected_songs(args, dataset_path, settings)
     if args.held_out:
         songs = [s for s in songs if s.key not in trained_on]
     rows: list[dict] = []
