@@ -12,22 +12,34 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from core.settings import ENV_NAMES, REPO_ROOT
+
+# Every variable the settings read: tests must not see the developer's shell or .env values.
+SETTING_VARIABLES = {name for names in ENV_NAMES.values() for name in names}
 DEMO_TEST_SECONDS = 4.0
 
 os.environ.setdefault("OMP_NUM_THREADS", "2")
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 
-def run_cli(*args: str, cwd: Path = REPO_ROOT, env: dict | None = None, check: bool = False,
+def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None, check: bool = False,
             timeout: float = 900) -> subprocess.CompletedProcess:
-    """Run ``python -m <module> args...`` with this interpreter, capturing output."""
-    full_env = {k: v for k, v in os.environ.items() if k != "DATASET_PATH"}  # no stray .env/shell value
+    """Run ``python -m <module> args...`` with this interpreter, capturing output.
+
+    Settings come only from ``env`` and the arguments: the shell's setting variables are dropped
+    and the command runs outside the repository (default: the temp folder) so that no ``.env`` is
+    found; the repository is put on PYTHONPATH instead.
+    """
+    full_env = {k: v for k, v in os.environ.items() if k not in SETTING_VARIABLES}
+    full_env["PYTHONPATH"] = os.pathsep.join(
+        [str(REPO_ROOT)] + [p for p in [os.environ.get("PYTHONPATH")] if p])
     full_env.update(env or {})
+    cwd = Path(tempfile.gettempdir()) if cwd is None else cwd
     result = subprocess.run([sys.executable, "-m", *args], cwd=cwd, env=full_env, text=True,
                             capture_output=True, timeout=timeout)
     if check and result.returncode != 0:
@@ -39,6 +51,16 @@ def run_cli(*args: str, cwd: Path = REPO_ROOT, env: dict | None = None, check: b
 def copy_tree(src: Path, dst: Path) -> Path:
     shutil.copytree(src, dst, symlinks=True)
     return dst
+
+
+@pytest.fixture(autouse=True)
+def isolated_settings(monkeypatch):
+    """In-process code sees no setting from the shell or from a developer's ``.env``."""
+    import core.settings
+
+    for name in SETTING_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(core.settings, "find_dotenv", lambda *a, **k: "")
 
 
 @pytest.fixture(scope="session")

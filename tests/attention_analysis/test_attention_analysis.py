@@ -131,8 +131,6 @@ def toy_dataset(tmp_path, monkeypatch):
                         checkpoints.LoadedModel(TinyCrossAttention().eval(), Path("toy_xattn.pt"),
                                                 "vocal", "face"))
     monkeypatch.setattr(pipeline, "load_song_chunks", fake_chunks)
-    monkeypatch.delenv("DATASET_PATH", raising=False)
-    monkeypatch.delenv("RESULTS_PATH", raising=False)
     return root, calls
 
 

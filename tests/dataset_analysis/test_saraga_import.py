@@ -8,7 +8,7 @@ import unicodedata
 import numpy as np
 import pytest
 
-from conftest import REPO_ROOT, run_cli
+from conftest import run_cli
 from da_media import media
 from core.audio import load_stem
 from core.dataset import find_mixture, find_stems, find_video
@@ -225,7 +225,7 @@ def test_decomposed_unicode_names_match_the_reference(tmp_path):
 def test_missing_source_folders_is_a_clear_error(tmp_path):
     result = run_cli("dataset_analysis.main", "import-saraga", str(tmp_path), str(tmp_path / "out"))
     assert result.returncode == 1 and "none of the Saraga folders" in result.stderr
-    assert REPO_ROOT.exists()
+    assert not (tmp_path / "out" / "dataset_metadata.json").exists()   # nothing half-imported
 
 
 @pytest.mark.slow

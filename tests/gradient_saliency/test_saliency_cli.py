@@ -42,8 +42,6 @@ def toy_dataset(tmp_path, monkeypatch):
     monkeypatch.setattr(models, "load_song_chunks", fake_chunks)
     monkeypatch.setattr(models, "mean_face_in_model_space", lambda loaded=None: torch.as_tensor(
         load_mean_face().T, dtype=torch.float32))
-    monkeypatch.delenv("DATASET_PATH", raising=False)
-    monkeypatch.delenv("RESULTS_PATH", raising=False)
     return root, calls
 
 
