@@ -49,6 +49,7 @@ from core.dataset import SongDataError, find_mixture
 from core.face import load_mean_face, register_faces
 from core.keypoints import BODY_55, FACE
 from core.metadata import SongInfo, frame_ranges_mask
+from core.motion_prep import normalise_per_frame
 from core.pose_files import default_threshold, load_instrument_pose
 from core.runner import SongSkipped
 
@@ -112,15 +113,17 @@ def resample_keypoints(points: np.ndarray, valid: np.ndarray, fps: float,
 
 
 def normalise_body(points: np.ndarray, valid: np.ndarray) -> np.ndarray:
-    """``(F, P, 2)`` → per-frame centred and scaled points (module docstring); invalid → 0."""
-    pts = np.where(valid[..., None], points, np.nan)
-    with np.errstate(invalid="ignore"), warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)   # all-NaN frames give NaN, handled below
-        centre = np.nanmean(pts, axis=1, keepdims=True)
-        radius = np.nanmax(np.linalg.norm(pts - centre, axis=-1), axis=1)
-    radius = np.where(np.isfinite(radius) & (radius > 1e-6), radius, 1.0)
-    out = (pts - centre) / radius[:, None, None]
+    """``(F, P, 2)`` → per-frame centred and scaled points (module docstring; the shared
+    ``core.motion_prep.normalise_per_frame``); invalid points and degenerate frames → 0."""
+    out, _, _ = normalise_per_frame(np.where(valid[..., None], points, np.nan))
     return np.where(valid[..., None] & np.isfinite(out), out, 0.0)
+
+
+def _mean_face_frame(mean_face: np.ndarray) -> tuple[np.ndarray, float]:
+    """Centre ``(2,)`` and radius (largest distance from the centre) of the mean face: the fixed
+    frame both ``normalise_face`` and ``normalised_mean_face`` map faces into."""
+    centre = mean_face.mean(axis=0)
+    return centre, float(np.linalg.norm(mean_face - centre, axis=1).max())
 
 
 def normalise_face(points: np.ndarray, valid: np.ndarray, mean_face: np.ndarray | None = None
@@ -130,10 +133,8 @@ def normalise_face(points: np.ndarray, valid: np.ndarray, mean_face: np.ndarray 
     Returns the normalised points and the validity (frames without a registration become invalid).
     """
     mean_face = load_mean_face() if mean_face is None else mean_face
-    pts = np.where(valid[..., None], points, np.nan)
-    registered = register_faces(pts, mean_face)
-    centre = mean_face.mean(axis=0)
-    radius = np.linalg.norm(mean_face - centre, axis=1).max()
+    registered = register_faces(np.where(valid[..., None], points, np.nan), mean_face)
+    centre, radius = _mean_face_frame(mean_face)
     out = (registered - centre) / radius
     ok = valid & np.isfinite(out).all(axis=-1)
     return np.where(ok[..., None], out, 0.0), ok
@@ -143,8 +144,8 @@ def normalised_mean_face() -> np.ndarray:
     """VoViT's mean face in the model's face input space, ``(68, 2)`` float32 (the saliency baseline
     for the face input: what ``normalise_face`` makes of a face identical to the mean face)."""
     mean_face = load_mean_face()
-    centre = mean_face.mean(axis=0)
-    return ((mean_face - centre) / np.linalg.norm(mean_face - centre, axis=1).max()).astype(np.float32)
+    centre, radius = _mean_face_frame(mean_face)
+    return ((mean_face - centre) / radius).astype(np.float32)
 
 
 def normalise_visual(points: np.ndarray, valid: np.ndarray, visual: str
