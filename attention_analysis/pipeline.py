@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from core.dataset import AUDIO_FEATURES_NAME, MOTION_FEATURES_NAME
 from core.io import load_json, null_to_nan, save_json
 from core.runner import UP_TO_DATE, SongSkipped, run_per_song
 from separation.vovit import CHUNK_SECONDS, SAMPLE_RATE, VIDEO_FPS
@@ -151,10 +152,10 @@ def run_attention(args) -> int:
         scores.setdefault(song.artist, {})[song.song] = records
         save_json(scores_path, scores)        # after every song: an interrupted run keeps its work
         performer = song_dir / loaded.instrument
-        rms = feature_series(performer / "audio_features.json", "rms")
+        rms = feature_series(performer / AUDIO_FEATURES_NAME, "rms")
         rms = (*rms, "RMS (audio_features.json)") if rms else (*chunk_rms(chunks),
                                                                "RMS of the chunk stem (computed)")
-        motion = feature_series(performer / "motion_features.json", "speed")
+        motion = feature_series(performer / MOTION_FEATURES_NAME, "speed")
         motion = (*motion, "speed (motion_features.json)") if motion else \
             (*chunk_motion(chunks), "keypoint speed of the model input (computed)")
         save_attention_figure(figure, records, f"cross-modal attention · {loaded.path.stem} · "

@@ -9,6 +9,13 @@ KEYPOINTS_NAME = "keypoints.npy"
 SCORES_NAME = "keypoint_scores.npy"
 FACE_KEYPOINTS_NAME = "face_keypoints.npy"
 POSE_INFO_NAME = "pose_info.json"                # backend and score scale next to the keypoints
+# feature_extraction outputs, read by visualization and attention_analysis
+MOTION_FEATURES_NAME = "motion_features.json"           # <song>/<instrument>/
+SPECIFIC_MOTION_FEATURES_NAME = {"violin": "violin_motion_features.json",
+                                 "vocal": "vocal_motion_features.json"}
+AUDIO_FEATURES_NAME = "audio_features.json"             # <song>/<instrument>/
+CORRELATION_DIR = "correlation"                         # <song>/correlation/
+CORRELATIONS_NAME = "correlations.json"
 
 
 class SongDataError(RuntimeError):

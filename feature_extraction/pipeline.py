@@ -22,7 +22,9 @@ from pathlib import Path
 import numpy as np
 
 from core.audio import load_stem
-from core.dataset import SongDataError, find_stems
+from core.dataset import (AUDIO_FEATURES_NAME, CORRELATION_DIR, CORRELATIONS_NAME,
+                          MOTION_FEATURES_NAME, SPECIFIC_MOTION_FEATURES_NAME, SongDataError,
+                          find_stems)
 from core.io import load_json, null_to_nan, save_json
 from core.keypoints import (BODY_PARTS, FACE, LOWER_BODY, RIGHT_ARM_AND_HAND, RIGHT_ELBOW,
                             RIGHT_SHOULDER, RIGHT_WRIST, part_of)
@@ -41,12 +43,11 @@ from .vocal import VOCAL_UNITS, vocal_motion_features
 log = logging.getLogger("feature_extraction")
 _AUDIO_LOCK = threading.Lock()
 
-MOTION_FILE = "motion_features.json"
-VIOLIN_FILE = "violin_motion_features.json"
-VOCAL_FILE = "vocal_motion_features.json"
-AUDIO_FILE = "audio_features.json"
-CORRELATION_DIR = "correlation"
-CORRELATIONS_FILE = "correlations.json"
+MOTION_FILE = MOTION_FEATURES_NAME
+VIOLIN_FILE = SPECIFIC_MOTION_FEATURES_NAME["violin"]
+VOCAL_FILE = SPECIFIC_MOTION_FEATURES_NAME["vocal"]
+AUDIO_FILE = AUDIO_FEATURES_NAME
+CORRELATIONS_FILE = CORRELATIONS_NAME
 SUMMARY_FIGURE = "strong_window_share.png"
 AGGREGATED_FILE = "aggregated_strong_windows.json"
 MOTION_TYPES = ("general", "violin", "vocal")

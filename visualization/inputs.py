@@ -11,15 +11,16 @@ from pathlib import Path
 
 import numpy as np
 
-from core.dataset import FACE_KEYPOINTS_NAME, SongDataError
+from core.dataset import (AUDIO_FEATURES_NAME, CORRELATION_DIR, CORRELATIONS_NAME,
+                          FACE_KEYPOINTS_NAME, MOTION_FEATURES_NAME,
+                          SPECIFIC_MOTION_FEATURES_NAME, SongDataError)
 from core.io import load_json, null_to_nan
 from core.pose_files import InstrumentPose, load_instrument_pose
 
-MOTION_FILE = "motion_features.json"
-AUDIO_FILE = "audio_features.json"
-SPECIFIC_MOTION_FILE = {"violin": "violin_motion_features.json",
-                        "vocal": "vocal_motion_features.json"}
-CORRELATIONS_FILE = Path("correlation") / "correlations.json"
+MOTION_FILE = MOTION_FEATURES_NAME
+AUDIO_FILE = AUDIO_FEATURES_NAME
+SPECIFIC_MOTION_FILE = SPECIFIC_MOTION_FEATURES_NAME
+CORRELATIONS_FILE = Path(CORRELATION_DIR) / CORRELATIONS_NAME
 
 
 @dataclass

@@ -11,7 +11,7 @@ import numpy as np
 
 from core.pose_files import default_threshold
 from .draw import Bar, PerformerPlan
-from .inputs import AUDIO_FILE, MOTION_FILE, PerformerInputs, SongInputs
+from .inputs import AUDIO_FILE, MOTION_FILE, SPECIFIC_MOTION_FILE, PerformerInputs, SongInputs
 from .signals import (WHOLE_BODY, fit_length, keypoint_highlight, normalise_per_song,
                       part_highlights, pca_brightness)
 from .skeleton import display_skeleton
@@ -20,8 +20,8 @@ from .style import instrument_colour
 # (file, feature, label) in display order; instrument-specific files only exist for their instrument
 BAR_FEATURES = (
     (MOTION_FILE, "speed", "motion speed"),
-    ("violin_motion_features.json", "wrist_speed", "bow wrist speed"),
-    ("vocal_motion_features.json", "mouth_area", "mouth area"),
+    (SPECIFIC_MOTION_FILE["violin"], "wrist_speed", "bow wrist speed"),
+    (SPECIFIC_MOTION_FILE["vocal"], "mouth_area", "mouth area"),
     (AUDIO_FILE, "rms", "audio rms"),
     (AUDIO_FILE, "onset_env", "audio onset"),
 )
