@@ -57,6 +57,16 @@ class SongInfo:
         return Path(dataset_path) / self.artist / self.song
 
 
+def duration_for_frames(n_frames: int, fps: float) -> float:
+    """Seconds ``d`` nearest to ``n_frames / fps`` with ``int(fps × d) == n_frames`` (how
+    ``SongInfo.n_frames`` counts): ``int(30 × (123 / 30))`` is 122 by float rounding, so the
+    duration is nudged up by a few ulps (~1e-13 s) where needed."""
+    duration = n_frames / fps
+    while int(fps * duration) < n_frames:
+        duration = math.nextafter(duration, math.inf)
+    return duration
+
+
 def frame_ranges_mask(ranges, n_frames: int) -> np.ndarray:
     """``(n_frames,)`` bool, True inside the inclusive ``[start, end]`` frame ranges (e.g. a song's
     ``face_false_positive_frames``), clipped to the video: a range beyond the end, or a negative

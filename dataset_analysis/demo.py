@@ -59,6 +59,7 @@ import numpy as np
 from core.audio import save_wav
 from core.io import atomic_path, load_json, save_json
 from core.log import progress, setup_logging
+from core.metadata import duration_for_frames
 
 from . import demo_audio as da
 from . import demo_video as dv
@@ -114,19 +115,10 @@ def frames_for(song: DemoSong, seconds: float | None) -> int:
     return n
 
 
-def metadata_duration(n_frames: int, fps: float = dv.FPS) -> float:
-    """``n_frames / fps``, nudged up by ulps if needed so that ``int(fps * duration) == n_frames``
-    (the published frame count) despite float rounding (e.g. 123 / 30 * 30 = 122.99999...)."""
-    duration = n_frames / fps
-    while int(fps * duration) < n_frames:
-        duration = math.nextafter(duration, math.inf)
-    return duration
-
-
 def song_metadata(song: DemoSong, n_frames: int) -> dict:
     return {"layout": list(song.layout), "moving_camera": song.moving_camera,
             "fps": float(dv.FPS) if song.fps_known else None,
-            "duration": metadata_duration(n_frames),
+            "duration": duration_for_frames(n_frames, dv.FPS),
             "correct_body_detection": True,
             "face_false_positive_frames": [list(r) for r in song.face_false_positive_frames]}
 

@@ -354,10 +354,3 @@ def tanpura_drone(rng: np.random.Generator, n: int, sr: int = SAMPLE_RATE) -> np
 
 def db_to_gain(db: float) -> float:
     return 10.0 ** (db / 20.0)
-
-
-def add_bleed(sources: dict[str, np.ndarray], bleed_db: float = BLEED_DB) -> dict[str, np.ndarray]:
-    """Close-mic stems: each source plus ``bleed_db`` of every other source (same length)."""
-    g = db_to_gain(bleed_db)
-    total = sum(sources.values())
-    return {name: s + g * (total - s) for name, s in sources.items()}

@@ -46,7 +46,6 @@ clipped to ``F``; later segments overwrite earlier ones where they overlap (note
 from __future__ import annotations
 
 import logging
-import math
 import os
 import re
 import shutil
@@ -59,7 +58,7 @@ import numpy as np
 from core.dataset import SongDataError
 from core.io import atomic_path, load_json, save_json
 from core.keypoints import FACE, NUM_KEYPOINTS, empty_keypoints
-from core.metadata import MetadataError, SongInfo, load_metadata
+from core.metadata import MetadataError, SongInfo, duration_for_frames, load_metadata
 from core.pose_files import InstrumentPose, save_face_keypoints, save_instrument_pose
 from core.runner import UP_TO_DATE, RunSummary, run_per_song
 from core.settings import DEFAULT_METADATA_NAME, REFERENCE_METADATA
@@ -88,18 +87,6 @@ def match_key(artist: str, song: str) -> tuple[str, str]:
     def norm(text: str) -> str:
         return unicodedata.normalize("NFC", text).strip().casefold()
     return norm(artist), norm(song)
-
-
-def duration_for_frames(n_frames: int, fps: float) -> float:
-    """Seconds ``d`` nearest to ``n_frames / fps`` with ``int(fps × d) == n_frames``.
-
-    ``int(30 × (n / 30))`` is ``n − 1`` for about 1.6 % of ``n`` (float rounding, e.g. n = 123), and
-    every stage counts frames as ``int(fps × duration)``; the nudge is a few ulps (~1e-13 s).
-    """
-    duration = n_frames / fps
-    while int(fps * duration) < n_frames:
-        duration = math.nextafter(duration, math.inf)
-    return duration
 
 
 def stem_link_name(file_name: str, song: str) -> str | None:

@@ -35,7 +35,7 @@ from typing import Iterable
 import numpy as np
 
 from core.keypoints import BODY_PARTS, LOWER_BODY
-from core.metadata import KNOWN_INSTRUMENTS, SongInfo
+from core.metadata import KNOWN_INSTRUMENTS, SongInfo, frame_ranges_mask
 
 # Body-part groups of the confidence statistics: the shared motion parts plus the lower body.
 REPORT_PARTS: dict[str, tuple[int, ...]] = {**BODY_PARTS, "lower_body": LOWER_BODY}
@@ -132,16 +132,6 @@ def songs_to_avoid(songs: Iterable[SongInfo]) -> dict[str, list[str]]:
     return {s.key: reasons for s in songs if (reasons := avoid_reasons(s))}
 
 
-def merged_range_frames(ranges: Iterable[tuple[int, int]], n_frames: int) -> int:
-    """Distinct frames covered by inclusive ``[start, end]`` ranges, counted inside ``[0, n_frames)``."""
-    covered = np.zeros(max(n_frames, 0), dtype=bool)
-    for start, end in ranges:
-        start, end = max(int(start), 0), min(int(end), n_frames - 1)
-        if end >= start:
-            covered[start:end + 1] = True
-    return int(covered.sum())
-
-
 def face_false_positive_share(song: SongInfo) -> float | None:
     """Share of the song's frames inside ``face_false_positive_frames``; None without fps/duration."""
     if song.fps is None or song.duration is None:
@@ -149,7 +139,11 @@ def face_false_positive_share(song: SongInfo) -> float | None:
     n_frames = song.n_frames
     if n_frames <= 0:
         return None
-    return merged_range_frames(song.face_false_positive_frames, n_frames) / n_frames
+    return _false_positive_frames(song) / n_frames
+
+
+def _false_positive_frames(song: SongInfo) -> int:
+    return int(frame_ranges_mask(song.face_false_positive_frames, song.n_frames).sum())
 
 
 def face_false_positive_totals(songs: Iterable[SongInfo]) -> dict:
@@ -160,7 +154,7 @@ def face_false_positive_totals(songs: Iterable[SongInfo]) -> dict:
         share = face_false_positive_share(s)
         if share is None:
             continue
-        frames = merged_range_frames(s.face_false_positive_frames, s.n_frames)
+        frames = _false_positive_frames(s)
         fp_frames += frames
         total_frames += s.n_frames
         with_ranges += bool(frames)

@@ -31,6 +31,8 @@ from typing import Iterable, Iterator
 
 import numpy as np
 
+from core.keypoints import LOWER_BODY
+
 from .mapping import holistic_to_wholebody, keypoint_box, landmarks_to_array
 from .tracking import PerformerTracker, non_max_suppression
 
@@ -287,7 +289,7 @@ def _collect(workers, frame_index: int, tasks: list[tuple[int, int]], frame_wh: 
 
 
 def _upper_body(keypoints: np.ndarray) -> np.ndarray:
-    """The (133, 2) points with hips, legs and feet (11–22) set to NaN."""
+    """The (133, 2) points with hips, legs and feet (``core.keypoints.LOWER_BODY``) set to NaN."""
     upper = keypoints.copy()
-    upper[11:23] = np.nan
+    upper[list(LOWER_BODY)] = np.nan
     return upper
