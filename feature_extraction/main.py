@@ -77,13 +77,12 @@ def run(args: argparse.Namespace) -> int:
     if args.correlate:
         aggregated_path = settings.results_dir / CORRELATION_DIR / AGGREGATED_FILE
         aggregated = load_json(aggregated_path) if aggregated_path.exists() else {}
-        before = repr(aggregated)
         corr_summary = run_per_song("correlation", kept,
                                     lambda song: correlate_and_write(song, dataset_path, aggregated,
                                                                      args.force),
                                     [] if args.extract else skipped, log)
         summary.merge(corr_summary)
-        if repr(aggregated) != before:
+        if corr_summary.done:              # only newly correlated songs change the aggregate
             save_json(aggregated_path, aggregated)
             log.info("wrote %s", aggregated_path)
     return summary.exit_code

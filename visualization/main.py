@@ -66,7 +66,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = load_settings(dataset_path=args.dataset_path)
         songs, skipped = select_songs(load_metadata(settings.metadata_path), args.artist, args.song,
-                                      require=("layout", "fps"), skip_moving_camera=True)
+                                      require=("layout", "fps"), skip_moving_camera=True,
+                                      expected_instruments=settings.instruments)
     except (SettingsError, MetadataError) as exc:
         log.error("%s", exc)
         return 2
