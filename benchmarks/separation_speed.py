@@ -23,9 +23,9 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))   # run as a script from anywhere
 
 from separation.inference import separate_song  # noqa: E402
-from separation.training import batch_loss  # noqa: E402
-from separation.vovit import (CHUNK_SAMPLES, SAMPLE_RATE, VoViT, count_parameters,  # noqa: E402
-                              make_config)
+from separation.training import TrainOptions, train_step  # noqa: E402
+from separation.vovit import (CHUNK_SAMPLES, CHUNK_VIDEO_FRAMES, SAMPLE_RATE,  # noqa: E402
+                              VIDEO_FPS, VoViT, count_parameters, make_config)
 
 TRAIN_BATCH = {"small": 4, "vovit": 2}
 
@@ -38,7 +38,7 @@ def sync(device: torch.device) -> None:
 def separation_rtf(model: VoViT, seconds: float, device: torch.device) -> float:
     rng = np.random.default_rng(0)
     mixture = (0.1 * rng.standard_normal(int(seconds * SAMPLE_RATE))).astype(np.float32)
-    frames = int(seconds * 25) + 1
+    frames = int(seconds * VIDEO_FPS) + 1
     visual = rng.standard_normal((frames, model.config.num_joints, 2)).astype(np.float32)
     mask = np.ones(visual.shape[:2], bool)
     separate_song(model, mixture[:CHUNK_SAMPLES], visual, mask, device)   # warm-up
@@ -51,17 +51,15 @@ def separation_rtf(model: VoViT, seconds: float, device: torch.device) -> float:
 
 def training_steps_per_s(model: VoViT, batch: int, steps: int, device: torch.device) -> float:
     model.train()
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    options = TrainOptions()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=options.lr, weight_decay=options.weight_decay)
     mixture = 0.1 * torch.randn(batch, CHUNK_SAMPLES, device=device)
-    visual = torch.randn(batch, 2, 100, model.config.num_joints, device=device)
+    visual = torch.randn(batch, 2, CHUNK_VIDEO_FRAMES, model.config.num_joints, device=device)
     elapsed = 0.0
     for i in range(steps + 1):
         sync(device)
         start = time.perf_counter()
-        loss = batch_loss(model, mixture, 0.5 * mixture, visual)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
+        train_step(model, optimizer, mixture, 0.5 * mixture, visual)
         sync(device)
         if i:                       # step 0 is warm-up
             elapsed += time.perf_counter() - start

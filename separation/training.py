@@ -177,6 +177,22 @@ def resume_path(out: Path) -> Path:
     return out.with_name(out.name + ".resume.pt")
 
 
+GRADIENT_CLIP_NORM = 5.0
+
+
+def train_step(model: VoViT, optimizer: torch.optim.Optimizer, mixture: torch.Tensor,
+               target: torch.Tensor, visual: torch.Tensor | None) -> torch.Tensor:
+    """One optimiser step on a batch (``mixture``/``target`` ``(B, 65535)``, ``visual``
+    ``(B, 2, 100, J)`` or None), gradients clipped to norm ``GRADIENT_CLIP_NORM``; returns the loss.
+    The training loop and ``benchmarks/separation_speed.py`` both time exactly this."""
+    loss = batch_loss(model, mixture, target, visual)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), GRADIENT_CLIP_NORM)
+    optimizer.step()
+    return loss
+
+
 def train(config: VoViTConfig, by_song: dict[str, SongArrays], out: Path, opts: TrainOptions,
           device: torch.device, instrument: str, val_songs: list[str] | None = None,
           force: bool = False, run_info: dict | None = None) -> dict:
@@ -216,13 +232,9 @@ def train(config: VoViTConfig, by_song: dict[str, SongArrays], out: Path, opts: 
     for step in bar:
         model.train()
         mixtures, targets, visuals = sampler.batch(opts.batch_size, opts.remix_probability)
-        loss = batch_loss(model, torch.from_numpy(mixtures).to(device),
+        loss = train_step(model, optimizer, torch.from_numpy(mixtures).to(device),
                           torch.from_numpy(targets).to(device),
                           None if visuals is None else torch.from_numpy(visuals).to(device))
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
-        optimizer.step()
         steps_done += 1
         if hasattr(bar, "set_postfix"):
             bar.set_postfix(loss=f"{loss.item():.3f}")
