@@ -8,15 +8,14 @@ vocal).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 import torch
 
-from core.settings import REPO_ROOT
+from separation.checkpoint import CHECKPOINT_DIR, LoadedModel, checkpoint_instrument
 
-CHECKPOINT_DIR = REPO_ROOT / "separation" / "checkpoints"
 INSTRUMENT_CHOICES = ("vocal", "violin")
 
 
@@ -32,24 +31,9 @@ class CheckpointInfo:
     visual: str | None = None
 
 
-@dataclass
-class LoadedModel:
-    model: torch.nn.Module
-    path: Path
-    instrument: str
-    visual_kind: str
-    meta: dict = field(default_factory=dict)
-
-
 def has_cross_modal(model: torch.nn.Module) -> bool:
     """True when the model's config enables the cross-modal block (``VoViTConfig.cross_modal``)."""
     return bool(getattr(getattr(model, "config", None), "cross_modal", False))
-
-
-def _instrument(path: Path, meta: dict, model: torch.nn.Module | None = None) -> str:
-    recorded = (meta or {}).get("instrument") or getattr(getattr(model, "config", None),
-                                                         "instrument", None)
-    return str(recorded) if recorded else path.stem.split("_")[0]
 
 
 def load_any(path: Path, device="cpu") -> tuple[torch.nn.Module, dict]:
@@ -66,7 +50,7 @@ def inspect_checkpoint(path: Path) -> CheckpointInfo:
 
     payload = read_checkpoint(path)
     config = payload.get("config") or {}
-    return CheckpointInfo(path, _instrument(path, payload.get("extra") or {}),
+    return CheckpointInfo(path, checkpoint_instrument(path, payload.get("extra") or {}),
                           bool(config.get("cross_modal", False)), config.get("visual"))
 
 
@@ -118,5 +102,4 @@ def load_attention_model(instrument: str, checkpoint: str | Path | None, device,
     if not has_cross_modal(model):
         raise NoCrossModalBlock(f"{path.name} has no cross-modal attention block, so there is no "
                                 f"attention to analyse; {describe_cross_modal(list_checkpoints(directory, inspect))}")
-    visual = getattr(getattr(model, "config", None), "visual", None) or meta.get("visual") or "face"
-    return LoadedModel(model.to(device).eval(), path, _instrument(path, meta, model), str(visual), meta)
+    return LoadedModel(model, path, model.config.visual, checkpoint_instrument(path, meta), meta)

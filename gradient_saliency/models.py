@@ -5,29 +5,18 @@ interface (``separation.checkpoint.load_checkpoint``, ``separation.data.song_chu
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from core.settings import REPO_ROOT
+from separation.checkpoint import CHECKPOINT_DIR, LoadedModel, checkpoint_instrument
 
 MODEL_CHOICES = ("face_body", "face", "body")
-CHECKPOINT_DIR = REPO_ROOT / "separation" / "checkpoints"
 DEFAULT_CHECKPOINTS = {"face": "vocal_face_small", "body": "violin_body_small",
                        "face_body": "vocal_face_body_xattn_small"}
 # The instrument each model separates when its checkpoint does not say.
 DEFAULT_INSTRUMENT = {"face": "vocal", "body": "violin", "face_body": "vocal"}
-
-
-@dataclass
-class LoadedModel:
-    model: torch.nn.Module
-    path: Path
-    visual_kind: str            # face | body | face_body
-    instrument: str             # the stem the model separates (and whose chunks are attributed)
-    meta: dict = field(default_factory=dict)
 
 
 def checkpoint_path(model_name: str, checkpoint: str | Path | None = None) -> Path:
@@ -45,12 +34,8 @@ def load_model(model_name: str, checkpoint: str | Path | None, device) -> Loaded
     from separation.checkpoint import load_checkpoint
 
     model, meta = load_checkpoint(path, map_location=device, expect_visual=model_name)
-    meta = dict(meta or {})
-    config = getattr(model, "config", None)
-    visual_kind = getattr(config, "visual", None) or meta.get("visual") or model_name
-    instrument = meta.get("instrument") or getattr(config, "instrument", None) \
-        or DEFAULT_INSTRUMENT[model_name]
-    return LoadedModel(model.to(device).eval(), path, str(visual_kind), str(instrument), meta)
+    return LoadedModel(model, path, model.config.visual,
+                       checkpoint_instrument(path, meta, DEFAULT_INSTRUMENT[model_name]), meta)
 
 
 def load_song_chunks(song_dir: Path, song, instrument: str, visual_kind: str) -> list:
@@ -60,7 +45,7 @@ def load_song_chunks(song_dir: Path, song, instrument: str, visual_kind: str) ->
     return song_chunks(song_dir, song, instrument, visual_kind)
 
 
-def mean_face_in_model_space(loaded: LoadedModel | None = None) -> torch.Tensor:
+def mean_face_in_model_space() -> torch.Tensor:
     """VoViT's mean face as the face part of the model input, ``(2, 68)`` float32 (x row, y row).
 
     The face input is the registered face in mean-face units, ``(p − c) / r`` (``c`` the mean face's

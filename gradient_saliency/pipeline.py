@@ -180,7 +180,7 @@ def run_saliency(args) -> int:
         chunk_batch=args.chunk_batch or default_chunk_batch(device),
         face_baseline=args.face_baseline, body_baseline=args.body_baseline,
         audio_baseline=args.audio_baseline)
-    mean_face = (mean_face_in_model_space(loaded) if loaded.visual_kind in ("face", "face_body")
+    mean_face = (mean_face_in_model_space() if loaded.visual_kind in ("face", "face_body")
                  and config.face_baseline == "mean_face" else None)
 
     top = None if not (args.correlation_filter_top or args.correlation_filter_bottom) \

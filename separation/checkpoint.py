@@ -12,6 +12,7 @@ and, when asked, checks that the checkpoint is for the expected visual input / p
 """
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -21,6 +22,24 @@ from core.io import atomic_path
 from .vovit import VoViT, VoViTConfig
 
 FORMAT = "separation.vovit/1"
+CHECKPOINT_DIR = Path(__file__).resolve().parent / "checkpoints"   # the shipped checkpoints
+
+
+@dataclass
+class LoadedModel:
+    """A checkpoint loaded for analysis (gradient saliency, attention): the model in eval mode on
+    its device, where it came from, its visual input and the stem it separates."""
+    model: torch.nn.Module
+    path: Path
+    visual_kind: str            # face | body | face_body | none
+    instrument: str
+    meta: dict = field(default_factory=dict)
+
+
+def checkpoint_instrument(path: str | Path, extra: dict, default: str | None = None) -> str:
+    """The instrument a checkpoint separates: recorded by training in its extras, else ``default``,
+    else the first word of the file name (``vocal_face_small.pt`` → vocal)."""
+    return str(extra.get("instrument") or default or Path(path).stem.split("_")[0])
 
 
 class CheckpointMismatchError(ValueError):

@@ -129,7 +129,7 @@ def toy_dataset(tmp_path, monkeypatch):
 
     monkeypatch.setattr(checkpoints, "load_attention_model", lambda model, ckpt, device:
                         checkpoints.LoadedModel(TinyCrossAttention().eval(), Path("toy_xattn.pt"),
-                                                "vocal", "face"))
+                                                visual_kind="face", instrument="vocal"))
     monkeypatch.setattr(pipeline, "load_song_chunks", fake_chunks)
     return root, calls
 
