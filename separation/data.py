@@ -272,6 +272,13 @@ class SongArrays:
         window_missing = np.convolve(missing, np.ones(CHUNK_VIDEO_FRAMES), "valid")
         return starts[window_missing[starts] / CHUNK_VIDEO_FRAMES <= max_missing_fraction]
 
+    def grid_chunks(self, max_missing_fraction: float = MAX_MISSING_FRACTION) -> list[Chunk]:
+        """The usable chunks on the 4-s grid (chunk c starts at 4c s): what evaluation, saliency
+        and validation use."""
+        usable = set(self.usable_start_frames(max_missing_fraction).tolist())
+        return [self.crop(c * CHUNK_VIDEO_FRAMES, index=c)
+                for c in range(chunk_count(len(self.mixture))) if c * CHUNK_VIDEO_FRAMES in usable]
+
     def crop(self, start_frame: int, index: int = -1) -> Chunk:
         """The 4-s chunk starting at 25-fps frame ``start_frame`` (``index`` = its chunk number)."""
         start = self.start_sample(start_frame)
@@ -301,14 +308,8 @@ def song_chunks(song_dir: str | Path, song_info: SongInfo, instrument: str, visu
     instrument has no keypoints (for a visual model), ``SongDataError`` when stems are missing.
     """
     song = load_song_arrays(song_dir, song_info, instrument, visual)
-    chunks, skipped = [], 0
-    for c in range(chunk_count(len(song.mixture))):
-        chunk = song.crop(c * CHUNK_VIDEO_FRAMES, index=c)
-        if chunk.visual_mask is not None and \
-                missing_frames(chunk.visual_mask).mean() > max_missing_fraction:
-            skipped += 1
-            continue
-        chunks.append(chunk)
+    chunks = song.grid_chunks(max_missing_fraction)
+    skipped = chunk_count(len(song.mixture)) - len(chunks)
     if skipped:
         log.info("%s/%s: skipped %d of %d chunks with > %.0f%% frames missing keypoints",
                  song_info.key, instrument, skipped, skipped + len(chunks),

@@ -41,8 +41,7 @@ from .checkpoint import save_checkpoint
 from .data import Chunk, SongArrays, load_song_arrays, remix
 from .inference import estimate_chunks
 from .metrics import chunk_metrics, mean_ignoring_nan
-from .vovit import (CHUNK_SAMPLES, CHUNK_VIDEO_FRAMES, SAMPLE_RATE, VoViT, VoViTConfig,
-                    apply_mask, stft)
+from .vovit import VoViT, VoViTConfig, apply_mask, stft
 
 log = logging.getLogger("separation.train")
 
@@ -113,15 +112,6 @@ def collect_songs(dataset_path: Path, songs: list[SongInfo], instrument: str, vi
         else:
             skipped.append(f"{song.key}: no usable 4-s window")
     return by_song, skipped
-
-
-def grid_chunks(song: SongArrays) -> list[Chunk]:
-    """The song's usable chunks on the 4-s grid (chunk c starts at 4c s), as in evaluation."""
-    usable = set(song.usable_start_frames().tolist())
-    n = (len(song.mixture) - CHUNK_SAMPLES) // (4 * SAMPLE_RATE) + 1 if len(song.mixture) >= \
-        CHUNK_SAMPLES else 0
-    return [song.crop(c * CHUNK_VIDEO_FRAMES, index=c) for c in range(n)
-            if c * CHUNK_VIDEO_FRAMES in usable]
 
 
 class CropSampler:
@@ -203,7 +193,7 @@ def train(config: VoViTConfig, by_song: dict[str, SongArrays], out: Path, opts: 
     if not train_keys:
         raise RuntimeError("no training song (every song was skipped or held out)")
     sampler = CropSampler([by_song[k] for k in train_keys], rng)
-    val_chunks = [c for k in val_keys for c in grid_chunks(by_song[k])]
+    val_chunks = [c for k in val_keys for c in by_song[k].grid_chunks()]
     log.info("training %s for %s on random crops of %d songs (%d usable start frames); "
              "validating on %d chunks from %s", config.name, instrument, len(train_keys),
              sum(len(s) for s in sampler.starts), len(val_chunks), ", ".join(val_keys) or "no song")
