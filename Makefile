@@ -34,7 +34,7 @@ $(STAMP): requirements.txt requirements-mediapipe.txt
 DEMO_ENV := DATASET_PATH=$(DEMO_DIR)
 CKPT := separation/checkpoints
 demo: setup
-	$(PY) -m dataset_analysis.demo $(DEMO_DIR)
+	$(PY) -m demo_generator.main $(DEMO_DIR)
 	$(DEMO_ENV) $(PY) -m dataset_analysis.main validate
 	$(DEMO_ENV) $(PY) -m pose_estimation.main --pose --post
 	$(DEMO_ENV) $(PY) -m dataset_analysis.main report

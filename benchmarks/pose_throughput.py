@@ -20,7 +20,7 @@ Usage::
                                          [--compare-workers 2]
 
 Without ``--video`` it uses ``demo_data`` (``make demo``) if present, else generates a demo dataset
-(``dataset_analysis.demo.generate_demo``) in a temporary folder. Goal (issue): >= 8 frames/s with 3
+(``demo_generator.concerts.generate_demo``) in a temporary folder. Goal (issue): >= 8 frames/s with 3
 performers on 2 CPU cores.
 """
 from __future__ import annotations
@@ -45,7 +45,7 @@ def find_demo_video(min_frames: int) -> Path:
 
     demo = REPO_ROOT / "demo_data"
     if not (demo / "dataset_metadata.json").exists():
-        from dataset_analysis.demo import generate_demo
+        from demo_generator.concerts import generate_demo
 
         demo = Path(tempfile.mkdtemp(prefix="pose_bench_")) / "demo_data"
         generate_demo(demo, seconds=max(min_frames / 30 + 0.5, 4))

@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/render_throughput.py [--seconds 10] [--repeats 3] [--source demo]
                                                      [--demo_dir demo_data]
 
-Data: the first song of the generated demo dataset (``dataset_analysis.demo``, 1280x720, 30 fps) as
+Data: the first song of the generated demo dataset (``demo_generator``, 1280x720, 30 fps) as
 the video, with synthetic keypoints, feature files, correlations and PCA block for three performers
 (``visualization.synthetic``), so every layer is drawn: skeletons with face and hands, correlation
 halos, PCA brightness, five feature bars per performer, the legend. ``--source synthetic`` uses the
@@ -47,7 +47,7 @@ def prepare(workdir: Path, seconds: float, source: str, demo_dir: Path | None) -
     """Write the benchmark song; returns its folder and the frames to render (<= ``seconds``)."""
     if source == "demo":
         if demo_dir is None:
-            from dataset_analysis.demo import generate_demo
+            from demo_generator.concerts import generate_demo
 
             demo_dir = generate_demo(workdir / "demo", seconds=seconds)
         video = sorted(Path(demo_dir).glob("*/*/video.mov"))[0]

@@ -65,7 +65,7 @@ def isolated_settings(monkeypatch):
 
 @pytest.fixture(scope="session")
 def demo_dataset(tmp_path_factory) -> Path:
-    from dataset_analysis.demo import generate_demo
+    from demo_generator.concerts import generate_demo
 
     out = tmp_path_factory.mktemp("demo") / "demo_data"
     generate_demo(out, seconds=DEMO_TEST_SECONDS)

@@ -1,7 +1,7 @@
 """On the demo dataset (real generator + real pose stage): each performer's motion correlates more
 with their own stem than with the other instruments' stems.
 
-The generator (dataset_analysis.demo) drives every performer's motion from ``driver =
+The generator (demo_generator) drives every performer's motion from ``driver =
 motion_driver(onset_envelope(own stem))`` with exactly our ``onset_env`` definition, so the test
 counts, per performer, the strong windows (p < 0.05, |r| > 0.5) of all their motion features paired
 with the ``onset_env`` of their own stem, and of each other stem. Counts, not a mean of per-pair

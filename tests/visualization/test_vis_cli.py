@@ -173,7 +173,7 @@ def test_demo_dataset_end_to_end(request, tmp_path):
     """The real pipeline's demo data after pose estimation: one clip per song."""
     import importlib.util
 
-    for module in ("dataset_analysis.demo", "pose_estimation.main"):
+    for module in ("demo_generator.main", "pose_estimation.main"):
         if importlib.util.find_spec(module.split(".")[0]) is None or \
                 importlib.util.find_spec(module) is None:
             pytest.skip(f"{module} is not in the tree yet: no posed demo dataset to render")

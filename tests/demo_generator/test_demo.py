@@ -1,4 +1,4 @@
-"""The demo concert generator (``dataset_analysis.demo``): files, layout, ground truth, music.
+"""The demo concert generator (``demo_generator``): files, layout, ground truth, music.
 
 One short dataset (every song cut to ``SECONDS``) is generated per module through the real CLI
 and inspected by the tests; only the determinism test renders one more song.
@@ -16,9 +16,9 @@ from conftest import run_cli
 from core.dataset import find_stems
 from core.metadata import load_metadata, skip_reason
 from core.video import iter_frames, probe_video
-from dataset_analysis import demo
-from dataset_analysis import demo_audio as da
-from dataset_analysis import demo_video as dv
+from demo_generator import audio as da
+from demo_generator import concerts as demo
+from demo_generator import video as dv
 
 SECONDS = 2.0
 N_FRAMES = int(SECONDS * 30)
@@ -27,7 +27,7 @@ N_FRAMES = int(SECONDS * 30)
 @pytest.fixture(scope="module")
 def demo_root(tmp_path_factory):
     out = tmp_path_factory.mktemp("demo_cli") / "demo data"
-    run_cli("dataset_analysis.demo", str(out), "--seconds", str(SECONDS), check=True)
+    run_cli("demo_generator.main", str(out), "--seconds", str(SECONDS), check=True)
     return out
 
 
@@ -346,7 +346,7 @@ def test_complete_dataset_is_skipped_and_settings_are_checked(demo_root, caplog)
 
 
 def test_cli_help_and_bad_arguments():
-    result = run_cli("dataset_analysis.demo", "--help", check=True)
+    result = run_cli("demo_generator.main", "--help", check=True)
     assert "--seconds" in result.stdout and "--seed" in result.stdout and "-f" in result.stdout
     with pytest.raises(ValueError):
         demo.generate_demo("unused", seconds=0)

@@ -2,7 +2,7 @@
 
 Usage::
 
-    python -m dataset_analysis.demo OUT_DIR [--seconds S] [--seed N] [-f]
+    python -m demo_generator.main OUT_DIR [--seconds S] [--seed N] [-f]
 
 Layout written (see docs/CONTRACTS.md, "Demo dataset")::
 
@@ -20,12 +20,12 @@ Songs (``DEMO_SONGS``) exercise the pipeline's special cases: a non-ASCII song n
 reversed layout, a moving camera (``moving_camera: true``) and a song whose metadata has
 ``fps: null`` (its files exist; stages must skip it with a reason).
 
-Audio (``demo_audio``) and animation (``demo_video``) are documented in their modules. Each
+Audio (``demo_generator.audio``) and animation (``demo_generator.video``) are documented in their modules. Each
 performer moves with ITS OWN stem: ``driver = motion_driver(onset_envelope(stem))``, where the
 onset envelope is librosa's ``onset_strength`` (hop 1024 at 48 kHz) linearly interpolated to the
 video frame times ``f / fps`` (the published audio-feature definition), and the mridangam stem is
 the mean of its two microphone files. The driver sets the SPEED of the performer's motion
-coordinate (``demo_video.stroke_motion``: one stroke per onset, alternating direction), which
+coordinate (``demo_generator.video.stroke_motion``: one stroke per onset, alternating direction), which
 scales the sway, rotation, head nod and tilt and the violinist's bow travel; so the keypoint speeds
 that the feature stage measures follow the own stem's onset envelope. The singer's jaw drops with
 the vocal stem's RMS (frame 2048, hop 1024, / its 95th percentile). Each microphone has its own noise
@@ -44,12 +44,10 @@ identical input and settings.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import math
 import shutil
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,11 +56,11 @@ import numpy as np
 
 from core.audio import save_wav
 from core.io import atomic_path, load_json, save_json
-from core.log import progress, setup_logging
+from core.log import progress
 from core.metadata import duration_for_frames
 
-from . import demo_audio as da
-from . import demo_video as dv
+from . import audio as da
+from . import video as dv
 
 log = logging.getLogger(__name__)
 
@@ -348,37 +346,3 @@ def generate_demo(out_dir, seconds: float | None = None, seed: int = 0, force: b
     log.info("demo dataset with %d songs written to %s in %.1f s", len(DEMO_SONGS), out_dir,
              time.perf_counter() - started)
     return out_dir
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m dataset_analysis.demo",
-        description="Generate a small synthetic Carnatic-concert dataset for trying and testing the "
-                    "pipeline: per song a 1280x720 30 fps H.264 video (video.mov) of three real "
-                    "photographed performers (mridangam, vocal, violin) who move with their own "
-                    "instrument's audio, 48 kHz close-mic stems (vocal_close, violin_close, "
-                    "mridangam_left/right) and a mixture, demo_ground_truth.json (person boxes, "
-                    "face centres, motion drivers, the musical score) and dataset_metadata.json. "
-                    "Includes a moving-camera song and an fps:null song that stages must skip.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("out_dir", type=Path, help="folder to write the dataset into "
-                        "(becomes DATASET_PATH for the other stages)")
-    parser.add_argument("--seconds", type=float, default=None,
-                        help="cut every song to at most this many seconds (default: full songs, "
-                             "10-14 s each, ~46 s of video in all)")
-    parser.add_argument("--seed", type=int, default=0, help="random seed; same seed, same data")
-    parser.add_argument("-f", "--force", action="store_true",
-                        help="regenerate even if a complete dataset with these settings exists")
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
-    return parser
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    setup_logging(args.verbose)
-    generate_demo(args.out_dir, seconds=args.seconds, seed=args.seed, force=args.force)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
