@@ -4,6 +4,13 @@ Format: ``{artist: {song: {layout, moving_camera, fps, duration, correct_body_de
 face_false_positive_frames}}}``. ``layout`` is the left-to-right stage order of instruments (entries
 may be null: a performer whose instrument is unknown); ``face_false_positive_frames`` is a list of
 inclusive ``[start, end]`` frame ranges. Unknown fields are kept in ``SongInfo.extra`` and ignored.
+
+Skip rules live here, once (``skip_reason``): null required fields, moving camera (post-processing),
+unknown instruments, a layout that differs from the ``INSTRUMENTS`` setting, and
+``correct_body_detection: false`` for every stage that analyses motion or pose (motion features and
+their correlation, pose-conditioned training, saliency, attention): the published work left those
+songs out of motion analysis because pose estimation failed on them (``body_detection_skip``; each
+such stage offers ``--include-incorrect-body-detection``).
 """
 from __future__ import annotations
 
@@ -19,6 +26,8 @@ import numpy as np
 KNOWN_INSTRUMENTS = ("vocal", "violin", "mridangam", "tanpura", "ghatam", "morsing", "kanjira",
                      "flute", "veena")
 REQUIRED_FIELDS = ("layout", "fps", "duration")
+# The command-line flag every motion/pose-analysing stage offers to use such songs anyway.
+INCLUDE_BAD_BODY_FLAG = "--include-incorrect-body-detection"
 
 
 class MetadataError(RuntimeError):
@@ -141,15 +150,34 @@ def load_metadata(path: str | Path) -> list[SongInfo]:
             for artist, songs in raw.items() for song, entry in songs.items()]
 
 
+def body_detection_skip(song: SongInfo, include: bool = False) -> str | None:
+    """Why a stage that analyses the song's motion or pose must leave it out, or None.
+
+    ``correct_body_detection: false`` marks songs whose pose estimation failed (wrong person, body
+    not found); the published work left them out of motion analysis. ``include=True`` (the
+    ``--include-incorrect-body-detection`` flag) uses them anyway. ``null`` (unknown) is not a reason.
+    """
+    if song.correct_body_detection is False and not include:
+        return (f"correct_body_detection is false in the metadata (pose estimation failed; left out "
+                f"of motion analysis as published, {INCLUDE_BAD_BODY_FLAG} uses it)")
+    return None
+
+
 def skip_reason(song: SongInfo, require: Iterable[str] = REQUIRED_FIELDS,
                 skip_moving_camera: bool = False,
-                expected_instruments: Iterable[str] | None = None) -> str | None:
-    """Why ``song`` cannot be processed by a stage with these needs, or None if it can."""
+                expected_instruments: Iterable[str] | None = None,
+                require_body_detection: bool = False) -> str | None:
+    """Why ``song`` cannot be processed by a stage with these needs, or None if it can.
+
+    ``require_body_detection``: the stage analyses motion or pose (``body_detection_skip``).
+    """
     nulls = [name for name in require if getattr(song, name) is None]
     if nulls:
         return f"null {', '.join(nulls)} in metadata"
     if skip_moving_camera and song.moving_camera:
         return "moving camera (post-processing assumes a static camera)"
+    if require_body_detection and (reason := body_detection_skip(song)):
+        return reason
     unknown = [i for i in song.instruments if i not in KNOWN_INSTRUMENTS]
     if "layout" in require and unknown:
         return f"unknown instrument(s) in layout: {', '.join(unknown)}"
@@ -163,7 +191,8 @@ def skip_reason(song: SongInfo, require: Iterable[str] = REQUIRED_FIELDS,
 
 def select_songs(songs: Iterable[SongInfo], artist: str | None = None, song: str | None = None,
                  require: Iterable[str] = REQUIRED_FIELDS, skip_moving_camera: bool = False,
-                 expected_instruments: Iterable[str] | None = None
+                 expected_instruments: Iterable[str] | None = None,
+                 require_body_detection: bool = False
                  ) -> tuple[list[SongInfo], list[Skip]]:
     """Apply the ``-a``/``-s`` filters, then split into songs to process and songs to skip.
 
@@ -177,6 +206,7 @@ def select_songs(songs: Iterable[SongInfo], artist: str | None = None, song: str
         raise MetadataError(f"no song matches artist={artist!r} song={song!r} in the metadata")
     kept, skipped = [], []
     for s in chosen:
-        reason = skip_reason(s, require, skip_moving_camera, expected_instruments)
+        reason = skip_reason(s, require, skip_moving_camera, expected_instruments,
+                             require_body_detection)
         (skipped.append(Skip(s, reason)) if reason else kept.append(s))
     return kept, skipped

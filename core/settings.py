@@ -147,6 +147,20 @@ def add_common_args(parser: argparse.ArgumentParser, songs: bool = True) -> argp
     return parser
 
 
+def add_body_detection_arg(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """``--include-incorrect-body-detection`` for the stages that analyse motion or pose (the rule:
+    ``core.metadata.body_detection_skip``)."""
+    from .metadata import INCLUDE_BAD_BODY_FLAG
+
+    parser.add_argument(INCLUDE_BAD_BODY_FLAG, INCLUDE_BAD_BODY_FLAG.replace("-", "_").replace(
+                            "__", "--", 1), dest="include_incorrect_body_detection",
+                        action="store_true",
+                        help="also use songs whose metadata says correct_body_detection: false "
+                             "(pose estimation failed there; the published work left them out of "
+                             "motion analysis, and so does this stage by default)")
+    return parser
+
+
 def settings_from_args(args: argparse.Namespace, **extra) -> Settings:
     """Settings with the common CLI flags (and ``extra`` overrides) applied on top."""
     return load_settings(dataset_path=getattr(args, "dataset_path", None),

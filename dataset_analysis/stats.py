@@ -35,7 +35,7 @@ from typing import Iterable
 import numpy as np
 
 from core.keypoints import BODY_PARTS, LOWER_BODY
-from core.metadata import KNOWN_INSTRUMENTS, SongInfo, frame_ranges_mask
+from core.metadata import KNOWN_INSTRUMENTS, SongInfo, body_detection_skip, frame_ranges_mask
 
 # Body-part groups of the confidence statistics: the shared motion parts plus the lower body.
 REPORT_PARTS: dict[str, tuple[int, ...]] = {**BODY_PARTS, "lower_body": LOWER_BODY}
@@ -122,8 +122,8 @@ def avoid_reasons(song: SongInfo) -> list[str]:
     unknown = sorted({i for i in song.instruments if i not in KNOWN_INSTRUMENTS})
     if unknown:
         reasons.append(f"unknown instrument(s) in layout: {', '.join(unknown)}")
-    if song.correct_body_detection is False:
-        reasons.append("correct_body_detection is false (published pose estimation failed)")
+    if (reason := body_detection_skip(song)) is not None:
+        reasons.append(reason)
     return reasons
 
 

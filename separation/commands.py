@@ -28,10 +28,15 @@ log = logging.getLogger("separation")
 
 
 def selected_songs(args, dataset_path: Path, settings: Settings):
-    """Songs of ``dataset_path`` chosen by -a/-s and the INSTRUMENTS setting, like every stage."""
+    """Songs of ``dataset_path`` chosen by -a/-s and the INSTRUMENTS setting, like every stage;
+    for training also without ``correct_body_detection: false`` songs unless
+    ``--include-incorrect-body-detection`` (``core.metadata.body_detection_skip``)."""
     songs = load_metadata(Path(dataset_path) / DEFAULT_METADATA_NAME)
+    training = getattr(args, "command", None) == "train"
     return select_songs(songs, getattr(args, "artist", None), getattr(args, "song", None),
-                        expected_instruments=settings.instruments)
+                        expected_instruments=settings.instruments,
+                        require_body_detection=training and not getattr(
+                            args, "include_incorrect_body_detection", False))
 
 
 # --- train -----------------------------------------------------------------------------------------
@@ -69,7 +74,8 @@ def run_train(args: argparse.Namespace) -> int:
     run_info = {"command": "python -m separation.main " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
                 "dataset_path": str(dataset_path), "extra_dataset": list(args.extra_dataset),
                 "visual": args.visual, "preset": args.preset, "cross_modal": args.cross_modal,
-                "device": str(device)}
+                "device": str(device),
+                "include_incorrect_body_detection": bool(args.include_incorrect_body_detection)}
     extra = train(config, by_song, out, opts, device, args.instrument, val_songs,
                   args.force, run_info)
     best = extra.get("best_val") or {}

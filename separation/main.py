@@ -22,7 +22,7 @@ import argparse
 import sys
 
 from core.log import setup_logging
-from core.settings import add_common_args
+from core.settings import add_body_detection_arg, add_common_args
 
 INSTRUMENTS = ("vocal", "violin", "mridangam")
 
@@ -60,6 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="train/validate on exactly the songs of another checkpoint (e.g. an "
                             "audio-only baseline on the songs a visual model was trained on)")
     train.add_argument("--seed", type=int, default=0)
+    # every kind of model, audio-only too, so that a visual model and its baseline see the same songs
+    add_body_detection_arg(train)
 
     separate = sub.add_parser("separate", help="separate whole songs with a checkpoint")
     add_common_args(separate)

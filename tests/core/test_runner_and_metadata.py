@@ -76,3 +76,23 @@ def test_frame_ranges_mask_is_inclusive_and_clipped_to_the_video():
     from core.metadata import frame_ranges_mask
     mask = frame_ranges_mask([(2, 3), (-5, 0), (8, 40)], 10)
     assert mask.tolist() == [True, False, True, True, False, False, False, False, True, True]
+
+
+def test_failed_body_detection_is_one_named_rule(metadata_file):
+    """``correct_body_detection: false`` is a skip only for stages that ask for it, with a reason
+    that names the field and the flag; null (unknown) is never a reason."""
+    from core.metadata import INCLUDE_BAD_BODY_FLAG, body_detection_skip, parse_song
+
+    entry = json.loads(metadata_file.read_text())["A"]["ok"]
+    bad = parse_song("A", "bad", {**entry, "correct_body_detection": False})
+    unknown = parse_song("A", "unknown", {**entry, "correct_body_detection": None})
+    good = parse_song("A", "good", entry)
+    reason = body_detection_skip(bad)
+    assert "correct_body_detection is false" in reason and INCLUDE_BAD_BODY_FLAG in reason
+    assert body_detection_skip(bad, include=True) is None
+    assert body_detection_skip(unknown) is None and body_detection_skip(good) is None
+    kept, skipped = select_songs([bad, unknown, good])
+    assert [s.song for s in kept] == ["bad", "unknown", "good"]
+    kept, skipped = select_songs([bad, unknown, good], require_body_detection=True)
+    assert [s.song for s in kept] == ["unknown", "good"]
+    assert [(s.song.song, s.reason) for s in skipped] == [("bad", reason)]

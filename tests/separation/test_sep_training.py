@@ -62,3 +62,29 @@ def test_training_writes_checkpoints_and_resumes(synthetic_dataset, tmp_path):
     assert [h["step"] for h in meta["history"]] == [1, 2, 3]   # continued, not restarted
     assert not resume_path(out).exists()
     assert not list(tmp_path.glob(".*part*"))
+
+
+def test_training_leaves_out_failed_body_detection_unless_asked(tmp_path):
+    """Training (every model kind, so a visual model and its audio-only baseline see the same
+    songs) skips ``correct_body_detection: false`` songs by default; separate/evaluate do not."""
+    import argparse
+    import json
+
+    from core.settings import load_settings
+    from separation.commands import selected_songs
+
+    entry = {"layout": ["vocal", "violin"], "fps": 30.0, "duration": 8.0}
+    (tmp_path / "dataset_metadata.json").write_text(json.dumps(
+        {"A": {"bad": {**entry, "correct_body_detection": False}, "good": entry}}))
+    settings = load_settings(env_file=None, environ={})
+
+    def run(command, include=False):
+        args = argparse.Namespace(command=command, artist=None, song=None,
+                                  include_incorrect_body_detection=include)
+        kept, skipped = selected_songs(args, tmp_path, settings)
+        return [s.song for s in kept], [s.reason for s in skipped]
+
+    kept, reasons = run("train")
+    assert kept == ["good"] and "correct_body_detection is false" in reasons[0]
+    assert run("train", include=True)[0] == ["bad", "good"]
+    assert run("evaluate")[0] == ["bad", "good"]
