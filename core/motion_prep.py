@@ -3,29 +3,43 @@
 All functions are pure and work on ``(F, 133, 2)`` arrays (frames × COCO-WholeBody points × x/y);
 missing points are NaN. Nothing here reads or writes files.
 
-Steps of the published motion preprocessing (DESIGN §5), in the order ``prepare_motion`` applies them:
+Two orders of the same four steps (``prepare_motion(..., variant=...)``):
 
-1. **Score masking** — a point whose score is below the threshold becomes NaN
-   (``mask_low_scores``). Done first, so unreliable points never move the per-frame centre or scale.
+``"published"`` (default; DESIGN §5, the thesis): normalise over all 133 points → drop parts →
+smooth → mask by score:
+
+1. **Per-frame normalisation** (``normalise_per_frame``) over every finite point of the frame, whatever
+   its score and whether it is dropped later: with ``c_f`` the mean of frame f's finite points and
+   ``s_f = max_i |p_fi - c_f|`` the largest distance from it, ``q_fi = (p_fi - c_f) / s_f``.
+   Coordinates become dimensionless ("normalised units"); a frame with fewer than two finite points or
+   ``s_f = 0`` becomes all NaN.
 2. **Dropping points** — hips, legs and feet (``core.keypoints.LOWER_BODY``) always; for the leftmost
    performer the COCO ``left_*`` arm and hand, for the rightmost the ``right_*`` arm and hand
    (``core.keypoints.occluded_stage_edge_points``), unless ``all_body_parts`` (``points_to_drop``,
    ``drop_points``).
-3. **Per-frame normalisation** (``normalise_per_frame``): with ``c_f`` the mean of frame f's finite
-   points and ``s_f = max_i |p_fi - c_f|`` the largest distance from it,
-   ``q_fi = (p_fi - c_f) / s_f``. Coordinates become dimensionless ("normalised units": 1 = the
-   distance of the farthest kept point from the centre); a frame with fewer than two finite points or
-   ``s_f = 0`` becomes all NaN.
-4. **Savitzky–Golay smoothing** (``savgol_smooth``, window 5, order 2), NaN-aware: each maximal run of
-   finite samples of one coordinate that is at least ``window`` long is smoothed exactly as
-   ``scipy.signal.savgol_filter(run, window, order, mode="interp")`` would smooth it alone (a
-   least-squares polynomial of degree ``order`` over each centred window; within ``window // 2`` of a
-   run's ends, the polynomial fitted to the run's first/last window is evaluated there). Shorter runs
-   are left unsmoothed and NaN stays NaN, so smoothing never bridges a gap.
+3. **Savitzky–Golay smoothing** (``savgol_smooth``, window 5, order 2) of the kept points, low-score
+   positions included (they are masked only afterwards).
+4. **Score masking** — a point whose score is below the threshold becomes NaN (``mask_low_scores``).
+
+``"robust"`` (this project's option): mask by score → drop parts → normalise over the kept, well-scored
+points only → smooth. Unreliable and dropped points then never move a frame's centre or scale (a leg
+or a mis-detected wrist far from the body changes ``s_f`` and so every feature of that frame in the
+published order), and smoothing never mixes a low-score position into its neighbours. Feature
+magnitudes differ between the two orders (different ``c_f``, ``s_f``), so compare numbers only within
+one variant; the variant is recorded in every feature file's ``settings``.
+
+Smoothing is the same in both variants, NaN-aware: each maximal run of finite samples of one
+coordinate that is at least ``window`` long is smoothed exactly as ``scipy.signal.savgol_filter(run,
+window, order, mode="interp")`` smooths it alone (scipy's default mode: a least-squares polynomial of
+degree ``order`` over each centred window; within ``window // 2`` of a run's ends the polynomial of
+the run's first/last window is evaluated there). On a gap-free series this is exactly scipy's
+``savgol_filter(x, 5, 2)``; shorter runs are left unsmoothed and NaN stays NaN, so smoothing never
+bridges a gap (scipy itself would spread a NaN over its neighbours).
 
 ``interpolate_gaps`` (display only, never used for features) fills interior NaN gaps linearly in time.
 
-API: ``prepare_motion`` (all four steps → ``PreparedMotion``), the steps ``mask_low_scores``,
+API: ``prepare_motion`` (all four steps → ``PreparedMotion``; ``MOTION_PREP_VARIANTS``,
+``describe_motion_prep`` for the ``settings`` record), the steps ``mask_low_scores``,
 ``points_to_drop`` / ``drop_points``, ``normalise_per_frame``, ``savgol_smooth``, plus
 ``interpolate_gaps`` and ``finite_points`` ((F, P, 2) → (F, P) both coordinates finite).
 """
@@ -39,6 +53,28 @@ from .keypoints import LOWER_BODY, NUM_KEYPOINTS, occluded_stage_edge_points
 
 SAVGOL_WINDOW = 5
 SAVGOL_ORDER = 2
+MOTION_PREP_VARIANTS = ("published", "robust")
+_ORDERS = {
+    "published": ["normalise per frame over all finite points (mean, largest distance)",
+                  "drop parts", "Savitzky-Golay smoothing", "mask points with score < threshold"],
+    "robust": ["mask points with score < threshold", "drop parts",
+               "normalise per frame over the kept well-scored points (mean, largest distance)",
+               "Savitzky-Golay smoothing"],
+}
+
+
+def describe_motion_prep(variant: str) -> dict:
+    """The ``settings`` record of a preprocessing variant: its name, whether it is the published
+    definition, and the order of its steps."""
+    check_variant(variant)
+    return {"variant": variant, "published": variant == "published", "order": list(_ORDERS[variant])}
+
+
+def check_variant(variant: str) -> str:
+    if variant not in MOTION_PREP_VARIANTS:
+        raise ValueError(f"unknown motion preprocessing {variant!r}: expected one of "
+                         f"{MOTION_PREP_VARIANTS}")
+    return variant
 
 
 def _float(array) -> np.ndarray:
@@ -248,30 +284,45 @@ class PreparedMotion:
 
 def prepare_motion(keypoints: np.ndarray, scores: np.ndarray | None, threshold: float | None,
                    dropped_points=(), smooth: bool = True, window: int = SAVGOL_WINDOW,
-                   order: int = SAVGOL_ORDER, smooth_points=None) -> PreparedMotion:
-    """Mask low scores, drop ``dropped_points``, normalise per frame, smooth (module docstring).
+                   order: int = SAVGOL_ORDER, smooth_points=None,
+                   variant: str = "published") -> PreparedMotion:
+    """The four preprocessing steps in the order of ``variant`` (module docstring).
 
     ``keypoints``: (F, 133, 2) pixels; ``scores``: (F, 133) on the backend's scale.
-    ``scores=None``: ``keypoints`` are already score-masked (``mask_low_scores``), skip that step.
+    ``scores=None``: no score masking (``keypoints`` already masked, or nothing to mask).
     ``smooth_points``: keep only these indices in the result (the others still set each frame's
     centre and scale), so only they are smoothed — saves time when a caller needs a few points,
     e.g. the bowing arm; default all points.
-    Only the kept points that are finite (and well scored) in some frame are processed: dropped and
-    never-seen points cannot change any frame's centre or scale.
+    Only the kept points that are finite and well scored in some frame are carried through (the
+    others would be NaN everywhere); which points set each frame's centre and scale is the
+    variant's business: all finite points (published) or the kept, well-scored ones (robust).
     """
+    check_variant(variant)
     if keypoints.ndim != 3 or keypoints.shape[1:] != (NUM_KEYPOINTS, 2):
         raise ValueError(f"keypoints must be (F, {NUM_KEYPOINTS}, 2), got {keypoints.shape}")
     keypoints = _float(keypoints)
-    usable = finite_points(keypoints)
+    finite = finite_points(keypoints)
+    usable = finite.copy()
     if scores is not None:
-        usable &= np.asarray(scores) >= threshold                          # NaN score: unusable
+        scores = np.asarray(scores)
+        if scores.shape != keypoints.shape[:2]:
+            raise ValueError(f"scores {scores.shape} do not match keypoints {keypoints.shape}")
+        usable &= scores >= threshold                                      # NaN score: unusable
     dropped = set(dropped_points)
     seen = usable.any(axis=0)
     kept = [i for i in range(NUM_KEYPOINTS) if i not in dropped and seen[i]]
-    selected = keypoints[:, kept]
-    if scores is not None:
-        selected = np.where(usable[:, kept, None], selected, keypoints.dtype.type(np.nan))
-    normalised, centre, scale = normalise_per_frame(selected)
+    if variant == "published":
+        # 1. normalise over every finite point (the published pipeline had no reason to exclude
+        # any), 2. keep the undropped points
+        present = np.flatnonzero(finite.any(axis=0))
+        normalised_all, centre, scale = normalise_per_frame(keypoints[:, present])
+        column = {int(i): k for k, i in enumerate(present)}
+        normalised = normalised_all[:, [column[i] for i in kept]]
+    else:
+        selected = keypoints[:, kept]
+        if scores is not None:
+            selected = np.where(usable[:, kept, None], selected, keypoints.dtype.type(np.nan))
+        normalised, centre, scale = normalise_per_frame(selected)
     if smooth_points is not None:
         wanted = set(smooth_points)
         columns = [k for k, i in enumerate(kept) if i in wanted]
@@ -279,4 +330,7 @@ def prepare_motion(keypoints: np.ndarray, scores: np.ndarray | None, threshold: 
         normalised = normalised[:, columns]
     if smooth:
         normalised = savgol_smooth(normalised, window, order)
+    if variant == "published" and scores is not None:
+        # 4. mask by score, after smoothing
+        normalised = np.where(usable[:, kept, None], normalised, normalised.dtype.type(np.nan))
     return PreparedMotion(normalised, tuple(kept), centre, scale, tuple(dropped_points))

@@ -4,8 +4,8 @@ import pytest
 from scipy.signal import savgol_filter
 
 from core.keypoints import LEFT_ARM_AND_HAND, LOWER_BODY, RIGHT_ARM_AND_HAND
-from core.motion_prep import (interpolate_gaps, mask_low_scores, normalise_per_frame,
-                              points_to_drop, prepare_motion, savgol_smooth)
+from core.motion_prep import (describe_motion_prep, interpolate_gaps, mask_low_scores,
+                              normalise_per_frame, points_to_drop, prepare_motion, savgol_smooth)
 
 
 def test_mask_low_scores_sets_points_below_threshold_and_nan_scores_to_nan():
@@ -114,11 +114,10 @@ def test_prepare_motion_smooth_points_subset_equals_full_smoothing_there():
     assert np.isnan(np.delete(subset.keypoints, [6, 8, 10], axis=1)).all()
 
 
-def test_prepare_motion_centre_and_scale_ignore_dropped_masked_and_missing_points():
-    """Four kept points on a square; a dropped hip far away, a low-score nose and a point missing
-    everywhere must not move the centre or the scale."""
+def _square_hip_and_nose(n_frames=12):
+    """Four kept points on a square around (300, 200) (half-diagonal 40·√2 px), a dropped hip far
+    away at (5000, 5000), a low-score nose at (-900, 900) and points missing everywhere."""
     corners = np.array([[1, 1], [-1, 1], [-1, -1], [1, -1]], dtype=np.float32)
-    n_frames = 12
     kp = np.full((n_frames, 133, 2), np.nan, np.float32)
     square = [5, 6, 7, 8]                                   # shoulders and elbows
     kp[:, square] = corners * 40 + np.array([300, 200], np.float32)
@@ -126,7 +125,14 @@ def test_prepare_motion_centre_and_scale_ignore_dropped_masked_and_missing_point
     kp[:, 0] = [-900, 900]                                  # nose, masked by its score
     scores = np.ones((n_frames, 133), np.float32)
     scores[:, 0] = 0.1
-    prepared = prepare_motion(kp, scores, 0.5, LOWER_BODY)
+    return kp, scores, corners, square
+
+
+def test_robust_order_centre_and_scale_ignore_dropped_masked_and_missing_points():
+    """Robust option: the dropped hip and the low-score nose must not move the centre or scale."""
+    kp, scores, corners, square = _square_hip_and_nose()
+    n_frames = len(kp)
+    prepared = prepare_motion(kp, scores, 0.5, LOWER_BODY, variant="robust")
     np.testing.assert_allclose(prepared.centre, np.tile([300, 200], (n_frames, 1)))
     np.testing.assert_allclose(prepared.scale, 40 * np.sqrt(2), rtol=1e-6)
     np.testing.assert_allclose(prepared.keypoints[:, square],
@@ -134,6 +140,64 @@ def test_prepare_motion_centre_and_scale_ignore_dropped_masked_and_missing_point
     others = np.delete(np.arange(133), square)
     assert np.isnan(prepared.keypoints[:, others]).all()
     assert prepared.keypoints.dtype == np.float32
+
+
+def test_published_order_normalises_over_every_finite_point_then_drops_and_masks():
+    """Published default (DESIGN §5): the centre is the mean of all six finite points (hip and
+    low-score nose included) and the scale the hip's distance from it; afterwards the hip is dropped
+    and the nose masked, so only the square is left, in those (much smaller) units."""
+    kp, scores, corners, square = _square_hip_and_nose()
+    n_frames = len(kp)
+    prepared = prepare_motion(kp, scores, 0.5, LOWER_BODY)
+    centre = np.array([(4 * 300 + 5000 - 900) / 6, (4 * 200 + 5000 + 900) / 6])   # (883.3, 1116.7)
+    scale = np.hypot(5000 - centre[0], 5000 - centre[1])                           # 5659.3 px
+    np.testing.assert_allclose(prepared.centre, np.tile(centre, (n_frames, 1)), rtol=1e-6)
+    np.testing.assert_allclose(prepared.scale, scale, rtol=1e-6)
+    expected = (corners * 40 + np.array([300, 200]) - centre) / scale
+    np.testing.assert_allclose(prepared.keypoints[:, square],
+                               np.broadcast_to(expected, (n_frames, 4, 2)), rtol=1e-5)
+    others = np.delete(np.arange(133), square)
+    assert np.isnan(prepared.keypoints[:, others]).all()
+    # the two orders give different magnitudes for the same body: 1/√2 against ~0.14
+    robust = prepare_motion(kp, scores, 0.5, LOWER_BODY, variant="robust")
+    assert np.abs(robust.keypoints[0, 5]).max() / np.abs(prepared.keypoints[0, 5]).max() > 3
+
+
+def test_published_order_smooths_before_masking_robust_masks_first():
+    """A still body with a low-score nose (masked in every frame) that jumps in frame 10.
+    Published: frame 10's centre and scale move with the nose, Savitzky–Golay spreads that to frames
+    8–12 with the centred-window weights (-3, 12, 17, 12, -3)/35, and only then is the nose masked;
+    robust: the nose is masked first, so the body stays exactly still."""
+    rng = np.random.default_rng(11)
+    n_frames = 21
+    still = rng.uniform(200, 400, size=(1, 133, 2)).astype(np.float64)
+    kp = np.repeat(still, n_frames, axis=0)
+    kp[10, 0] = [2000, -1500]
+    scores = np.ones((n_frames, 133))
+    scores[:, 0] = 0.1
+    robust = prepare_motion(kp, scores, 0.5, (), variant="robust")
+    published = prepare_motion(kp, scores, 0.5, ())
+    normalised, _, _ = normalise_per_frame(kp)              # published step 1, every frame
+    base, jump = normalised[0], normalised[10]
+    np.testing.assert_allclose(robust.keypoints[:, 1:], np.broadcast_to(
+        normalise_per_frame(np.delete(still, 0, axis=1))[0][0], (n_frames, 132, 2)), atol=1e-12)
+    weights = {8: -3 / 35, 9: 12 / 35, 10: 17 / 35, 11: 12 / 35, 12: -3 / 35}
+    for frame, weight in weights.items():
+        expected = base[1:] + weight * (jump[1:] - base[1:])
+        np.testing.assert_allclose(published.keypoints[frame, 1:], expected, atol=1e-12)
+    np.testing.assert_allclose(published.keypoints[:8, 1:], np.broadcast_to(base[1:], (8, 132, 2)),
+                               atol=1e-12)
+    assert np.isnan(published.keypoints[:, 0]).all() and np.isnan(robust.keypoints[:, 0]).all()
+
+
+def test_describe_motion_prep_names_the_order_and_rejects_unknown_variants():
+    assert describe_motion_prep("published") == {
+        "variant": "published", "published": True,
+        "order": ["normalise per frame over all finite points (mean, largest distance)",
+                  "drop parts", "Savitzky-Golay smoothing", "mask points with score < threshold"]}
+    assert describe_motion_prep("robust")["order"][0] == "mask points with score < threshold"
+    with pytest.raises(ValueError, match="unknown motion preprocessing"):
+        prepare_motion(np.zeros((5, 133, 2)), None, None, variant="thesis")
 
 
 def test_savgol_float32_matches_float64():
