@@ -23,6 +23,7 @@ from core.runner import RunSummary, run_per_song
 from core.settings import POSE_BACKENDS, SettingsError, add_common_args, settings_from_args
 
 from .backends import make_backend
+from .postprocess import WALL_ART_RULES
 from .stage import PoseJob, PostJob, pose_song, post_song
 
 log = logging.getLogger("pose_estimation")
@@ -37,6 +38,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--post", action="store_true",
                         help="split the poses into one keypoint track per instrument of the layout "
                              "(static-camera songs only); alone, runs only post-processing")
+    parser.add_argument("--wall-art-rule", "--wall_art_rule", dest="wall_art_rule",
+                        choices=WALL_ART_RULES, default="published",
+                        help="post-processing: which stable people are not performers. published "
+                             "(default): keep the N lowest (N = layout length), anything higher is "
+                             "wall art; top_quarter: also never take a cluster centred in the top 25%% "
+                             "of the frame (a missing performer is then an error, not the wall art)")
     parser.add_argument("--backend", choices=POSE_BACKENDS, default=None,
                         help="pose backend (default: POSE_BACKEND setting, else mediapipe)")
     parser.add_argument("--workers", type=int, default=None,
@@ -75,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
         except MetadataError as exc:
             log.error("post: %s", exc)
             return 2
-        post_job = PostJob(dataset_path, args.force)
+        post_job = PostJob(dataset_path, args.force, args.wall_art_rule)
         summary.merge(run_per_song("post", chosen, lambda s: post_song(s, post_job), skipped, log))
     return summary.exit_code
 

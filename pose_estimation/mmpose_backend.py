@@ -85,6 +85,22 @@ def prepare_imports() -> None:
         sys.modules["torchvision.transforms"] = transforms
 
 
+# Where the person boxes come from when no MMDetection detector is configured.
+FINDER_BOXES = "boxes: MediaPipe performer finder (face detection), no detector"
+
+
+def recorded_model_name(config, checkpoint, detector_config=None, detector_checkpoint=None) -> str:
+    """The ``model`` recorded in the pose pickle: the pose model, its weights, and where the
+    person boxes came from (a top-down model's keypoints depend on its boxes), e.g.
+    ``"rtmw-x_8xb320-270e_cocktail14-384x288 (rtmw-x.pth); boxes: MediaPipe performer finder (face
+    detection), no detector"``."""
+    name = Path(config).stem + (f" ({Path(checkpoint).name})" if checkpoint else " (random weights)")
+    if not detector_config:
+        return f"{name}; {FINDER_BOXES}"
+    weights = f" ({Path(detector_checkpoint).name})" if detector_checkpoint else " (random weights)"
+    return f"{name}; boxes: detector {Path(detector_config).stem}{weights}"
+
+
 class MMPoseEstimator:
     """Top-down MMPose whole-body estimation; ``estimate`` follows ``backends.Backend``."""
 
@@ -100,8 +116,8 @@ class MMPoseEstimator:
         if n_keypoints and n_keypoints != 133:
             raise ValueError(f"{config}: the model predicts {n_keypoints} keypoints; the pipeline "
                              f"needs a 133-point COCO-WholeBody model")
-        self.model_name = Path(config).stem + (f" ({Path(checkpoint).name})" if checkpoint
-                                               else " (random weights)")
+        self.model_name = recorded_model_name(config, checkpoint, detector_config,
+                                              detector_checkpoint)
         self.detector = None
         self.detection_threshold = detection_threshold
         if detector_config:

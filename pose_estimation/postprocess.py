@@ -9,9 +9,16 @@ Published procedure (DESIGN section 5), as pure functions over numpy arrays:
    (8 % of the width, 50–200 px).
 2. **Keep stable clusters**: present (at least one detection) in more than ``MIN_PRESENCE`` = 66 %
    of the frames.
-3. **Drop clusters too high in the frame** (wall artwork, photos behind the stage): a cluster whose
-   mean centre y lies in the top ``TOP_FRACTION`` = 25 % of the frame height is not a seated
-   performer.
+3. **Drop clusters too high in the frame** (wall artwork, photos behind the stage). Two rules
+   (``WALL_ART_RULES``):
+
+   * ``"published"`` (default): the published description (DESIGN §5, the thesis README) gives no
+     height threshold; what it specifies is step 4, so "too high" means *above the N lowest stable
+     clusters*: every stable cluster that is not among the N lowest is dropped, wherever it sits.
+   * ``"top_quarter"`` (this project's option): additionally, a stable cluster whose mean centre y
+     lies in the top ``TOP_FRACTION`` = 25 % of the frame height is never a seated performer. With
+     a performer missing (fewer stable people than the layout) this refuses to take the wall art
+     for a performer and raises instead; the published rule takes the N lowest whatever they are.
 4. **Keep the N lowest** remaining clusters (largest mean centre y), N = ``len(layout)``; null
    layout entries are performers too (their output is not written). Fewer than N → error naming
    both numbers, never a guess.
@@ -33,6 +40,7 @@ THRESHOLD_FRACTION = 0.08
 THRESHOLD_MIN_PX, THRESHOLD_MAX_PX = 50.0, 200.0
 MIN_PRESENCE = 0.66
 TOP_FRACTION = 0.25
+WALL_ART_RULES = ("published", "top_quarter")
 ASSIGN_FACTOR = 1.5
 
 
@@ -81,13 +89,33 @@ def cluster_centres(centres_per_frame: list[np.ndarray], threshold: float) -> Cl
                     np.array(counts, dtype=int))
 
 
-def select_performers(clusters: Clusters, n_performers: int, frame_height: float) -> np.ndarray:
+def describe_wall_art_rule(rule: str) -> dict:
+    """The ``settings`` record of a wall-art rule (written to every ``pose_info.json``)."""
+    check_wall_art_rule(rule)
+    return {"wall_art_rule": rule, "published": rule == "published",
+            "definition": "keep the N lowest stable clusters (higher ones are wall art)"
+            if rule == "published" else
+            f"drop stable clusters whose mean centre is in the top {TOP_FRACTION:.0%} of the frame "
+            f"height, then keep the N lowest"}
+
+
+def check_wall_art_rule(rule: str) -> str:
+    if rule not in WALL_ART_RULES:
+        raise ValueError(f"unknown wall-art rule {rule!r}: expected one of {WALL_ART_RULES}")
+    return rule
+
+
+def select_performers(clusters: Clusters, n_performers: int, frame_height: float,
+                      wall_art_rule: str = "published") -> np.ndarray:
     """Indices of the performers' clusters, ordered left to right (``(n_performers,)`` int).
 
-    Raises ``LayoutMismatchError`` when fewer stable, low-enough clusters exist than performers.
+    Raises ``LayoutMismatchError`` when fewer stable (and, with ``"top_quarter"``, low-enough)
+    clusters exist than performers.
     """
+    check_wall_art_rule(wall_art_rule)
     stable = np.flatnonzero(clusters.presence > MIN_PRESENCE)
-    low_enough = stable[clusters.centres[stable, 1] >= TOP_FRACTION * frame_height]
+    low_enough = stable if wall_art_rule == "published" else \
+        stable[clusters.centres[stable, 1] >= TOP_FRACTION * frame_height]
     if len(low_enough) < n_performers:
         dropped_high = len(stable) - len(low_enough)
         detail = f" ({dropped_high} more too high in the frame, taken for wall art)" \
@@ -132,8 +160,8 @@ class PerformerTracks:
     presence: np.ndarray         # (P,) fraction of frames with an assigned detection
 
 
-def split_performers(frames: list[list[dict]], n_performers: int, frame_wh: tuple[int, int]
-                     ) -> PerformerTracks:
+def split_performers(frames: list[list[dict]], n_performers: int, frame_wh: tuple[int, int],
+                     wall_art_rule: str = "published") -> PerformerTracks:
     """Steps 1–6 on a pose record's ``frames`` (list of lists of persons with ``box``,
     ``keypoints`` (133, 2), ``scores`` (133,)). Performer p is the p-th from the left."""
     width, height = frame_wh
@@ -141,7 +169,7 @@ def split_performers(frames: list[list[dict]], n_performers: int, frame_wh: tupl
                for persons in frames]
     threshold = cluster_threshold(width)
     clusters = cluster_centres(centres, threshold)
-    chosen = select_performers(clusters, n_performers, height)
+    chosen = select_performers(clusters, n_performers, height, wall_art_rule)
     assigned = assign_detections(centres, clusters.centres[chosen], ASSIGN_FACTOR * threshold)
     n_frames = len(frames)
     keypoints = np.full((n_performers, n_frames, NUM_KEYPOINTS, 2), np.nan, dtype=np.float32)

@@ -21,7 +21,7 @@ from core.video import iter_frames, probe_video
 
 from .backends import Backend
 from .pose_record import load_record, make_record
-from .postprocess import face_points, split_performers
+from .postprocess import describe_wall_art_rule, face_points, split_performers
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +80,7 @@ def post_outputs(song_dir: Path, layout: tuple[str | None, ...]) -> list[Path]:
 class PostJob:
     dataset_path: Path
     force: bool = False
+    wall_art_rule: str = "published"        # postprocess.WALL_ART_RULES
 
 
 def post_song(song: SongInfo, job: PostJob) -> str | None:
@@ -96,7 +97,7 @@ def post_song(song: SongInfo, job: PostJob) -> str | None:
         return UP_TO_DATE
     record = load_record(song_dir / POSE_PICKLE_NAME)
     frame_wh = tuple(int(v) for v in record["frame_size"])
-    tracks = split_performers(record["frames"], len(layout), frame_wh)
+    tracks = split_performers(record["frames"], len(layout), frame_wh, job.wall_art_rule)
     # the face file first: pose_info.json, written last of all, marks a finished song
     if "vocal" in layout:
         save_face_keypoints(song_dir, face_points(tracks.keypoints[layout.index("vocal")]))
@@ -108,7 +109,8 @@ def post_song(song: SongInfo, job: PostJob) -> str | None:
                 "frame_size": list(frame_wh), "position": position, "n_performers": len(layout),
                 "layout": list(layout), "video": record.get("video"),
                 "cluster_centre": tracks.centres[position].tolist(),
-                "presence": float(tracks.presence[position])}
+                "presence": float(tracks.presence[position]),
+                "settings": {"post_processing": describe_wall_art_rule(job.wall_art_rule)}}
         save_instrument_pose(song_dir / instrument,
                              InstrumentPose(tracks.keypoints[position], tracks.scores[position], info))
     log.info("%s: %s", song.key, ", ".join(

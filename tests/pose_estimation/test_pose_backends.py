@@ -178,7 +178,7 @@ def test_real_mmpose_wholebody_model_with_random_weights():
     config = (Path(mmpose.__file__).parent / ".mim" / "configs" / "wholebody_2d_keypoint" / "rtmpose"
               / "ubody" / "rtmpose-t_8xb64-270e_coco-ubody-wholebody-256x192.py")
     estimator = MMPoseEstimator(config, None, "cpu")
-    assert "random weights" in estimator.model_name
+    assert "random weights" in estimator.model_name and "MediaPipe performer finder" in estimator.model_name
     frame = np.random.default_rng(0).integers(0, 255, (360, 640, 3), dtype=np.uint8)
     boxes = np.array([[10, 20, 200, 340], [300, 0, 640, 360]], dtype=np.float32)
     persons = estimator.estimate_frame(frame, boxes)
@@ -195,3 +195,15 @@ def test_real_mmpose_wholebody_model_with_random_weights():
     # the streaming interface, with the MediaPipe person finder on a blank frame: no people
     out = list(estimator.estimate([(0, np.zeros((360, 640, 3), np.uint8))]))
     assert out == [(0, [])]
+
+
+def test_mmpose_recorded_model_name_says_where_the_boxes_came_from():
+    from pose_estimation.mmpose_backend import FINDER_BOXES, recorded_model_name
+
+    finder = recorded_model_name("cfg/rtmw-x_384x288.py", "w/rtmw-x.pth")
+    assert finder == f"rtmw-x_384x288 (rtmw-x.pth); {FINDER_BOXES}"
+    assert "MediaPipe performer finder" in finder
+    detector = recorded_model_name("cfg/rtmw-x_384x288.py", None, "det/rtmdet-m_640.py",
+                                   "det/rtmdet-m.pth")
+    assert detector == "rtmw-x_384x288 (random weights); boxes: detector rtmdet-m_640 (rtmdet-m.pth)"
+    assert "MediaPipe" not in detector

@@ -130,6 +130,7 @@ def test_post_rerun_skips_unless_forced_and_moving_camera_is_skipped(posed_datas
     assert info["position"] == 2 and info["n_performers"] == 3 and info["layout"] == LAYOUT
     assert info["score_scale"] == "probability" and info["fps"] == 30.0
     np.testing.assert_allclose(info["cluster_centre"], [1030, 470], atol=1)
+    assert info["settings"]["post_processing"]["wall_art_rule"] == "published"
     stamps = [p.stat().st_mtime_ns for p in paths]
     os.utime(song_dir / POSE_PICKLE_NAME)
     capsys.readouterr()
@@ -138,8 +139,14 @@ def test_post_rerun_skips_unless_forced_and_moving_camera_is_skipped(posed_datas
     log = capsys.readouterr().err      # main() logs to stderr (core.log.setup_logging)
     assert "A/s1: outputs exist, skipping" in log
     assert "skipped A/pan: moving camera" in log
-    assert pose_main.main(["--post", "-f", "--dataset_path", str(posed_dataset)]) == 0
+    assert pose_main.main(["--post", "-f", "--wall-art-rule", "top_quarter",
+                           "--dataset_path", str(posed_dataset)]) == 0
     assert all(new > old for new, old in zip((p.stat().st_mtime_ns for p in paths), stamps))
+    info = json.loads((song_dir / "violin" / "pose_info.json").read_text())
+    assert info["settings"]["post_processing"] == {
+        "wall_art_rule": "top_quarter", "published": False,
+        "definition": "drop stable clusters whose mean centre is in the top 25% of the frame "
+                      "height, then keep the N lowest"}
 
 
 def test_pose_rerun_skips_existing_pickle_without_touching_the_video(posed_dataset, capsys):

@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from pose_estimation.postprocess import (LayoutMismatchError, assign_detections, cluster_centres,
-                                         cluster_threshold, split_performers)
+from pose_estimation.postprocess import (WALL_ART_RULES, LayoutMismatchError, assign_detections,
+                                         cluster_centres, cluster_threshold, split_performers)
 from tests.pose_estimation.pose_fixtures import box_around, person_at
 
 W, H, F = 1280, 720, 100
@@ -64,13 +64,36 @@ def test_split_performers_finds_the_three_maps_left_to_right_and_leaves_the_gap_
     assert np.isnan(tracks.keypoints[1, 40:60]).all() and np.isfinite(tracks.keypoints[1, 60]).all()
 
 
-def test_wall_art_is_never_taken_even_when_a_performer_is_missing():
+def test_wall_art_rules_differ_when_a_performer_is_missing():
+    """Published rule: the N lowest stable clusters, whatever they are, so with the middle performer
+    never there the wall art (centre y = 90 of 720) becomes the third "performer"; the top_quarter
+    option refuses it and names the problem."""
     frames = synthetic_frames(np.random.default_rng(1), gap=(0, F))     # middle performer never there
-    with pytest.raises(LayoutMismatchError, match="layout has 3 performers, found 2 stable people"):
-        split_performers(frames, 3, (W, H))
-    # with a 2-performer layout the two remaining are used, left to right
-    tracks = split_performers(frames, 2, (W, H))
-    np.testing.assert_allclose(tracks.centres[:, 0], [250, 1030], atol=5)
+    published = split_performers(frames, 3, (W, H))
+    np.testing.assert_allclose(published.centres, [[250, 470], [640, 90], [1030, 470]], atol=5)
+    art = [q["keypoints"] for q in frames[0] if q.get("who") == "art"][0]
+    np.testing.assert_array_equal(published.keypoints[1, 0], art)
+    with pytest.raises(LayoutMismatchError, match="layout has 3 performers, found 2 stable people "
+                                                  r"\(1 more too high in the frame"):
+        split_performers(frames, 3, (W, H), wall_art_rule="top_quarter")
+    # with a 2-performer layout both rules use the two remaining, left to right
+    for rule in WALL_ART_RULES:
+        tracks = split_performers(frames, 2, (W, H), wall_art_rule=rule)
+        np.testing.assert_allclose(tracks.centres[:, 0], [250, 1030], atol=5)
+
+
+def test_wall_art_rules_differ_for_a_performer_high_in_the_frame():
+    """A tight framing puts the performers' box centres in the top quarter (y = 150 of 720): the
+    published rule keeps them (they are the lowest), top_quarter takes them for wall art."""
+    rng = np.random.default_rng(3)
+    frames = [[person_at(box_around(cx + rng.normal(0, 4), 150 + rng.normal(0, 4)))
+               for cx in PERFORMER_X] for _ in range(F)]
+    tracks = split_performers(frames, 3, (W, H))
+    np.testing.assert_allclose(tracks.centres, [[x, 150] for x in PERFORMER_X], atol=5)
+    with pytest.raises(LayoutMismatchError, match="found 0 stable people"):
+        split_performers(frames, 3, (W, H), wall_art_rule="top_quarter")
+    with pytest.raises(ValueError, match="unknown wall-art rule"):
+        split_performers(frames, 3, (W, H), wall_art_rule="lowest")
 
 
 def test_extra_stable_person_lower_ones_win():
