@@ -14,8 +14,11 @@ Within window j, only the n_j frames where both signals are finite are used (NaN
 * window j is **strong** when ``p_j < 0.05`` and ``|r_j| > 0.5`` (NaN is never strong)
 
 Chunk counts: window j belongs to the 4-s chunk ``floor(s_j / (4 × fps))``; a performer's count in a
-chunk is the number of strong (pair, window) entries over all of that performer's own-stem pairs
-(every motion feature × every audio feature of their own stem) whose window starts in the chunk.
+chunk is the number of strong (pair, window) entries over the counted pairs whose window starts in
+the chunk. Counted pairs (``COUNT_RULES``; ``feature_extraction.pipeline.counted_pairs``):
+``"published"`` (DESIGN §5) = the performer's motion features (without the optional ``pca_*``) ×
+their own stem's ``rms`` and ``onset_env`` (librosa ``onset_strength``); ``"all"`` (option) = every motion feature × every
+audio feature of their own stem.
 """
 from __future__ import annotations
 
@@ -29,6 +32,10 @@ STEP_S = 0.1
 CHUNK_S = 4.0
 P_THRESHOLD = 0.05
 R_THRESHOLD = 0.5
+# Strong-window counts: which pairs count (module docstring).
+COUNT_RULES = ("published", "all")
+# librosa rms and onset_strength (the latter is the audio file's ``onset_env``)
+PUBLISHED_AUDIO_FEATURES = ("rms", "onset_env")
 
 
 @dataclass(frozen=True)

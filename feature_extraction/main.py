@@ -3,6 +3,11 @@
     python -m feature_extraction.main --extract both|motion|audio [--motion_type general|violin|vocal]
         [-a ARTIST] [-s SONG] [-f] [--all_body_parts] [-ct THRESHOLD] [--pca N] [--f0]
         [--correlate] [--workers N] [--dataset_path P]
+        [--motion-prep published|robust] [--strong-window-features published|all]
+        [--include-incorrect-body-detection]
+
+Defaults reproduce the published definitions (DESIGN §5); ``--motion-prep robust`` and
+``--strong-window-features all`` are this project's options, recorded in every output's ``settings``.
 """
 from __future__ import annotations
 
@@ -14,10 +19,13 @@ from core.io import load_json, save_json
 from core.log import setup_logging
 from core.metadata import MetadataError, load_metadata, select_songs
 from core.runner import RunSummary, run_per_song
-from core.settings import SettingsError, add_common_args, settings_from_args
+from core.motion_prep import MOTION_PREP_VARIANTS
+from core.settings import (SettingsError, add_body_detection_arg, add_common_args,
+                           settings_from_args)
 
+from .correlation import COUNT_RULES
 from .pipeline import (AGGREGATED_FILE, CORRELATION_DIR, MOTION_TYPES, FeatureOptions,
-                       correlate_and_write, extract_song)
+                       aggregate_for_rule, correlate_and_write, extract_song)
 
 log = logging.getLogger("feature_extraction")
 
@@ -52,6 +60,20 @@ def build_parser() -> argparse.ArgumentParser:
                         help="performers of a song processed at the same time, on threads "
                              "(default 1 = sequential; 2 may help on an idle multi-core machine, "
                              "costs ~0.5 GB more per hour of video)")
+    parser.add_argument("--motion-prep", "--motion_prep", dest="motion_prep",
+                        choices=MOTION_PREP_VARIANTS, default="published",
+                        help="keypoint preprocessing order. published (default, as in the thesis): "
+                             "normalise each frame over all 133 points, drop parts, Savitzky-Golay "
+                             "(5, 2), then mask low scores; robust: mask low scores and drop parts "
+                             "first, so unreliable and dropped points never move a frame's centre "
+                             "or scale (feature magnitudes differ between the two)")
+    parser.add_argument("--strong-window-features", "--strong_window_features",
+                        dest="strong_window_features", choices=COUNT_RULES, default="published",
+                        help="which correlation pairs count as strong windows per 4-s chunk (these "
+                             "counts choose saliency's top/bottom chunks). published (default): "
+                             "motion features x own stem's rms and onset_env (onset strength); all: also "
+                             "spectral_centroid, f0 and the pca_* components")
+    add_body_detection_arg(parser)
     parser.add_argument("--correlate", action="store_true",
                         help="sliding-window correlation of motion vs audio features (after "
                              "extraction when both are given)")
@@ -70,17 +92,23 @@ def run(args: argparse.Namespace) -> int:
         options = FeatureOptions(extract=args.extract, motion_type=args.motion_type,
                                  threshold=args.threshold, all_body_parts=args.all_body_parts,
                                  pca=args.pca, f0=args.f0, force=args.force,
-                                 workers=args.workers)
+                                 workers=args.workers, motion_prep=args.motion_prep,
+                                 include_incorrect_body_detection=(
+                                     args.include_incorrect_body_detection))
         summary.merge(run_per_song("feature extraction", kept,
                                    lambda song: extract_song(song, dataset_path, options),
                                    skipped, log))
     if args.correlate:
         aggregated_path = settings.results_dir / CORRELATION_DIR / AGGREGATED_FILE
-        aggregated = load_json(aggregated_path) if aggregated_path.exists() else {}
-        corr_summary = run_per_song("correlation", kept,
-                                    lambda song: correlate_and_write(song, dataset_path, aggregated,
-                                                                     args.force),
-                                    [] if args.extract else skipped, log)
+        aggregated = aggregate_for_rule(
+            load_json(aggregated_path) if aggregated_path.exists() else {},
+            args.strong_window_features)
+        corr_summary = run_per_song(
+            "correlation", kept,
+            lambda song: correlate_and_write(song, dataset_path, aggregated, args.force,
+                                             args.strong_window_features,
+                                             args.include_incorrect_body_detection),
+            [] if args.extract else skipped, log)
         summary.merge(corr_summary)
         if corr_summary.done:              # only newly correlated songs change the aggregate
             save_json(aggregated_path, aggregated)

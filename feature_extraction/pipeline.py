@@ -28,9 +28,9 @@ from core.dataset import (AUDIO_FEATURES_NAME, CORRELATION_DIR, CORRELATIONS_NAM
 from core.io import load_json, null_to_nan, save_json
 from core.keypoints import (BODY_PARTS, FACE, LOWER_BODY, RIGHT_ARM_AND_HAND, RIGHT_ELBOW,
                             RIGHT_SHOULDER, RIGHT_WRIST, part_of)
-from core.metadata import SongInfo
-from core.motion_prep import (SAVGOL_ORDER, SAVGOL_WINDOW, finite_points, mask_low_scores,
-                              points_to_drop, prepare_motion)
+from core.metadata import SongInfo, body_detection_skip
+from core.motion_prep import (SAVGOL_ORDER, SAVGOL_WINDOW, describe_motion_prep, finite_points,
+                              mask_low_scores, points_to_drop, prepare_motion)
 from core.pose_files import InstrumentPose, default_threshold, load_instrument_pose
 from core.runner import UP_TO_DATE, SongSkipped
 
@@ -66,6 +66,8 @@ class FeatureOptions:
     f0: bool = False
     force: bool = False
     workers: int = 1                        # performers processed at once (threads)
+    motion_prep: str = "published"          # published | robust (core.motion_prep)
+    include_incorrect_body_detection: bool = False   # core.metadata.body_detection_skip
 
 
 # --- helpers -----------------------------------------------------------------------------------
@@ -141,7 +143,8 @@ def extract_motion_documents(song: SongInfo, song_dir: Path, instrument: str,
     check_pose(pose, song, instrument)
     threshold, base = threshold_settings(pose, options.threshold)
     base.update({"pose_backend": pose.info.get("backend"), "pose_model": pose.info.get("model"),
-                 "score_scale": pose.info.get("score_scale")})
+                 "score_scale": pose.info.get("score_scale"),
+                 "pose_post_processing": (pose.info.get("settings") or {}).get("post_processing")})
     if not (finite_points(pose.keypoints) & (pose.scores >= threshold)).any():
         raise SongDataError(f"{instrument}: no keypoint has a score ≥ {threshold} "
                             f"(all-NaN track after masking)")
@@ -155,8 +158,11 @@ def extract_motion_documents(song: SongInfo, song_dir: Path, instrument: str,
                 "all_body_parts": options.all_body_parts, "removed_points": list(dropped),
                 "removed_parts": sorted({part_of(i) for i in dropped}),
                 "lower_body_removed": set(LOWER_BODY) <= set(dropped),
-                "normalisation": "per frame: minus mean of kept points, divided by largest "
-                                 "distance from it",
+                "motion_preprocessing": describe_motion_prep(options.motion_prep),
+                "normalisation": ("per frame: minus the mean of all finite points, divided by the "
+                                  "largest distance from it" if options.motion_prep == "published"
+                                  else "per frame: minus the mean of the kept well-scored points, "
+                                       "divided by the largest distance from it"),
                 "smoothing": smoothing, "derivative": "numpy.gradient x fps"}
 
     docs: dict[str, dict | Exception] = {}
@@ -164,7 +170,8 @@ def extract_motion_documents(song: SongInfo, song_dir: Path, instrument: str,
     general = None
     if "general" in motion_types:
         try:
-            general = prepare_motion(pose.keypoints, pose.scores, threshold, dropped_general)
+            general = prepare_motion(pose.keypoints, pose.scores, threshold, dropped_general,
+                                     variant=options.motion_prep)
             features = general_motion_features(general.values, fps, general.points)
             _require_finite(features, f"{instrument} motion features")
             settings = body_settings(dropped_general)
@@ -191,7 +198,8 @@ def extract_motion_documents(song: SongInfo, song_dir: Path, instrument: str,
             dropped = tuple(sorted(set(dropped_general) - set(RIGHT_ARM_AND_HAND)))
             arm = (general if general is not None and dropped == dropped_general else
                    prepare_motion(pose.keypoints, pose.scores, threshold, dropped,
-                                  smooth_points=(RIGHT_SHOULDER, RIGHT_ELBOW, RIGHT_WRIST)))
+                                  smooth_points=(RIGHT_SHOULDER, RIGHT_ELBOW, RIGHT_WRIST),
+                                  variant=options.motion_prep))
             features = violin_motion_features(arm.values, fps, arm.points)
             _require_finite(features, f"{instrument} violin features")
             settings = body_settings(dropped)
@@ -265,11 +273,15 @@ def extract_song(song: SongInfo, dataset_path: Path, options: FeatureOptions) ->
     if not song_dir.is_dir():
         raise SongDataError(f"song folder {song_dir} does not exist")
     jobs = extraction_jobs(song, song_dir, options)
-    if song.moving_camera:
-        # post-processing makes no keypoints for a moving camera (published behaviour)
+    no_motion = ("moving camera: no keypoints, so no motion features" if song.moving_camera else
+                 body_detection_skip(song, options.include_incorrect_body_detection))
+    if no_motion and any(job[0] == "motion" for job in jobs):
+        # post-processing makes no keypoints for a moving camera, and the published work left
+        # songs with failed pose estimation out of motion analysis: audio features only
         jobs = [job for job in jobs if job[0] != "motion"]
         if not jobs:
-            raise SongSkipped("moving camera: no keypoints, so no motion features")
+            raise SongSkipped(no_motion)
+        log.warning("%s: audio features only, no motion features: %s", song.key, no_motion)
     todo = [job for job in jobs if options.force or not job[3].exists()]
     if not todo:
         return UP_TO_DATE
@@ -339,10 +351,54 @@ def round_significant(values: np.ndarray, digits: int) -> np.ndarray:
         return np.round(values * scale) / scale
 
 
-def correlate_song(song: SongInfo, dataset_path: Path) -> dict:
+def counted_pairs(motion_features: list[str], audio_keys: list[tuple[str, str]], performer: str,
+                  rule: str = "published") -> np.ndarray:
+    """Which (motion feature, audio feature) pairs count towards a performer's strong-window count:
+    ``(M, A)`` bool for motion feature names ``motion_features`` and ``audio_keys`` = (instrument,
+    audio feature) pairs.
+
+    ``"published"`` (DESIGN §5): the performer's motion features (without the optional ``pca_*``
+    components) against their own stem's ``rms`` and ``onset_env`` (librosa ``onset_strength``)
+    only. ``"all"`` (this
+    project's option): every motion feature, ``pca_*`` included, against every audio feature of
+    their own stem (``spectral_centroid``, ``f0`` when extracted, ...). Other stems never count:
+    they are the control.
+    """
+    check_count_rule(rule)
+    own = np.array([inst == performer for inst, _ in audio_keys], dtype=bool)
+    if rule == "all":
+        return np.broadcast_to(own, (len(motion_features), len(audio_keys))).copy()
+    audio_ok = own & np.array([feature in corr.PUBLISHED_AUDIO_FEATURES for _, feature in audio_keys],
+                              dtype=bool)
+    motion_ok = np.array([not name.startswith("pca_") for name in motion_features], dtype=bool)
+    return motion_ok[:, None] & audio_ok[None, :]
+
+
+def check_count_rule(rule: str) -> str:
+    if rule not in corr.COUNT_RULES:
+        raise ValueError(f"unknown strong-window count rule {rule!r}: expected one of "
+                         f"{corr.COUNT_RULES}")
+    return rule
+
+
+def count_settings(rule: str) -> dict:
+    """The ``settings`` record of the strong-window count (correlations.json and the aggregate)."""
+    check_count_rule(rule)
+    return {"strong_window_features": rule, "published": rule == "published",
+            "strong_definition": f"p < {corr.P_THRESHOLD} and |r| > {corr.R_THRESHOLD}",
+            "counted_pairs": ("the performer's motion features (no pca_*) x their own stem's "
+                              + " and ".join(corr.PUBLISHED_AUDIO_FEATURES)
+                              if rule == "published" else
+                              "every motion feature of the performer (pca_* included) x every "
+                              "audio feature of their own stem"),
+            "window_s": corr.WINDOW_S, "step_s": corr.STEP_S, "chunk_s": corr.CHUNK_S}
+
+
+def correlate_song(song: SongInfo, dataset_path: Path, count_rule: str = "published") -> dict:
     """Sliding correlations of every performer's motion features with every instrument's audio
     features. Returns the correlations document plus ``_counts``: the chunk counts for the
-    aggregated file (``{chunk: {instrument: n, "total": n}}``)."""
+    aggregated file (``{chunk: {instrument: n, "total": n}}``), counted by ``count_rule``
+    (``counted_pairs``)."""
     song_dir = song.folder(dataset_path)
     fps = song.fps
     audio = {inst: load_feature_file(song_dir / inst / AUDIO_FILE, song) for inst in song.instruments}
@@ -375,8 +431,9 @@ def correlate_song(song: SongInfo, dataset_path: Path) -> dict:
         motion_matrix = np.stack([values[:n_frames] for _, _, values in rows])
         r, p, _ = corr.sliding_pearson(motion_matrix, audio_matrix, grid)
         strong = corr.strong_windows(r, p)
-        own = np.array([inst == performer for inst, _ in audio_keys])
-        counts[performer] = corr.chunk_counts(strong[:, own], grid, fps)
+        counted = counted_pairs([feature for _, feature, _ in rows], audio_keys, performer,
+                                count_rule)
+        counts[performer] = corr.chunk_counts(strong[counted], grid, fps)
         for m, (file_name, feature, _) in enumerate(rows):
             body_part = SPECIAL_FEATURE_PARTS.get(feature)
             if body_part is None:
@@ -386,7 +443,7 @@ def correlate_song(song: SongInfo, dataset_path: Path) -> dict:
                 pairs.append({
                     "performer": performer, "motion_file": file_name, "motion_feature": feature,
                     "body_part": body_part, "audio_instrument": inst, "audio_feature": audio_feature,
-                    "control": inst != performer,
+                    "control": inst != performer, "counted": bool(counted[m, a]),
                     "strong_share": float(strong[m, a].sum() / defined.sum()) if defined.any()
                     else None,
                     "r": np.round(r[m, a], 4),
@@ -399,7 +456,8 @@ def correlate_song(song: SongInfo, dataset_path: Path) -> dict:
             "window_s": corr.WINDOW_S, "step_s": corr.STEP_S, "window_frames": grid.length,
             "window_start_frames": grid.starts, "chunk_s": corr.CHUNK_S,
             "strong_definition": f"p < {corr.P_THRESHOLD} and |r| > {corr.R_THRESHOLD}",
-            "min_pairs_per_window": grid.min_pairs, "pairs": pairs, "_counts": aggregated}
+            "min_pairs_per_window": grid.min_pairs, "settings": count_settings(count_rule),
+            "pairs": pairs, "_counts": aggregated}
 
 
 def correlation_outputs(song: SongInfo, dataset_path: Path) -> tuple[Path, Path]:
@@ -407,18 +465,41 @@ def correlation_outputs(song: SongInfo, dataset_path: Path) -> tuple[Path, Path]
     return folder / CORRELATIONS_FILE, folder / SUMMARY_FIGURE
 
 
-def correlate_and_write(song: SongInfo, dataset_path: Path, aggregated: dict, force: bool
-                        ) -> str | None:
-    """Per-song correlation work for the runner; fills ``aggregated[artist][song]``."""
+AGGREGATE_SETTINGS_KEY = "_settings"     # not an artist: how the aggregate's counts were made
+
+
+def aggregate_for_rule(aggregated: dict, count_rule: str) -> dict:
+    """The aggregate to extend with ``count_rule`` counts: ``aggregated`` itself when its counts were
+    made with that rule, otherwise an empty one (counts of two rules are never mixed; an aggregate
+    without a recorded rule predates the published default). Sets the ``_settings`` entry."""
+    wanted = count_settings(count_rule)
+    if aggregated.get(AGGREGATE_SETTINGS_KEY) != wanted:
+        if aggregated:
+            log.warning("the strong-window aggregate was counted with %s, this run counts with %r: "
+                        "recounting every song",
+                        (aggregated.get(AGGREGATE_SETTINGS_KEY) or {}).get(
+                            "strong_window_features", "an unrecorded rule"), count_rule)
+        aggregated = {}
+    aggregated[AGGREGATE_SETTINGS_KEY] = wanted
+    return aggregated
+
+
+def correlate_and_write(song: SongInfo, dataset_path: Path, aggregated: dict, force: bool,
+                        count_rule: str = "published",
+                        include_incorrect_body_detection: bool = False) -> str | None:
+    """Per-song correlation work for the runner; fills ``aggregated[artist][song]`` (an aggregate
+    prepared by ``aggregate_for_rule`` for the same ``count_rule``)."""
     from .plots import strong_share_figure
 
     if song.moving_camera:
         raise SongSkipped("moving camera: no keypoints, so no motion-audio correlation")
+    if reason := body_detection_skip(song, include_incorrect_body_detection):
+        raise SongSkipped(reason)
     json_path, figure_path = correlation_outputs(song, dataset_path)
     known = aggregated.get(song.artist, {}).get(song.song)
     if not force and known is not None and json_path.exists() and figure_path.exists():
         return UP_TO_DATE
-    doc = correlate_song(song, dataset_path)
+    doc = correlate_song(song, dataset_path, count_rule)
     counts = doc.pop("_counts")
     save_json(json_path, doc, indent=None)
     strong_share_figure(doc, figure_path)

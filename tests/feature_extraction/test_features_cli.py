@@ -91,11 +91,18 @@ def test_correlation_output_and_own_stem_beats_control(extracted):
     assert set(chunks) == {"0", "1"}                       # 8 s = two 4-s chunks
     for counts in chunks.values():
         assert counts["total"] == sum(counts[i] for i in INSTRUMENTS)
-    # the counts are the own-stem strong windows, recomputed here from the pairs
+    # the counts are the published own-stem strong windows (motion features without pca_* x own
+    # rms and onset strength), recomputed here from the pairs
     starts = np.array(doc["window_start_frames"])
-    expected = sum(np.array(p["strong"])[starts < 120].sum() for p in doc["pairs"]
-                   if p["performer"] == "vocal" and not p["control"])
-    assert chunks["0"]["vocal"] == expected
+    published = [p for p in doc["pairs"] if p["performer"] == "vocal" and not p["control"]
+                 and p["audio_feature"] in ("rms", "onset_env")
+                 and not p["motion_feature"].startswith("pca_")]
+    assert chunks["0"]["vocal"] == sum(np.array(p["strong"])[starts < 120].sum() for p in published)
+    assert [p["counted"] for p in doc["pairs"]].count(True) == len(
+        [p for p in doc["pairs"] if not p["control"] and p["audio_feature"] in ("rms", "onset_env")
+         and not p["motion_feature"].startswith("pca_")])
+    assert doc["settings"]["strong_window_features"] == "published"
+    assert aggregated["_settings"]["strong_window_features"] == "published"
     assert (root / SONG / "correlation" / "strong_window_share.png").stat().st_size > 1000
 
 
@@ -210,3 +217,72 @@ def test_sequential_and_threaded_performers_write_identical_files(extracted, tmp
                     load_json(original / instrument / name), (instrument, name)
                 compared += 1
     assert compared == 3 * 2 + 2
+
+
+@pytest.mark.slow
+def test_count_all_features_option_counts_every_own_stem_pair_and_resets_the_aggregate(extracted,
+                                                                                         tmp_path):
+    """--strong-window-features all counts spectral centroid and the pca_* components too; the
+    aggregate records its rule and is recounted, never mixed, when the rule changes."""
+    root = fresh_copy(extracted, tmp_path)
+    aggregate_path = root / "results" / "correlation" / "aggregated_strong_windows.json"
+    published = load_json(aggregate_path)["Synth Artist"]["Synth Song"]
+    assert main(["--correlate", "--strong-window-features", "all", "--dataset_path", str(root)]) == 0
+    aggregated = load_json(aggregate_path)
+    assert aggregated["_settings"]["strong_window_features"] == "all"
+    assert aggregated["_settings"]["published"] is False
+    doc = load_json(root / SONG / "correlation" / "correlations.json")
+    assert doc["settings"]["strong_window_features"] == "all"
+    starts = np.array(doc["window_start_frames"])
+    for performer in INSTRUMENTS:
+        own = [p for p in doc["pairs"] if p["performer"] == performer and not p["control"]]
+        assert all(p["counted"] for p in own)
+        assert {p["audio_feature"] for p in own} == {"rms", "onset_env", "spectral_centroid"}
+        assert any(p["motion_feature"].startswith("pca_") for p in own)
+        expected = sum(np.array(p["strong"])[starts < 120].sum() for p in own)
+        assert aggregated["Synth Artist"]["Synth Song"]["0"][performer] == expected
+        # the published count is a subset of these pairs: never larger
+        assert published["0"][performer] <= expected
+    assert sum(c["total"] for c in aggregated["Synth Artist"]["Synth Song"].values()) > \
+        sum(c["total"] for c in published.values())
+    # back to the published rule: recounted, equal to the first run
+    assert main(["--correlate", "--dataset_path", str(root)]) == 0
+    assert load_json(aggregate_path)["Synth Artist"]["Synth Song"] == published
+
+
+def test_motion_prep_option_is_recorded_and_changes_the_values(tmp_path):
+    root = make_dataset(tmp_path / "d", seconds=3.0)
+    path = root / SONG / "violin" / "motion_features.json"
+    assert main(["--extract", "motion", "--motion_type", "general", "--dataset_path",
+                 str(root)]) == 0
+    published = load_json(path)
+    assert published["settings"]["motion_preprocessing"]["variant"] == "published"
+    assert published["settings"]["motion_preprocessing"]["published"] is True
+    assert main(["--extract", "motion", "--motion_type", "general", "-f", "--motion-prep", "robust",
+                 "--dataset_path", str(root)]) == 0
+    robust = load_json(path)
+    assert robust["settings"]["motion_preprocessing"]["order"][0] == \
+        "mask points with score < threshold"
+    # the published order normalises over the hips, legs and feet too (different centre and
+    # scale), so the same motion has other magnitudes: the option reaches the computation
+    a, b = (np.array(doc["features"]["speed"], dtype=float) for doc in (published, robust))
+    assert np.isfinite(a).all() and np.isfinite(b).all()
+    assert np.abs(a / b - 1).max() > 0.01
+
+
+def test_songs_with_failed_body_detection_get_no_motion_features_unless_asked(tmp_path, capsys):
+    root = make_dataset(tmp_path / "d", seconds=3.0)
+    metadata = load_json(root / "dataset_metadata.json")
+    metadata["Synth Artist"]["Synth Song"]["correct_body_detection"] = False
+    save_json(root / "dataset_metadata.json", metadata)
+    assert main(["--extract", "both", "--correlate", "--dataset_path", str(root)]) == 0
+    err = capsys.readouterr().err
+    assert "correct_body_detection is false" in err and "--include-incorrect-body-detection" in err
+    assert (root / SONG / "vocal" / "audio_features.json").exists()
+    assert not (root / SONG / "vocal" / "motion_features.json").exists()
+    assert not (root / SONG / "correlation" / "correlations.json").exists()
+    assert "skipped Synth Artist/Synth Song: correct_body_detection is false" in err
+    assert main(["--extract", "motion", "--correlate", "--include-incorrect-body-detection",
+                 "--dataset_path", str(root)]) == 0
+    assert (root / SONG / "vocal" / "motion_features.json").exists()
+    assert (root / SONG / "correlation" / "correlations.json").exists()

@@ -87,3 +87,33 @@ def test_chunk_counts_per_four_second_chunk():
     strong[0, grid.starts < 120] = True          # 40 windows in chunk 0
     strong[1, grid.starts >= 240] = True         # starts 240..285: 16 windows in chunk 2
     assert chunk_counts(strong, grid, FPS) == {0: 40, 1: 0, 2: 16}
+
+
+def test_published_count_uses_own_rms_and_onset_only_all_counts_every_own_pair():
+    """Two motion features (speed, pca_1) × four audio features; every pair is strong in a known
+    number of windows of chunk 0. Published: speed × own rms and onset strength only; all: every
+    motion feature × every own-stem feature; the other stem never counts."""
+    import pytest
+
+    from feature_extraction.pipeline import count_settings, counted_pairs
+
+    grid = window_grid(120, FPS)                     # one 4-s chunk: starts 0, 3, ..., 105
+    motion = ["speed", "pca_1"]
+    audio = [("vocal", "rms"), ("vocal", "onset_env"), ("vocal", "spectral_centroid"),
+             ("violin", "rms")]
+    strong_per_pair = np.array([[1, 2, 3, 4], [5, 6, 7, 8]])   # < 36 windows
+    strong = np.zeros((2, 4, grid.starts.size), bool)
+    for m in range(2):
+        for a in range(4):
+            strong[m, a, :strong_per_pair[m, a]] = True
+    published = counted_pairs(motion, audio, "vocal")
+    np.testing.assert_array_equal(published, [[True, True, False, False],
+                                              [False, False, False, False]])
+    assert chunk_counts(strong[published], grid, FPS) == {0: 1 + 2}
+    every = counted_pairs(motion, audio, "vocal", "all")
+    assert chunk_counts(strong[every], grid, FPS) == {0: 1 + 2 + 3 + 5 + 6 + 7}
+    assert counted_pairs(motion, audio, "violin").tolist() == [[False, False, False, True],
+                                                               [False, False, False, False]]
+    assert count_settings("published")["published"] is True
+    with pytest.raises(ValueError, match="unknown strong-window count rule"):
+        counted_pairs(motion, audio, "vocal", "most")
