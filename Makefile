@@ -43,7 +43,7 @@ demo: setup
 	$(DEMO_ENV) $(PY) -m separation.main separate --checkpoint $(CKPT)/vocal_face_small.pt
 	$(DEMO_ENV) $(PY) -m separation.main evaluate --checkpoint $(CKPT)/vocal_face_small.pt --baseline $(CKPT)/vocal_none_small.pt
 	$(DEMO_ENV) $(PY) -m separation.main evaluate --checkpoint $(CKPT)/violin_body_small.pt --baseline $(CKPT)/violin_none_small.pt
-	$(DEMO_ENV) $(PY) -m gradient_saliency.integrated_gradients --model face_body --num_steps 10
+	$(DEMO_ENV) $(PY) -m gradient_saliency.integrated_gradients --model face_body
 	$(DEMO_ENV) $(PY) -m attention_analysis.attention_analysis --model vocal
 	@echo
 	@echo "Demo finished. Outputs:"
