@@ -5,7 +5,7 @@ import argparse
 import sys
 
 from core.log import setup_logging
-from core.settings import add_common_args
+from core.settings import add_body_detection_arg, add_common_args
 
 from .attribution import METHODS
 from .baselines import AUDIO_BASELINES, BODY_BASELINES, FACE_BASELINES
@@ -44,13 +44,22 @@ def build_parser(method: str | None = None) -> argparse.ArgumentParser:
     if method in (None, "integrated_gradients"):
         parser.add_argument("--num_steps", "--num-steps", dest="num_steps", type=int, default=25,
                             help="integration steps (Integrated Gradients)")
+        parser.add_argument("--target-relative-delta", "--target_relative_delta",
+                            dest="target_relative_delta", type=float, default=None, metavar="X",
+                            help="option: double the integration steps of a chunk batch (up to "
+                                 "--max-steps) until every chunk's relative convergence delta "
+                                 "|sum(attributions) - (F(x) - F(baseline))| / |F(x) - F(baseline)| "
+                                 "is below X (e.g. 0.01); default: the published fixed --num_steps")
+        parser.add_argument("--max-steps", "--max_steps", dest="max_steps", type=int, default=400,
+                            help="upper limit for --target-relative-delta")
         parser.add_argument("--internal-batch-size", "--internal_batch_size",
                             dest="internal_batch_size", type=int, default=None,
                             help="model inputs per forward pass (chunks x steps); default: 10 steps "
                                  "per chunk on CPU (fastest measured, benchmarks/saliency_speed.py), "
                                  "all steps at once on a GPU")
     else:
-        parser.set_defaults(num_steps=25, internal_batch_size=None)
+        parser.set_defaults(num_steps=25, internal_batch_size=None, target_relative_delta=None,
+                            max_steps=400)
     parser.add_argument("--chunk-batch", "--chunk_batch", dest="chunk_batch", type=int, default=None,
                         help="chunks attributed together (default 1 on CPU, 4 on a GPU)")
     parser.add_argument("--correlation-filter-percentage", "--correlation_filter_percentage",
@@ -73,14 +82,22 @@ def build_parser(method: str | None = None) -> argparse.ArgumentParser:
                         help="sanity check: re-initialise the model's weights first (results go to "
                              "a *_randomised folder)")
     parser.add_argument("--seed", type=int, default=0, help="seed for --randomise-weights")
+    add_body_detection_arg(parser)
     add_common_args(parser)
     return parser
 
 
 def main(method: str | None = None, argv: list[str] | None = None) -> int:
-    args = build_parser(method).parse_args(argv)
+    parser = build_parser(method)
+    args = parser.parse_args(argv)
     if method is not None:
         args.method = method
+    if args.num_steps < 1:
+        parser.error("--num_steps must be >= 1")
+    if args.target_relative_delta is not None and not args.target_relative_delta > 0:
+        parser.error("--target-relative-delta must be > 0")
+    if args.max_steps < args.num_steps:
+        parser.error("--max-steps must be >= --num_steps")
     setup_logging(args.verbose)
     from .pipeline import run_saliency
 

@@ -40,6 +40,12 @@ def load_aggregated(results_dir: str | Path) -> dict:
     return load_json(path)
 
 
+def count_settings(aggregated: dict) -> dict | None:
+    """How the aggregate's counts were made (its ``_settings`` entry, written by the feature stage;
+    None for an aggregate that predates it)."""
+    return aggregated.get("_settings")
+
+
 def chunk_counts(aggregated: dict, songs: list[tuple[str, str]], instrument: str,
                  n_chunks: dict[tuple[str, str], int] | None = None) -> list[ChunkCount]:
     """The pool: one entry per chunk of ``songs`` ((artist, song) pairs) with a count for

@@ -27,7 +27,8 @@ from . import correlation_filter as cf
 from .attribution import attribute_chunks
 from .figures import save_saliency_figures
 from .objective import AudioOnlyObjective, SeparationObjective
-from .summary import audio_share, average_songs, keypoint_importance, part_importance, split_groups
+from .summary import (audio_share, average_songs, convergence_summary, keypoint_sums,
+                      missing_keypoint_share, part_coverage, part_sums, ratio, split_groups)
 
 log = logging.getLogger("gradient_saliency")
 AVERAGE_NAME = "_average.json"
@@ -36,22 +37,61 @@ AVERAGE_NAME = "_average.json"
 @dataclass
 class SaliencyConfig:
     method: str = "integrated_gradients"
-    n_steps: int = 25                    # integration steps (Integrated Gradients only)
+    n_steps: int = 25                    # integration steps (Integrated Gradients only; published 25)
     internal_batch_size: int | None = 10  # model inputs per forward pass; None = all at once
     chunk_batch: int = 1                 # chunks attributed together
     face_baseline: str = "mean_face"
     body_baseline: str = "zeros"
     audio_baseline: str = "zeros"
+    # Integrated Gradients: None = the published fixed n_steps; a value = double the steps of a
+    # batch (up to max_steps) until every chunk's relative convergence delta is below it (option)
+    target_relative_delta: float | None = None
+    max_steps: int = 400
+
+
+def relative_delta(delta, loss, baseline_loss) -> np.ndarray:
+    """Completeness error relative to what is being explained: ``|Σ attributions − (f(x) − f(x'))|
+    / |f(x) − f(x')|`` per chunk (NaN where ``f(x) = f(x')``)."""
+    gap = np.abs(np.asarray(loss, dtype=np.float64) - np.asarray(baseline_loss, dtype=np.float64))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(gap > 0, np.abs(np.asarray(delta, dtype=np.float64)) / gap, np.nan)
 
 
 def _stack(values, device) -> torch.Tensor:
     return torch.stack([torch.as_tensor(np.asarray(v), dtype=torch.float32) for v in values]).to(device)
 
 
+def batch_inputs(chunks: list, visual_kind: str | None, device
+                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, np.ndarray | None]:
+    """Model inputs of a list of chunks: ``mixture`` and ``target`` (B, N), ``visual`` (B, 2, T, J)
+    (None for an audio-only model) on ``device``, and the presence mask (B, T, J) bool on the CPU
+    (all True for a chunk without ``visual_mask``)."""
+    mixture = _stack([c.mixture for c in chunks], device)
+    target = _stack([c.target for c in chunks], device)
+    if visual_kind in (None, "none"):
+        return mixture, target, None, None
+    visual = _stack([c.visual for c in chunks], device)
+    if not torch.isfinite(visual).all():
+        raise ValueError(f"chunk(s) {[c.index for c in chunks]}: keypoint input contains NaN/inf")
+    mask = np.stack([np.ones(np.shape(c.visual)[1:], bool) if getattr(c, "visual_mask", None) is None
+                     else np.asarray(c.visual_mask, dtype=bool) for c in chunks])
+    return mixture, target, visual, mask
+
+
+def batch_baselines(mixture: torch.Tensor, visual: torch.Tensor | None, visual_kind: str | None,
+                    config: SaliencyConfig, mean_face: torch.Tensor | None) -> tuple:
+    """Integrated-Gradients baselines matching ``(mixture[, visual])`` (``baselines``)."""
+    baselines = (bl.audio_baseline(mixture, config.audio_baseline),)
+    if visual is not None:
+        baselines += (bl.visual_baseline(visual, visual_kind, config.face_baseline,
+                                         config.body_baseline, mean_face),)
+    return baselines
+
+
 def mean_positions(visual: np.ndarray, mask: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
     """``(2, T, J)`` keypoints and ``(T, J)`` validity → per-joint position sum ``(J, 2)`` and count
     ``(J,)`` over the valid frames (to average positions over chunks for the skeleton drawing)."""
-    valid = np.ones(visual.shape[1:], dtype=bool) if mask is None else np.asarray(mask, dtype=bool)
+    valid = np.ones(visual.shape[1:], dtype=bool) if mask is None else np.array(mask, dtype=bool)
     valid &= np.isfinite(visual).all(axis=0)
     coords = np.where(valid[None], visual, 0.0)
     return coords.sum(axis=1).T.astype(np.float64), valid.sum(axis=0).astype(np.float64)
@@ -60,19 +100,25 @@ def mean_positions(visual: np.ndarray, mask: np.ndarray | None) -> tuple[np.ndar
 def song_saliency(model: torch.nn.Module, visual_kind: str, chunks: list, config: SaliencyConfig,
                   device: torch.device | str = "cpu", mean_face: torch.Tensor | None = None,
                   show_progress: bool = True) -> dict:
-    """Attribute every chunk of one song and reduce to the song's numbers.
+    """Attribute every chunk of one song and reduce to the song's numbers (``summary`` docstring:
+    keypoints count only where the model input has them).
 
     ``chunks``: objects with ``index`` (4-s chunk number), ``mixture`` and ``target`` (N,) waves,
     ``visual`` (2, T, J) keypoints in model coordinates (None for an audio-only model) and optionally
-    ``visual_mask`` (T, J). ``mean_face``: (2, 68) mean face in model coordinates (face baseline).
-    Returns ``{"chunks", "keypoint_importance": {group: (J_g,)}, "part_importance", "audio_share",
-    "layout": {group: (J_g, 2)}, "per_chunk": [{"chunk", "loss", "audio_share", "audio_abs_sum",
-    "keypoints_abs_sum", and for Integrated Gradients "baseline_loss", "attribution_sum" (signed sum
-    of all attributions), "delta" (Captum's convergence delta = attribution_sum − (loss −
-    baseline_loss))}], "convergence_delta"}`` (numpy values). The delta shrinks with ``n_steps``:
-    measured on the shipped ``vocal_face_small`` and one demo chunk, |delta| / |f(x) − f(x')| was
-    1.6 at 4 steps, 0.02 at 25 and 0.007 at 50. Note the audio share compares totals: the wave has 65535
-    samples against 2 × 100 × J keypoint coordinates, so per-element means are in the abs sums.
+    ``visual_mask`` (T, J) (True = present; without it every entry counts). ``mean_face``: (2, 68)
+    mean face in model coordinates (face baseline).
+    Returns ``{"chunks", "n_frames", "keypoint_importance": {group: (J_g,) NaN = no data},
+    "keypoint_coverage": {group: (J_g,)}, "part_importance", "part_coverage", "audio_share",
+    "missing_keypoint_share", "layout": {group: (J_g, 2)}, "per_chunk": [{"chunk", "loss",
+    "audio_share", "audio_abs_sum", "keypoints_abs_sum" (present entries), "keypoint_coverage",
+    "missing_keypoint_share", and for Integrated Gradients "baseline_loss", "attribution_sum" (signed
+    sum of all attributions), "delta" (Captum's convergence delta = attribution_sum − (loss −
+    baseline_loss)), "relative_delta" (|delta| / |loss − baseline_loss|), "n_steps"}],
+    "convergence_delta"}`` (numpy values). The delta shrinks with ``n_steps``: measured on the
+    shipped ``vocal_face_small`` and one demo chunk, the relative delta was 1.6 at 4 steps, 0.02 at
+    25 and 0.007 at 50; ``config.target_relative_delta`` raises the steps per batch until it holds.
+    Note the audio share compares totals: the wave has 65535 samples against 2 × 100 × J keypoint
+    coordinates, so per-element means are in the abs sums.
     """
     if not chunks:
         raise ValueError("no chunks to attribute")
@@ -80,74 +126,108 @@ def song_saliency(model: torch.nn.Module, visual_kind: str, chunks: list, config
     model = model.to(device).eval()
     audio_only = visual_kind in (None, "none")
     objective = AudioOnlyObjective(model) if audio_only else SeparationObjective(model)
-    importances, shares, per_chunk = [], [], []
+    per_chunk = []
     n_joints = 0 if audio_only else np.asarray(chunks[0].visual).shape[-1]
     position_sum, position_count = np.zeros((n_joints, 2)), np.zeros(n_joints)
+    importance_sum, present_count, n_frames = np.zeros(n_joints), np.zeros(n_joints), 0
     batches = [chunks[i:i + config.chunk_batch] for i in range(0, len(chunks), config.chunk_batch)]
     iterator = progress(batches, desc=config.method, unit="batch") if show_progress else batches
     for batch in iterator:
-        mixture = _stack([c.mixture for c in batch], device)
-        target = _stack([c.target for c in batch], device)
-        visual = None if audio_only else _stack([c.visual for c in batch], device)
-        if visual is not None and not torch.isfinite(visual).all():
-            raise ValueError(f"chunk(s) {[c.index for c in batch]}: keypoint input contains NaN/inf")
-        inputs_baselines = (bl.audio_baseline(mixture, config.audio_baseline),)
-        if visual is not None:
-            inputs_baselines += (bl.visual_baseline(visual, visual_kind, config.face_baseline,
-                                                    config.body_baseline, mean_face),)
-        result = attribute_chunks(objective, mixture, visual, target, config.method,
-                                  baselines=inputs_baselines, n_steps=config.n_steps,
-                                  internal_batch_size=config.internal_batch_size)
+        mixture, target, visual, mask = batch_inputs(batch, visual_kind, device)
+        inputs_baselines = batch_baselines(mixture, visual, visual_kind, config, mean_face)
+        result, n_steps, relative = _attribute_converged(objective, mixture, visual, target,
+                                                         inputs_baselines, config, batch)
         visual_attr = None if result.visual is None else result.visual.numpy()
-        shares.extend(audio_share(result.audio.numpy(), visual_attr))
+        shares = audio_share(result.audio.numpy(), visual_attr, mask)
         audio_sums = result.audio.double().abs().flatten(1).sum(dim=1)
-        visual_sums = (torch.zeros_like(audio_sums) if result.visual is None
-                       else result.visual.double().abs().flatten(1).sum(dim=1))
         if visual_attr is not None:
-            importances.extend(keypoint_importance(visual_attr))
+            sums, counts = keypoint_sums(visual_attr, mask)
+            importance_sum += sums.sum(axis=0)
+            present_count += counts.sum(axis=0)
+            n_frames += visual_attr.shape[2] * len(batch)
+            missing = missing_keypoint_share(visual_attr, mask)
         for i, chunk in enumerate(batch):
             entry = {"chunk": int(chunk.index), "loss": float(result.loss[i]),
-                     "audio_share": float(shares[-len(batch) + i]),
-                     "audio_abs_sum": float(audio_sums[i]), "keypoints_abs_sum": float(visual_sums[i])}
+                     "audio_share": float(shares[i]), "audio_abs_sum": float(audio_sums[i]),
+                     "keypoints_abs_sum": 0.0 if visual_attr is None else float(sums[i].sum())}
+            if visual_attr is not None:
+                entry.update(keypoint_coverage=float(mask[i].mean()),
+                             missing_keypoint_share=float(missing[i]))
             if result.delta is not None:
                 # completeness check, readable from the JSON alone:
                 # delta = attribution_sum - (loss - baseline_loss)
                 signed = float(result.audio[i].double().sum()) + (
                     0.0 if result.visual is None else float(result.visual[i].double().sum()))
                 entry.update(baseline_loss=float(result.baseline_loss[i]), attribution_sum=signed,
-                             delta=float(result.delta[i]))
+                             delta=float(result.delta[i]), relative_delta=float(relative[i]),
+                             n_steps=n_steps)
             per_chunk.append(entry)
             if not audio_only:
-                sums, counts = mean_positions(np.asarray(chunk.visual, dtype=np.float64),
-                                              getattr(chunk, "visual_mask", None))
-                position_sum += sums
-                position_count += counts
+                sums_xy, counts_xy = mean_positions(np.asarray(chunk.visual, dtype=np.float64),
+                                                    mask[i])
+                position_sum += sums_xy
+                position_count += counts_xy
     song: dict = {"chunks": [e["chunk"] for e in per_chunk], "per_chunk": per_chunk}
-    shares_arr = np.asarray(shares, dtype=float)
+    shares_arr = np.array([e["audio_share"] for e in per_chunk], dtype=float)
     song["audio_share"] = float(np.nanmean(shares_arr)) if np.isfinite(shares_arr).any() else None
     if audio_only:
-        song["keypoint_importance"], song["part_importance"], song["layout"] = {}, {}, {}
+        song.update(n_frames=0, keypoint_importance={}, keypoint_coverage={}, part_importance={},
+                    part_coverage={}, layout={}, missing_keypoint_share=None)
     else:
-        mean_importance = np.mean(importances, axis=0)
         with np.errstate(invalid="ignore", divide="ignore"):
             layout = position_sum / position_count[:, None]
-        song["keypoint_importance"] = split_groups(mean_importance, visual_kind)
-        song["part_importance"] = {g: part_importance(g, v)
-                                   for g, v in song["keypoint_importance"].items()}
-        song["layout"] = {g: layout[joints] for g, joints in bl.joint_groups(visual_kind).items()}
+        coverage = present_count / max(n_frames, 1)
+        song["n_frames"] = n_frames
+        song["keypoint_importance"] = split_groups(ratio(importance_sum, present_count), visual_kind)
+        song["keypoint_coverage"] = split_groups(coverage, visual_kind)
+        groups = bl.joint_groups(visual_kind)
+        song["part_importance"] = {g: part_sums(g, importance_sum[j], present_count[j])
+                                   for g, j in groups.items()}
+        song["part_coverage"] = {g: part_coverage(g, coverage[j]) for g, j in groups.items()}
+        song["layout"] = {g: layout[j] for g, j in groups.items()}
+        missing = np.array([e["missing_keypoint_share"] for e in per_chunk], dtype=float)
+        song["missing_keypoint_share"] = float(np.nanmean(missing)) if np.isfinite(missing).any() \
+            else None
     deltas = [e["delta"] for e in per_chunk if "delta" in e]
     if deltas:
-        gaps = np.array([abs(e["loss"] - e["baseline_loss"]) for e in per_chunk])
-        abs_deltas = np.abs(deltas)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            relative = np.where(gaps > 0, abs_deltas / gaps, np.nan)
+        relative = np.array([e["relative_delta"] for e in per_chunk], dtype=float)
         song["convergence_delta"] = {
-            "definition": "sum of attributions - (f(input) - f(baseline)), per chunk",
-            "mean_abs": float(abs_deltas.mean()), "max_abs": float(abs_deltas.max()),
-            "max_relative": float(np.nanmax(relative)) if np.isfinite(relative).any() else None}
+            "definition": "delta = sum of attributions - (f(input) - f(baseline)), per chunk; "
+                          "relative = |delta| / |f(input) - f(baseline)|",
+            "mean_abs": float(np.abs(deltas).mean()),
+            **convergence_summary(relative, deltas),
+            "relative_per_chunk": relative,
+            "n_steps": sorted({e["n_steps"] for e in per_chunk})}
     else:
         song["convergence_delta"] = None
     return song
+
+
+def _attribute_converged(objective, mixture, visual, target, baselines, config: SaliencyConfig,
+                         batch) -> tuple:
+    """One batch's attributions with ``config.n_steps``; with ``config.target_relative_delta`` (IG
+    only) the steps are doubled (at most ``config.max_steps``) until every chunk's relative delta is
+    below it. Returns ``(ChunkAttributions, steps used, relative deltas (B,) or None)``."""
+    n_steps = config.n_steps
+    while True:
+        result = attribute_chunks(objective, mixture, visual, target, config.method,
+                                  baselines=baselines, n_steps=n_steps,
+                                  internal_batch_size=config.internal_batch_size)
+        if result.delta is None:
+            return result, n_steps, None
+        relative = relative_delta(result.delta.numpy(), result.loss.numpy(),
+                                  result.baseline_loss.numpy())
+        target_delta = config.target_relative_delta
+        if target_delta is None or not (np.nan_to_num(relative) > target_delta).any():
+            return result, n_steps, relative
+        if n_steps * 2 > config.max_steps:
+            log.warning("chunk(s) %s: relative convergence delta %s still above %g at %d steps "
+                        "(--max-steps %d)", [c.index for c in batch],
+                        np.round(relative, 4).tolist(), target_delta, n_steps, config.max_steps)
+            return result, n_steps, relative
+        n_steps *= 2
+        log.info("chunk(s) %s: relative delta %s > %g, retrying with %d steps",
+                 [c.index for c in batch], np.round(relative, 4).tolist(), target_delta, n_steps)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -170,7 +250,8 @@ def run_saliency(args) -> int:
 
     settings = settings_from_args(args)
     device = resolve_device(settings.device)
-    songs, skipped = select_songs(load_metadata(settings.metadata_path), args.artist, args.song)
+    songs, skipped = select_songs(load_metadata(settings.metadata_path), args.artist, args.song,
+                                  require_body_detection=not args.include_incorrect_body_detection)
     loaded = load_model(args.model, args.checkpoint, device)
     model = reinitialised_copy(loaded.model, args.seed) if args.randomise_weights else loaded.model
     config = SaliencyConfig(
@@ -179,7 +260,8 @@ def run_saliency(args) -> int:
             device, args.num_steps, args.chunk_batch or default_chunk_batch(device)),
         chunk_batch=args.chunk_batch or default_chunk_batch(device),
         face_baseline=args.face_baseline, body_baseline=args.body_baseline,
-        audio_baseline=args.audio_baseline)
+        audio_baseline=args.audio_baseline, target_relative_delta=args.target_relative_delta,
+        max_steps=args.max_steps)
     mean_face = (mean_face_in_model_space() if loaded.visual_kind in ("face", "face_body")
                  and config.face_baseline == "mean_face" else None)
 
@@ -187,9 +269,11 @@ def run_saliency(args) -> int:
         else bool(args.correlation_filter_top)
     fraction = args.correlation_filter_percentage if top is not None else None
     label = cf.filter_label(fraction, top)
-    selection = None
+    selection = count_settings = None
     if top is not None:
-        pool = cf.chunk_counts(cf.load_aggregated(settings.results_dir),
+        aggregated = cf.load_aggregated(settings.results_dir)
+        count_settings = cf.count_settings(aggregated)
+        pool = cf.chunk_counts(aggregated,
                                [(s.artist, s.song) for s in songs], loaded.instrument,
                                {(s.artist, s.song): whole_chunks(s.duration) for s in songs})
         selection = cf.select_chunks(pool, fraction, top)
@@ -202,10 +286,15 @@ def run_saliency(args) -> int:
         "method": config.method, "model": args.model, "checkpoint": str(loaded.path),
         "randomised_weights": bool(args.randomise_weights), "instrument": loaded.instrument,
         "visual": loaded.visual_kind, "objective": "MSE(estimate, target) * 2^16 per 4-s chunk",
-        "attribution": "mean |attribution| per keypoint over x/y and frames; audio share = "
-                       "sum|A_audio| / (sum|A_audio| + sum|A_keypoints|)",
-        "config": asdict(config), "correlation_filter": {"label": label, "fraction": fraction,
-                                                         "top": top}}
+        "attribution": "mean |attribution| per keypoint over x/y and the frames where the model "
+                       "input has the keypoint (visual_mask); null = no data; audio share = "
+                       "sum|A_audio| / (sum|A_audio| + sum|A_keypoints present|)",
+        "config": asdict(config),
+        "integration_steps": ("published fixed steps" if config.target_relative_delta is None
+                              else f"doubled until relative delta < {config.target_relative_delta}"),
+        "include_incorrect_body_detection": bool(args.include_incorrect_body_detection),
+        "correlation_filter": {"label": label, "fraction": fraction, "top": top,
+                               "strong_window_counts": count_settings}}
 
     def work(song) -> str | None:
         out_path = out_dir / f"{song.artist}_{song.song}.json"
@@ -247,9 +336,20 @@ def run_saliency(args) -> int:
                               f"{config.method} · {args.model} · mean of {len(results)} song(s)")
         print(f"saliency results: {out_dir}")
         print(f"saliency figures: {figure_dir}")
+        if average.get("convergence_delta"):
+            print(describe_convergence(average["convergence_delta"]))
     else:
         log.warning("no per-song results in %s: nothing to average", out_dir)
     return summary.exit_code
+
+
+def describe_convergence(summary: dict) -> str:
+    """One line for the run summary: the relative convergence deltas of Integrated Gradients."""
+    def show(value):
+        return "n/a" if value is None else f"{value:.4f}"
+    return (f"Integrated Gradients convergence over {summary['n_chunks']} chunk(s): relative delta "
+            f"|sum(attributions) - (F(x) - F(baseline))| / |F(x) - F(baseline)| median "
+            f"{show(summary['relative_median'])}, max {show(summary['relative_max'])}")
 
 
 def whole_chunks(duration_s: float | None) -> int | None:

@@ -89,3 +89,34 @@ def mouth_task(n: int, samples: int = 128, seed: int = 0):
     gate = torch.sigmoid((opening - opening.mean()) / 5.0)
     mixture = torch.as_tensor(rng.standard_normal((n, samples)) * 0.1, dtype=torch.float32)
     return mixture, visual, mixture * gate[:, None]
+
+
+class TwoLayerPoseGate(nn.Module):
+    """Trainable, two layers: estimate = mixture · sigmoid(out(tanh(hidden(mean_t(visual − mean
+    face))))). Forward order: ``hidden`` then ``out``, so a cascade from the output side
+    re-initialises ``out`` first."""
+
+    def __init__(self, seed: int = 0, width: int = 8):
+        super().__init__()
+        torch.manual_seed(seed)
+        self.hidden = nn.Linear(2 * 68, width)
+        self.out = nn.Linear(width, 1)
+        self.register_buffer("reference", torch.as_tensor(load_mean_face().T, dtype=torch.float32))
+
+    def forward(self, mixture, visual):
+        pose = (visual.mean(dim=2) - self.reference).flatten(1) / 10.0
+        return mixture * torch.sigmoid(self.out(torch.tanh(self.hidden(pose))))
+
+
+def train_on_mouth_task(model: nn.Module, steps: int = 150, lr: float = 0.05) -> nn.Module:
+    """Fit ``model`` to ``mouth_task`` (scaled MSE, Adam); returns it in eval mode."""
+    from gradient_saliency.objective import SeparationObjective
+
+    mixture, visual, target = mouth_task(256)
+    optimiser = torch.optim.Adam(model.parameters(), lr=lr)
+    objective = SeparationObjective(model.train())
+    for _ in range(steps):
+        optimiser.zero_grad()
+        objective(mixture, visual, target).mean().backward()
+        optimiser.step()
+    return model.eval()

@@ -60,12 +60,36 @@ def test_song_saliency_reports_the_delta():
                          mean_face=MEAN_FACE, show_progress=False)
     gaps = [abs(c["loss"] - c["baseline_loss"]) for c in song["per_chunk"]]
     assert song["convergence_delta"]["max_abs"] < 1e-3 * max(gaps)
-    assert song["convergence_delta"]["max_relative"] < 1e-3
+    relative = [abs(c["delta"]) / abs(c["loss"] - c["baseline_loss"]) for c in song["per_chunk"]]
+    assert [c["relative_delta"] for c in song["per_chunk"]] == pytest.approx(relative)
+    assert song["convergence_delta"]["relative_max"] == pytest.approx(max(relative))
+    assert song["convergence_delta"]["relative_median"] == pytest.approx(np.median(relative))
+    assert song["convergence_delta"]["relative_max"] < 1e-3
+    assert song["convergence_delta"]["n_steps"] == [25]
     assert [c["chunk"] for c in song["per_chunk"]] == [0, 1]
     for c in song["per_chunk"]:     # completeness, from the JSON-ready numbers alone
         assert c["attribution_sum"] == pytest.approx(c["loss"] - c["baseline_loss"], rel=1e-3)
         assert c["delta"] == pytest.approx(c["attribution_sum"] - (c["loss"] - c["baseline_loss"]),
                                            abs=1e-3 * abs(c["loss"] - c["baseline_loss"]))
+
+
+def test_target_relative_delta_raises_the_steps_until_it_holds():
+    """Option: too few steps leave a large completeness error; the steps of a batch are doubled
+    until every chunk's relative delta is below the target (and never beyond --max-steps)."""
+    chunks = face_chunks(2, samples=1024, seed=2)
+    coarse = song_saliency(SmoothAVModel(), "face", chunks, SaliencyConfig(n_steps=1),
+                           mean_face=MEAN_FACE, show_progress=False)
+    assert coarse["convergence_delta"]["relative_max"] > 1e-3
+    fine = song_saliency(SmoothAVModel(), "face", chunks,
+                         SaliencyConfig(n_steps=1, target_relative_delta=1e-3, max_steps=64),
+                         mean_face=MEAN_FACE, show_progress=False)
+    assert fine["convergence_delta"]["relative_max"] < 1e-3
+    steps = fine["convergence_delta"]["n_steps"]
+    assert steps and all(s in (2, 4, 8, 16, 32, 64) for s in steps)
+    capped = song_saliency(SmoothAVModel(), "face", chunks,
+                           SaliencyConfig(n_steps=1, target_relative_delta=1e-12, max_steps=4),
+                           mean_face=MEAN_FACE, show_progress=False)
+    assert capped["convergence_delta"]["n_steps"] == [4]
 
 
 def test_internal_batching_does_not_change_integrated_gradients():

@@ -7,7 +7,8 @@ import pytest
 from core.keypoints import BODY_55
 from gradient_saliency import correlation_filter as cf
 from gradient_saliency.summary import (BODY55_PARTS, FACE_REGIONS, audio_share, average_songs,
-                                       keypoint_importance, part_importance, top_keypoints)
+                                       keypoint_importance, missing_keypoint_share,
+                                       part_importance, part_sums, top_keypoints)
 
 
 def _aggregated(counts_by_song: dict) -> dict:
@@ -99,15 +100,89 @@ def test_part_groups_cover_every_joint_once():
     assert parts["jaw"] == pytest.approx(8.0)
 
 
-def test_average_songs_weighs_songs_equally():
-    def song(name, value, share, n_chunks):
-        return {"artist": "A", "song": name, "chunks": list(range(n_chunks)),
-                "keypoint_importance": {"face": np.full(68, value)}, "audio_share": share,
-                "layout": {"face": np.ones((68, 2)) * value},
-                "convergence_delta": {"max_abs": value / 10}}
-    average = average_songs([song("x", 1.0, 0.2, 1), song("y", 3.0, None, 5)])
+def test_missing_keypoints_are_no_data_never_zero():
+    """Joint 0 is missing in every frame, joint 1 in frame 2 only (whose attribution is large and
+    must not count), joint 2 always present and 0: only joint 2 is a real zero."""
+    visual = np.zeros((1, 2, 3, 3))
+    visual[0, 0, :, 0] = 5.0                 # attribution on a missing point (e.g. face vs mean face)
+    visual[0, 0, :, 1] = [1.0, 3.0, 100.0]   # frame 2 missing: mean over frames 0, 1 = 4 / 4 = 1
+    mask = np.array([[[False, True, True], [False, True, True], [False, False, True]]])
+    importance = keypoint_importance(visual, mask)
+    assert np.isnan(importance[0, 0])
+    np.testing.assert_allclose(importance[0, 1:], [1.0, 0.0])
+    # without a mask every frame counts (the published reduction on complete inputs)
+    np.testing.assert_allclose(keypoint_importance(visual), [[2.5, 104 / 6, 0.0]])
+    audio = np.array([[2.0, -2.0]])          # 4 against 4 present: the missing 115 never counts
+    np.testing.assert_allclose(audio_share(audio, visual, mask), [0.5])
+    np.testing.assert_allclose(missing_keypoint_share(visual, mask), [115 / 119])
+    assert top_keypoints(importance[0], 3) == [1, 2]          # no-data joint never ranked
+
+
+def test_part_importance_pools_present_frames_and_is_nan_without_data():
+    sums, counts = np.zeros(68), np.zeros(68)
+    sums[48], counts[48] = 6.0, 3                 # mouth: 6 / (2 · 3)
+    sums[49], counts[49] = 2.0, 1                 # pooled: (6 + 2) / (2 · 4) = 1.0
+    sums[0:17] = 1.0                              # jaw attribution, but never present
+    parts = part_sums("face", sums, counts)
+    assert parts["mouth"] == pytest.approx(1.0)
+    assert np.isnan(parts["jaw"]) and np.isnan(parts["nose"])
+    means = part_importance("face", np.where(counts > 0, sums / np.maximum(2 * counts, 1), np.nan))
+    assert means["mouth"] == pytest.approx((1.0 + 1.0) / 2) and np.isnan(means["eyes"])
+
+
+def _song(name, face_value, share, n_chunks, hand=None, hand_coverage=0.0):
+    """A per-song result as JSON holds it: a right hand (body 34-54) with no data is null."""
+    body = [1.0] * 34 + [hand] * 21
+    coverage = [1.0] * 34 + [hand_coverage] * 21
+    return {"artist": "A", "song": name, "chunks": list(range(n_chunks)), "n_frames": 100 * n_chunks,
+            "keypoint_importance": {"face": np.full(68, face_value).tolist(), "body": body},
+            "keypoint_coverage": {"face": [1.0] * 68, "body": coverage},
+            "part_importance": {"face": {"mouth": face_value},
+                                "body": {"right_hand": hand, "head": 1.0}},
+            "audio_share": share, "layout": {"face": np.ones((68, 2)) * face_value},
+            "convergence_delta": {"max_abs": face_value / 10,
+                                  "relative_per_chunk": [face_value / 100] * n_chunks}}
+
+
+def test_average_songs_weighs_songs_equally_and_only_songs_with_data():
+    average = average_songs([_song("x", 1.0, 0.2, 1), _song("y", 3.0, None, 5, hand=4.0,
+                                                                         hand_coverage=0.5)])
     np.testing.assert_allclose(average["keypoint_importance"]["face"], 2.0)
     assert average["audio_share"] == pytest.approx(0.2)        # the null share is left out
-    assert average["n_chunks"] == 6 and average["n_songs"] == 2
+    assert average["n_chunks"] == 6 and average["n_songs"] == 2 and average["n_frames"] == 600
     assert average["convergence_delta"]["max_abs"] == pytest.approx(0.3)
+    # relative deltas of all 6 chunks: one 0.01, five 0.03
+    assert average["convergence_delta"]["relative_median"] == pytest.approx(0.03)
+    assert average["convergence_delta"]["relative_max"] == pytest.approx(0.03)
     assert average["part_importance"]["face"]["mouth"] == pytest.approx(2.0)
+    # the hand has data in song y only: its mean is y's value, not (0 + 4) / 2
+    np.testing.assert_allclose(average["keypoint_importance"]["body"][34:], 4.0)
+    assert average["part_importance"]["body"]["right_hand"] == pytest.approx(4.0)
+    np.testing.assert_array_equal(average["songs_with_data"]["body"][34:], 1)
+    # coverage is frame-weighted: 0.5 of y's 500 frames out of 600
+    np.testing.assert_allclose(average["keypoint_coverage"]["body"][34:], 250 / 600)
+    nobody = average_songs([_song("x", 1.0, 0.2, 1)])
+    assert np.isnan(nobody["keypoint_importance"]["body"][34:]).all()
+    assert np.isnan(nobody["part_importance"]["body"]["right_hand"])
+
+
+def test_no_data_is_null_in_json_and_drawn_as_no_data(tmp_path):
+    import matplotlib.pyplot as plt
+
+    from core.io import load_json, save_json
+    from gradient_saliency.figures import draw_part_bars
+
+    average = average_songs([_song("x", 1.0, 0.2, 1)])
+    save_json(tmp_path / "a.json", average)
+    written = load_json(tmp_path / "a.json")
+    assert written["keypoint_importance"]["body"][34:] == [None] * 21
+    assert written["part_importance"]["body"]["right_hand"] is None
+    fig, ax = plt.subplots()
+    draw_part_bars(ax, {"head": 1.0, "right_hand": None}, {"head": 1.0, "right_hand": 0.0}, "body")
+    texts = [t.get_text() for t in ax.texts]
+    assert "no data" in texts and "100%" in texts
+    heights = {round(p.get_x() + p.get_width() / 2): (p.get_height(), p.get_hatch())
+               for p in ax.patches}
+    assert heights[0] == (1.0, None)                  # real bar
+    assert heights[1][1] == "//"                      # hatched "no data" bar, not a zero bar
+    plt.close(fig)
