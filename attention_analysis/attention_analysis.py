@@ -7,7 +7,7 @@ import logging
 import sys
 
 from core.log import setup_logging
-from core.settings import add_common_args
+from core.settings import add_body_detection_arg, add_common_args
 
 from .checkpoints import INSTRUMENT_CHOICES, NoCrossModalBlock
 
@@ -29,6 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--checkpoint", default=None, help="checkpoint file instead of the shipped one")
     parser.add_argument("--chunk-batch", "--chunk_batch", dest="chunk_batch", type=int, default=4,
                         help="chunks per forward pass")
+    add_body_detection_arg(parser)
     add_common_args(parser)
     return parser
 
@@ -41,6 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return run_attention(args)
     except (NoCrossModalBlock, FileNotFoundError, ValueError, RuntimeError) as exc:
+        # AttentionNotRecorded is a RuntimeError: never an empty result file
         logging.getLogger("attention_analysis").error("%s", exc)
         return 2
 

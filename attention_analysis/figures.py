@@ -5,7 +5,8 @@ steps of that interval, ``audio_attention_peak`` likewise with T_a steps. The RM
 per video frame at the song's fps (``audio_features.json`` / ``motion_features.json`` of the
 performer). When a feature file is absent the curve is computed from the chunks instead and its
 label says so: RMS of the chunk's target stem (``pipeline.chunk_rms``) and the mean keypoint speed of
-the model input (``pipeline.chunk_motion``).
+the model input (``pipeline.chunk_motion``). Video steps without keypoints (null attention) are
+gaps in the curve on a grey "no keypoints" band, never zeros.
 """
 from __future__ import annotations
 
@@ -30,12 +31,31 @@ def timeline(records: list[dict], key: str) -> tuple[np.ndarray, np.ndarray]:
     """Concatenate one per-chunk series over the song: times (s) and values, NaN between gaps."""
     times, values = [], []
     for record in sorted(records, key=lambda r: r["chunk"]):
-        series = np.asarray(record[key], dtype=float)
+        series = np.array(record[key], dtype=object).astype(float)      # null (no data) -> NaN
         times.append(chunk_times(record["chunk"], len(series)))
         values.append(series)
         times.append([np.nan])       # break the line between non-adjacent chunks
         values.append([np.nan])
     return np.concatenate(times), np.concatenate(values)
+
+
+def no_data_spans(times: np.ndarray, values: np.ndarray) -> list[tuple[float, float]]:
+    """``(start, stop)`` seconds of each run of NaN values at finite times (``timeline`` output;
+    each step is widened by half a step either side)."""
+    finite_t = np.isfinite(times)
+    if finite_t.sum() < 2:
+        return []
+    step = float(np.nanmin(np.diff(times[finite_t])))
+    spans, run = [], None
+    for time, value in zip(times, values):
+        if np.isfinite(time) and np.isnan(value):
+            run = (run[0], time) if run else (time, time)
+        elif run:
+            spans.append((run[0] - step / 2, run[1] + step / 2))
+            run = None
+    if run:
+        spans.append((run[0] - step / 2, run[1] + step / 2))
+    return spans
 
 
 def save_attention_figure(path: Path, records: list[dict], title: str,
@@ -53,6 +73,9 @@ def save_attention_figure(path: Path, records: list[dict], title: str,
                   label="audio_attention_peak (max over video steps)")
         twin.set_ylabel("peak weight", color="tab:green")
         twin.legend(loc="upper right", fontsize=8)
+    for k, (start, stop) in enumerate(no_data_spans(t, video)):
+        axes[0].axvspan(start, stop, color="0.85", lw=0, zorder=0,
+                        label="no keypoints (no data)" if k == 0 else None)
     axes[0].set_ylabel("attention")
     axes[0].legend(loc="upper left", fontsize=8)
     for ax, series, colour in ((axes[1], rms, "tab:orange"), (axes[2], motion, "tab:blue")):

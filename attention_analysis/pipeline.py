@@ -19,21 +19,80 @@ import torch
 from core.dataset import AUDIO_FEATURES_NAME, MOTION_FEATURES_NAME
 from core.io import load_json, null_to_nan, save_json
 from core.runner import UP_TO_DATE, SongSkipped, run_per_song
+from separation.data import missing_frames
 from separation.vovit import CHUNK_SECONDS, SAMPLE_RATE, VIDEO_FPS
 
 from .checkpoints import NoCrossModalBlock
 from .figures import save_attention_figure
-from .weights import chunk_records, rows_sum_to_one
+from .weights import chunk_records, rows_sum_to_one, step_presence
 
 log = logging.getLogger("attention_analysis")
 
 
-def chunk_attention(model: torch.nn.Module, chunks: list, device, chunk_batch: int = 4
-                    ) -> tuple[list[dict], bool]:
-    """Run the model on every chunk (no gradients) and reduce ``model.last_attention``.
+class AttentionNotRecorded(RuntimeError):
+    """A forward pass ran but the cross-modal block recorded no (or no fresh) attention."""
 
-    ``chunks``: objects with ``index``, ``mixture`` (N,) and ``visual`` (2, T, J). Returns the
-    published per-chunk records and whether every attention row summed to 1 over video.
+
+GRAD_MODES = ("no_grad", "inference_mode", "enable_grad")
+
+
+def _grad_context(mode: str):
+    if mode == "no_grad":
+        return torch.no_grad()
+    if mode == "inference_mode":
+        return torch.inference_mode()
+    if mode == "enable_grad":
+        return torch.enable_grad()
+    raise ValueError(f"unknown grad mode {mode!r}: expected one of {GRAD_MODES}")
+
+
+def attention_holders(model: torch.nn.Module) -> list[torch.nn.Module]:
+    """The sub-modules that keep the latest cross-attention weights (an instance attribute
+    ``last_attention``, as ``separation.vovit.CrossModalFusion``); raises ``NoCrossModalBlock`` when
+    there is none."""
+    holders = [m for m in model.modules() if "last_attention" in vars(m)]
+    if not holders:
+        raise NoCrossModalBlock("the model has no module that records last_attention: it has no "
+                                "cross-modal block")
+    return holders
+
+
+def capture_attention(model: torch.nn.Module, mixture: torch.Tensor, visual: torch.Tensor,
+                      grad_mode: str = "inference_mode") -> np.ndarray:
+    """One forward pass of ``model`` (already in eval mode) under ``grad_mode`` and the attention it
+    recorded, ``(B, heads, T_a, T_v)`` float64.
+
+    It cannot silently record nothing: the holders' ``last_attention`` is cleared first, so a
+    forward that records nothing (e.g. PyTorch's transformer fast path in eval + no_grad /
+    inference_mode skips submodule hooks, DESIGN §7), or an attention left from an earlier batch,
+    raises ``AttentionNotRecorded``; so do weights of the wrong batch size, rank or with NaN.
+    The weights are read from the attention module's own return value, not from a hook.
+    """
+    holders = attention_holders(model)
+    for holder in holders:
+        holder.last_attention = None
+    with _grad_context(grad_mode):
+        model(mixture, visual)
+    recorded = [h.last_attention for h in holders if h.last_attention is not None]
+    if len(recorded) != 1:
+        raise AttentionNotRecorded(
+            f"the forward pass under {grad_mode} recorded {len(recorded)} attention tensors (of "
+            f"{len(holders)} block(s)); expected exactly one fresh (B, heads, T_audio, T_video)")
+    weights = recorded[0].detach().double().cpu().numpy()
+    if weights.ndim != 4 or weights.shape[0] != mixture.shape[0] or not np.isfinite(weights).all():
+        raise AttentionNotRecorded(f"recorded attention has shape {weights.shape} (or non-finite "
+                                   f"values); expected ({mixture.shape[0]}, heads, T_audio, "
+                                   f"T_video)")
+    return weights
+
+
+def chunk_attention(model: torch.nn.Module, chunks: list, device, chunk_batch: int = 4,
+                    grad_mode: str = "inference_mode") -> tuple[list[dict], bool]:
+    """Run the model on every chunk (eval mode, no gradients) and reduce its attention.
+
+    ``chunks``: objects with ``index``, ``mixture`` (N,), ``visual`` (2, T, J) and optionally
+    ``visual_mask`` (T, J). Returns the published per-chunk records (NaN where the video step has no
+    data, ``weights`` docstring) and whether every attention row summed to 1 over video.
     """
     records, normalised = [], True
     model = model.to(device).eval()
@@ -43,15 +102,13 @@ def chunk_attention(model: torch.nn.Module, chunks: list, device, chunk_batch: i
                                for c in batch]).to(device)
         visual = torch.stack([torch.as_tensor(np.asarray(c.visual), dtype=torch.float32)
                               for c in batch]).to(device)
-        with torch.no_grad():
-            model(mixture, visual)
-        weights = getattr(model, "last_attention", None)
-        if weights is None:
-            raise NoCrossModalBlock("the model ran without recording last_attention: it has no "
-                                    "cross-modal block")
-        weights = weights.detach().float().cpu().numpy()
+        weights = capture_attention(model, mixture, visual, grad_mode)
         normalised &= rows_sum_to_one(weights)
-        records.extend(chunk_records([c.index for c in batch], weights))
+        frame_present = np.stack([
+            np.ones(np.shape(c.visual)[1], bool) if getattr(c, "visual_mask", None) is None
+            else ~missing_frames(np.asarray(c.visual_mask, dtype=bool)) for c in batch])
+        records.extend(chunk_records([c.index for c in batch], weights,
+                                     step_presence(frame_present, weights.shape[-1])))
     return records, normalised
 
 
@@ -123,7 +180,8 @@ def run_attention(args) -> int:
 
     settings = settings_from_args(args)
     device = resolve_device(settings.device)
-    songs, skipped = select_songs(load_metadata(settings.metadata_path), args.artist, args.song)
+    songs, skipped = select_songs(load_metadata(settings.metadata_path), args.artist, args.song,
+                                  require_body_detection=not args.include_incorrect_body_detection)
     loaded = checkpoints.load_attention_model(args.model, args.checkpoint, device)
     if loaded.instrument != args.model:
         log.warning("checkpoint %s separates %s, not %s", loaded.path.name, loaded.instrument,
@@ -168,8 +226,16 @@ def run_attention(args) -> int:
             "checkpoint": str(loaded.path), "instrument": loaded.instrument,
             "visual": loaded.visual_kind, "chunk_seconds": CHUNK_SECONDS, **shapes,
             "definition": {"weights": "(batch, heads, T_audio, T_video), averaged over heads",
-                           "video_attention": "mean over audio time", "audio_attention":
-                           "mean over video time", "audio_attention_peak": "max over video time"},
+                           "video_attention": "mean over audio time; null at video steps whose "
+                                              "frames have no keypoints (missing frames)",
+                           "audio_attention": "mean over the video steps with keypoints",
+                           "audio_attention_peak": "max over the video steps with keypoints",
+                           "video_coverage": "share of video steps with keypoints",
+                           "missing_frame": "fewer than 10% of the model's points observed "
+                                            "(separation.data.missing_frames)"},
+            "capture": "eval mode, torch.inference_mode; weights returned by the attention module, "
+                       "cleared before every forward and checked after it",
+            "include_incorrect_body_detection": bool(args.include_incorrect_body_detection),
             "note": ("each audio step's weights sum to 1 over video, so audio_attention is "
                      "1/T_video everywhere by construction" if shapes.get("rows_sum_to_one") else "")})
     if scores_path.exists():

@@ -11,6 +11,15 @@ usual ``nn.MultiheadAttention`` layout) every row of ``A`` sums to 1, so ``audio
 ``1 / T_v`` at every step and ``video_attention`` sums to 1 over j. ``audio_attention_peak[b, i] =
 max_j Ā[b, i, j]`` (how sharply audio step i focuses on one video moment) is kept as well because it
 still varies in that case.
+
+Missing data is never a number. A video step has data when the model's visual input at that time
+has the performer: the frames it is resampled from (``step_presence``) are not missing
+(``separation.data.missing_frames``: fewer than 10 % of the points observed). At a step without data
+the model sees zeros, so the attention paid to it says nothing about the performer:
+``video_attention`` is NaN (``null`` in JSON) there, ``audio_attention`` and
+``audio_attention_peak`` are the mean / max over the steps with data only, and each record carries
+``video_coverage`` (share of video steps with data). A chunk without any such step has no
+audio_attention either (all null).
 """
 from __future__ import annotations
 
@@ -25,12 +34,43 @@ def head_mean(weights: np.ndarray) -> np.ndarray:
     return weights.mean(axis=1)
 
 
-def summarise_attention(weights: np.ndarray) -> dict[str, np.ndarray]:
-    """``(B, H, T_a, T_v)`` → ``audio_attention`` (B, T_a), ``video_attention`` (B, T_v),
-    ``audio_attention_peak`` (B, T_a)."""
+def step_presence(frame_present: np.ndarray, n_steps: int) -> np.ndarray:
+    """``(B, F)`` per-frame presence → ``(B, n_steps)`` presence of the attention's video steps.
+
+    The model resamples its F visual frames to ``n_steps`` (linear, ``align_corners=False``: step j
+    reads source position ``(j + 0.5) F / n_steps − 0.5``, clamped); a step has data only when every
+    frame it reads (floor and ceil of that position) has. This is also right for nearest-neighbour
+    resampling, which reads one of the two.
+    """
+    present = np.asarray(frame_present, dtype=bool)
+    n_frames = present.shape[-1]
+    position = np.clip((np.arange(n_steps) + 0.5) * n_frames / n_steps - 0.5, 0, n_frames - 1)
+    lower = np.floor(position).astype(int)
+    upper = np.minimum(np.ceil(position).astype(int), n_frames - 1)
+    return present[..., lower] & present[..., upper]
+
+
+def summarise_attention(weights: np.ndarray, video_present: np.ndarray | None = None
+                        ) -> dict[str, np.ndarray]:
+    """``(B, H, T_a, T_v)`` (and ``(B, T_v)`` presence of the video steps) → ``audio_attention``
+    (B, T_a), ``video_attention`` (B, T_v), ``audio_attention_peak`` (B, T_a), ``video_coverage``
+    (B,); NaN where there is no data (module docstring)."""
     mean = head_mean(weights)
-    return {"audio_attention": mean.mean(axis=2), "video_attention": mean.mean(axis=1),
-            "audio_attention_peak": mean.max(axis=2)}
+    b, _, t_v = mean.shape
+    present = np.ones((b, t_v), bool) if video_present is None else \
+        np.asarray(video_present, dtype=bool)
+    if present.shape != (b, t_v):
+        raise ValueError(f"video presence {present.shape} does not match the attention's "
+                         f"(batch, T_video) = {(b, t_v)}")
+    count = present.sum(axis=1)                                        # (B,)
+    on = present[:, None, :]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        audio = np.where(count[:, None] > 0,
+                         np.where(on, mean, 0.0).sum(axis=2) / np.maximum(count, 1)[:, None], np.nan)
+    peak = np.where(count[:, None] > 0, np.where(on, mean, -np.inf).max(axis=2), np.nan)
+    video = np.where(present, mean.mean(axis=1), np.nan)
+    return {"audio_attention": audio, "video_attention": video, "audio_attention_peak": peak,
+            "video_coverage": count / t_v}
 
 
 def rows_sum_to_one(weights: np.ndarray, tol: float = 1e-4) -> bool:
@@ -39,11 +79,13 @@ def rows_sum_to_one(weights: np.ndarray, tol: float = 1e-4) -> bool:
     return bool(np.allclose(sums, 1.0, atol=tol))
 
 
-def chunk_records(chunk_indices: list[int], weights: np.ndarray) -> list[dict]:
+def chunk_records(chunk_indices: list[int], weights: np.ndarray,
+                  video_present: np.ndarray | None = None) -> list[dict]:
     """One published record per chunk: ``{"chunk", "audio_attention", "video_attention",
-    "audio_attention_peak"}`` (lists of floats)."""
-    summary = summarise_attention(weights)
-    return [{"chunk": int(c), "audio_attention": summary["audio_attention"][b].tolist(),
-             "video_attention": summary["video_attention"][b].tolist(),
-             "audio_attention_peak": summary["audio_attention_peak"][b].tolist()}
+    "audio_attention_peak", "video_coverage"}`` (lists of floats, NaN = no data)."""
+    summary = summarise_attention(weights, video_present)
+    return [{"chunk": int(c), "audio_attention": summary["audio_attention"][b],
+             "video_attention": summary["video_attention"][b],
+             "audio_attention_peak": summary["audio_attention_peak"][b],
+             "video_coverage": float(summary["video_coverage"][b])}
             for b, c in enumerate(chunk_indices)]

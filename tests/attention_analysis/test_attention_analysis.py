@@ -15,7 +15,7 @@ from torch import nn
 from attention_analysis import checkpoints, pipeline
 from attention_analysis.attention_analysis import main
 from attention_analysis.checkpoints import CheckpointInfo, NoCrossModalBlock
-from attention_analysis.weights import rows_sum_to_one, summarise_attention
+from attention_analysis.weights import rows_sum_to_one, step_presence, summarise_attention
 
 from conftest import REPO_ROOT, run_cli
 
@@ -195,7 +195,8 @@ def test_cli_error_for_a_checkpoint_without_the_block(tmp_path):
     assert "vocal_face_body_xattn_small.pt" in result.stderr
 
 
-def test_real_vovit_cross_modal_block_gives_256_by_256_attention():
+@pytest.fixture(scope="module")
+def real_vovit():
     from separation.vovit import VoViT, make_config
 
     torch.manual_seed(0)
@@ -203,11 +204,119 @@ def test_real_vovit_cross_modal_block_gives_256_by_256_attention():
     rng = np.random.default_rng(0)
     chunk = SimpleNamespace(index=5, mixture=rng.standard_normal(65535).astype(np.float32) * 0.1,
                             visual=rng.standard_normal((2, 100, 123)).astype(np.float32) * 0.3)
-    records, normalised = pipeline.chunk_attention(model, [chunk], "cpu")
-    assert normalised and records[0]["chunk"] == 5
+    return model, chunk
+
+
+@pytest.mark.parametrize("grad_mode", ["no_grad", "inference_mode"])
+def test_real_vovit_cross_modal_block_gives_256_by_256_attention_in_eval(real_vovit, grad_mode):
+    """eval() under no_grad and under inference_mode (where PyTorch's transformer fast path skips
+    submodule hooks): the attention is recorded, fresh, and the same in both modes as with
+    gradients enabled."""
+    model, chunk = real_vovit
+    assert not model.training
+    records, normalised = pipeline.chunk_attention(model, [chunk], "cpu", grad_mode=grad_mode)
+    assert normalised and records[0]["chunk"] == 5 and records[0]["video_coverage"] == 1.0
     assert len(records[0]["video_attention"]) == 256 and len(records[0]["audio_attention"]) == 256
     assert sum(records[0]["video_attention"]) == pytest.approx(1.0, abs=1e-4)
     assert max(records[0]["audio_attention_peak"]) <= 1.0
+    reference, _ = pipeline.chunk_attention(model, [chunk], "cpu", grad_mode="enable_grad")
+    np.testing.assert_allclose(records[0]["video_attention"], reference[0]["video_attention"],
+                               rtol=1e-5, atol=1e-7)
+
+
+class HookedEncoder(nn.Module):
+    """Records "attention" from a hook on ``nn.TransformerEncoderLayer.self_attn`` (a global module
+    hook: a hook registered on the layer itself would switch the fast path off). In eval under
+    no_grad / inference_mode the layer takes PyTorch's fast path, never calls ``self_attn``, and the
+    hook silently does not run (DESIGN §7)."""
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.config = SimpleNamespace(cross_modal=True, visual="face")
+        self.proj = nn.Linear(HOP, 8)
+        self.layer = nn.TransformerEncoderLayer(8, 2, 16, dropout=0.0, batch_first=True)
+        self.last_attention = None
+
+    def hook(self, module, inputs, _output):    # stands in for the weights: proves it ran
+        if module is self.layer.self_attn:
+            batch, steps = inputs[0].shape[:2]
+            self.last_attention = torch.full((batch, 1, steps, steps), 1.0 / steps)
+
+    def forward(self, mixture, visual):
+        tokens = self.proj(mixture[:, :T_AUDIO * HOP].reshape(len(mixture), T_AUDIO, HOP))
+        return mixture * (1 + self.layer(tokens).mean(dim=(1, 2)))[:, None]
+
+
+@pytest.mark.parametrize("grad_mode", ["no_grad", "inference_mode"])
+def test_a_capture_that_records_nothing_is_an_error_not_an_empty_result(grad_mode):
+    """With gradients the hook runs; in eval under no_grad / inference_mode the fast path skips it
+    and the capture says so instead of writing nothing."""
+    from torch.nn.modules.module import register_module_forward_hook
+
+    model = HookedEncoder().eval()
+    handle = register_module_forward_hook(model.hook)
+    try:
+        records, _ = pipeline.chunk_attention(model, toy_chunks(2), "cpu", grad_mode="enable_grad")
+        assert len(records) == 2
+        with pytest.raises(pipeline.AttentionNotRecorded, match=f"under {grad_mode} recorded 0"):
+            pipeline.chunk_attention(model, toy_chunks(2), "cpu", grad_mode=grad_mode)
+    finally:
+        handle.remove()
+
+
+def test_attention_left_from_an_earlier_forward_is_never_reused():
+    class Forgetful(TinyCrossAttention):
+        def forward(self, mixture, visual):         # computes, but records only the first time
+            kept = self.last_attention
+            out = super().forward(mixture, visual)
+            if getattr(self, "seen", False):
+                self.last_attention = kept
+            self.seen = True
+            return out
+
+    model = Forgetful().eval()
+    pipeline.chunk_attention(model, toy_chunks(2), "cpu")
+    with pytest.raises(pipeline.AttentionNotRecorded):
+        pipeline.chunk_attention(model, toy_chunks(2, seed=1), "cpu")
+
+
+def test_video_steps_without_keypoints_are_no_data():
+    """Head-mean weights for 2 audio steps over 4 video steps; step 2 has no keypoints: its
+    video_attention is NaN, and audio attention / peak use steps 0, 1, 3 only."""
+    weights = np.zeros((1, 1, 2, 4))
+    weights[0, 0] = [[0.1, 0.2, 0.6, 0.1], [0.4, 0.3, 0.2, 0.1]]
+    present = np.array([[True, True, False, True]])
+    out = summarise_attention(weights, present)
+    np.testing.assert_allclose(out["video_attention"], [[0.25, 0.25, np.nan, 0.1]])
+    np.testing.assert_allclose(out["audio_attention"], [[0.4 / 3, 0.8 / 3]])
+    np.testing.assert_allclose(out["audio_attention_peak"], [[0.2, 0.4]])
+    np.testing.assert_allclose(out["video_coverage"], [0.75])
+    nothing = summarise_attention(weights, np.zeros((1, 4), bool))
+    assert np.isnan(nothing["audio_attention"]).all() and nothing["video_coverage"][0] == 0
+    # 100 frames resampled to 256 steps: frames 40-59 missing -> the steps reading them
+    frames = np.ones((1, 100), bool)
+    frames[0, 40:60] = False
+    steps = step_presence(frames, 256)
+    source = np.clip((np.arange(256) + 0.5) * 100 / 256 - 0.5, 0, 99)
+    reads_missing = (np.ceil(source) >= 40) & (np.floor(source) <= 59)
+    np.testing.assert_array_equal(steps[0], ~reads_missing)
+    assert 50 <= (~steps[0]).sum() <= 54
+
+
+def test_chunks_with_missing_frames_give_null_attention_there(tmp_path):
+    from core.io import load_json, save_json
+
+    model = TinyCrossAttention().eval()
+    chunks = toy_chunks(1)
+    chunks[0].visual_mask = np.ones((T_VIDEO, JOINTS), bool)
+    chunks[0].visual_mask[:5] = False                  # first half of the frames: no keypoints
+    records, _ = pipeline.chunk_attention(model, chunks, "cpu")
+    video = records[0]["video_attention"]
+    assert np.isnan(video[:5]).all() and np.isfinite(video[5:]).all()
+    assert records[0]["video_coverage"] == 0.5
+    save_json(tmp_path / "a.json", records)
+    assert load_json(tmp_path / "a.json")[0]["video_attention"][:5] == [None] * 5
 
 
 @pytest.mark.slow
@@ -224,7 +333,12 @@ def test_cli_end_to_end_on_the_demo_data(posed_demo_dataset, tmp_path):
     chunks = [c for songs in scores.values() for song in songs.values() for c in song]
     assert chunks and all(len(c["video_attention"]) == 256 and len(c["audio_attention"]) == 256
                           for c in chunks)
-    assert all(abs(sum(c["video_attention"]) - 1) < 1e-3 for c in chunks)
+    for c in chunks:        # null = a video step without keypoints; the rest sums to at most 1
+        present = [v for v in c["video_attention"] if v is not None]
+        assert len(present) == round(256 * c["video_coverage"])
+        assert sum(present) <= 1 + 1e-3
+        if c["video_coverage"] == 1.0:
+            assert abs(sum(present) - 1) < 1e-3
     assert len(list((results / "attention_figures_vocal").glob("*.png"))) == \
         sum(len(songs) for songs in scores.values())
     assert "attention figures:" in result.stdout
