@@ -2,7 +2,8 @@
 
 Share = strong windows / windows with a defined r. One panel per performer: rows are that performer's
 motion features, columns the audio features of every instrument (own stem first, the others are the
-control); own-stem columns are marked with ``*``.
+control); own-stem columns are marked with ``*``. A pair with no window where r is defined (e.g. a
+part never seen) is grey, "no data", never a share of 0.
 """
 from __future__ import annotations
 
@@ -44,10 +45,11 @@ def strong_share_figure(doc: dict, path: str | Path) -> None:
     vmax = max(0.05, float(np.nanmax([np.nanmax(m) if np.isfinite(m).any() else 0
                                       for m, _, _ in panels])))
     for ax, performer, (matrix, rows, cols) in zip(axes[:, 0], performers, panels):
-        image = ax.imshow(matrix, aspect="auto", cmap="viridis", vmin=0, vmax=vmax)
+        cmap = plt.get_cmap("viridis").with_extremes(bad="0.8")           # NaN: no data
+        image = ax.imshow(matrix, aspect="auto", cmap=cmap, vmin=0, vmax=vmax)
         ax.set_yticks(range(len(rows)), rows, fontsize=7)
         ax.set_xticks(range(len(cols)), cols, fontsize=7, rotation=40, ha="right")
-        ax.set_title(f"{performer} motion vs audio (* = own stem)", fontsize=9)
+        ax.set_title(f"{performer} motion vs audio (* = own stem, grey = no data)", fontsize=9)
         fig.colorbar(image, ax=ax, label="strong-window share")
     fig.suptitle(f"{doc['artist']} / {doc['song']}: share of windows with p < 0.05 and |r| > 0.5",
                  fontsize=9)

@@ -217,3 +217,29 @@ def test_model_randomisation_sanity_check_on_the_shipped_checkpoint(posed_demo_d
     rho = _spearman(trained, fresh)
     print(f"shipped {SHIPPED_FACE.name}: Spearman(trained, re-initialised) = {rho:.3f}")
     assert rho < 0.5
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not SHIPPED_FACE.exists(),
+                    reason=f"shipped checkpoint {SHIPPED_FACE.name} not present")
+def test_relative_convergence_delta_on_the_shipped_checkpoint_and_a_demo_chunk(posed_demo_dataset):
+    """The published 25 steps on the shipped face model and a real demo chunk: the completeness
+    error is a small fraction of what is explained (the JSON's relative_delta), and far smaller than
+    with 5 steps (so the bound means something)."""
+    from core.metadata import load_metadata
+    from gradient_saliency.models import mean_face_in_model_space
+    from separation.checkpoint import load_checkpoint
+    from separation.data import song_chunks
+
+    model, _ = load_checkpoint(SHIPPED_FACE, expect_visual="face")
+    song = next(s for s in load_metadata(posed_demo_dataset / "dataset_metadata.json")
+                if s.song == "Varnam Śrī")
+    chunk = song_chunks(song.folder(posed_demo_dataset), song, "vocal", "face")[0]
+    results = {steps: song_saliency(model, "face", [chunk], SaliencyConfig(n_steps=steps),
+                                    mean_face=mean_face_in_model_space(), show_progress=False)
+               for steps in (5, 25)}
+    relative = {steps: r["per_chunk"][0]["relative_delta"] for steps, r in results.items()}
+    print(f"relative convergence delta, {SHIPPED_FACE.name}, demo chunk: {relative}")
+    assert relative[25] < 0.02
+    assert relative[5] > 2 * relative[25]
+    assert results[25]["convergence_delta"]["relative_max"] == pytest.approx(relative[25])
