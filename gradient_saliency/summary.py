@@ -202,6 +202,8 @@ def average_songs(song_results: list[dict]) -> dict:
         layouts[g] = _nanmean_rows(stacked)
     shares = np.array([np.nan if r["audio_share"] is None else r["audio_share"]
                        for r in song_results], dtype=float)
+    missing = np.array([np.nan if r.get("missing_keypoint_share") is None
+                        else r["missing_keypoint_share"] for r in song_results], dtype=float)
     relative = np.array([d for r in song_results for d in
                          ((r.get("convergence_delta") or {}).get("relative_per_chunk") or [])
                          if d is not None], dtype=float)
@@ -218,6 +220,7 @@ def average_songs(song_results: list[dict]) -> dict:
         "part_importance": parts,
         "part_coverage": parts_cov,
         "audio_share": float(np.nanmean(shares)) if np.isfinite(shares).any() else None,
+        "missing_keypoint_share": float(np.nanmean(missing)) if np.isfinite(missing).any() else None,
         "layout": layouts,
         "convergence_delta": convergence_summary(relative, deltas) if deltas else None,
     }
