@@ -152,8 +152,8 @@ def save_randomisation_figure(document: dict, path: str | Path, title: str) -> P
     if threshold is not None:
         ax.axhline(threshold, color="0.5", ls="--", lw=0.8, label=f"pass below {threshold:g}")
         ax.axhline(-threshold, color="0.5", ls="--", lw=0.8)
-    ax.set_xticks(x, ["trained"] + [s["group"].split(".")[-1] if len(steps) > 12 else s["group"]
-                                    for s in steps], rotation=90, fontsize=7)
+    ax.set_xticks(x, ["trained"] + [".".join(s["group"].split(".")[-2:]) if len(steps) > 12
+                                    else s["group"] for s in steps], rotation=90, fontsize=7)
     ax.set_ylim(-1.05, 1.05)
     ax.set_ylabel("rank correlation with the trained model")
     ax.set_xlabel("cumulatively re-initialised, output side first")

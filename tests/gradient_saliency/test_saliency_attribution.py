@@ -223,9 +223,10 @@ def test_model_randomisation_sanity_check_on_the_shipped_checkpoint(posed_demo_d
 @pytest.mark.skipif(not SHIPPED_FACE.exists(),
                     reason=f"shipped checkpoint {SHIPPED_FACE.name} not present")
 def test_relative_convergence_delta_on_the_shipped_checkpoint_and_a_demo_chunk(posed_demo_dataset):
-    """The published 25 steps on the shipped face model and a real demo chunk: the completeness
-    error is a small fraction of what is explained (the JSON's relative_delta), and far smaller than
-    with 5 steps (so the bound means something)."""
+    """A shipped checkpoint and a real demo chunk: the relative completeness error is reported as
+    |delta| / |F(x) − F(x')| and shrinks with the steps; with --target-relative-delta 0.01 the
+    steps are doubled from the published 25 until it is bounded by 0.01 (on this chunk the 25
+    steps alone are not enough, which is what the option is for)."""
     from core.metadata import load_metadata
     from gradient_saliency.models import mean_face_in_model_space
     from separation.checkpoint import load_checkpoint
@@ -235,11 +236,23 @@ def test_relative_convergence_delta_on_the_shipped_checkpoint_and_a_demo_chunk(p
     song = next(s for s in load_metadata(posed_demo_dataset / "dataset_metadata.json")
                 if s.song == "Varnam Śrī")
     chunk = song_chunks(song.folder(posed_demo_dataset), song, "vocal", "face")[0]
-    results = {steps: song_saliency(model, "face", [chunk], SaliencyConfig(n_steps=steps),
-                                    mean_face=mean_face_in_model_space(), show_progress=False)
-               for steps in (5, 25)}
-    relative = {steps: r["per_chunk"][0]["relative_delta"] for steps, r in results.items()}
-    print(f"relative convergence delta, {SHIPPED_FACE.name}, demo chunk: {relative}")
-    assert relative[25] < 0.02
-    assert relative[5] > 2 * relative[25]
-    assert results[25]["convergence_delta"]["relative_max"] == pytest.approx(relative[25])
+
+    def run(**config):
+        result = song_saliency(model, "face", [chunk], SaliencyConfig(**config),
+                               mean_face=mean_face_in_model_space(), show_progress=False)
+        return result["per_chunk"][0], result["convergence_delta"]
+
+    coarse, _ = run(n_steps=5)
+    published, _ = run(n_steps=25)
+    bounded, summary = run(n_steps=25, target_relative_delta=0.01, max_steps=400)
+    print(f"relative convergence delta, {SHIPPED_FACE.name}, demo chunk: 5 steps "
+          f"{coarse['relative_delta']:.4f}, 25 steps {published['relative_delta']:.4f}, "
+          f"{bounded['n_steps']} steps {bounded['relative_delta']:.4f}")
+    for entry in (coarse, published, bounded):
+        assert entry["relative_delta"] == pytest.approx(
+            abs(entry["delta"]) / abs(entry["loss"] - entry["baseline_loss"]))
+    assert published["relative_delta"] < coarse["relative_delta"]
+    assert bounded["relative_delta"] < 0.01
+    assert bounded["n_steps"] in (25, 50, 100, 200, 400)
+    assert (bounded["n_steps"] > 25) == (published["relative_delta"] >= 0.01)
+    assert summary["relative_max"] == pytest.approx(bounded["relative_delta"])
