@@ -129,6 +129,8 @@ class SceneKind:
     arrangement: str          # a key of ARRANGEMENTS: how the melodic performers share the music
     performers: tuple[PerformerSpec, ...]
     description: str
+    arrangement_options: tuple[tuple[str, object], ...] = ()   # keyword arguments of the
+                                                               # arrangement, e.g. overlap_s
 
 
 _MRIDANGAM = PerformerSpec("mridangam", "mridangam", "mridangam", "mridangam")
@@ -157,17 +159,17 @@ def _melodic(kind: SceneKind) -> list[PerformerSpec]:
     return [p for p in kind.performers if p.timbre in ("voice", "violin")]
 
 
-def _call_and_response(rng, seconds, performers):
-    return da.compose_call_and_response(rng, seconds, n_voices=len(performers))
+def _call_and_response(rng, seconds, performers, **options):
+    return da.compose_call_and_response(rng, seconds, n_voices=len(performers), **options)
 
 
-def _shadow(rng, seconds, performers):
+def _shadow(rng, seconds, performers, **options):
     if len(performers) != 2:
         raise ValueError("the shadow arrangement needs exactly two melodic performers")
-    return da.compose_shadow_lines(rng, seconds)
+    return da.compose_shadow_lines(rng, seconds, **options)
 
 
-def _concert(rng, seconds, performers):
+def _concert(rng, seconds, performers, **options):
     line = da.compose_vocal_line(rng, seconds)      # a violin timbre delays it itself
     return [line] * len(performers)
 
@@ -208,7 +210,8 @@ def synthesize_scene_audio(kind: SceneKind, seed_seq: np.random.SeedSequence, se
     sr = da.SAMPLE_RATE
     melodic = _melodic(kind)
     lines = dict(zip((p.name for p in melodic),
-                     ARRANGEMENTS[kind.arrangement](rng_music, seconds, melodic)))
+                     ARRANGEMENTS[kind.arrangement](rng_music, seconds, melodic,
+                                                    **dict(kind.arrangement_options))))
     layout = tuple(kind.performers[i].name for i in rng_stage.permutation(len(kind.performers)))
     levels_db = {p.name: float(rng_stage.uniform(-LEVEL_JITTER_DB, LEVEL_JITTER_DB))
                  for p in kind.performers}
@@ -331,6 +334,8 @@ def generate_scene(kind: SceneKind, song_dir: Path, seed: int, seconds: float = 
                               "svara": da.svara_syllables(line.note_semitones[sung])}
             entry["phrases_s"] = [[a, b] for a, b in line.phrases if a < seconds]
             entry["syllables"] = spec.syllables
+            # a violin timbre plays its line VIOLIN_DELAY_S late (audio.synth_violin)
+            entry["plays_notes_late_s"] = da.VIOLIN_DELAY_S if spec.timbre == "violin" else 0.0
         performers[name] = entry
     if render:
         render_video(song_dir / VIDEO_NAME, renderers, states, cameras, song_dir.name)
@@ -350,6 +355,7 @@ def generate_scene(kind: SceneKind, song_dir: Path, seed: int, seconds: float = 
 
 def _kind_record(kind: SceneKind) -> dict:
     return {"name": kind.name, "same_timbre": kind.same_timbre, "arrangement": kind.arrangement,
+            "arrangement_options": dict(kind.arrangement_options),
             "description": kind.description, "performers": [asdict(p) for p in kind.performers]}
 
 
