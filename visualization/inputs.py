@@ -14,7 +14,7 @@ import numpy as np
 from core.dataset import (AUDIO_FEATURES_NAME, CORRELATION_DIR, CORRELATIONS_NAME,
                           FACE_KEYPOINTS_NAME, MOTION_FEATURES_NAME,
                           SPECIFIC_MOTION_FEATURES_NAME, SongDataError)
-from core.io import load_json, null_to_nan
+from core.io import load_json, load_npy, null_to_nan
 from core.pose_files import InstrumentPose, load_instrument_pose
 
 MOTION_FILE = MOTION_FEATURES_NAME
@@ -85,7 +85,7 @@ def load_song_inputs(song_dir: str | Path, layout: tuple[str | None, ...],
         performer = PerformerInputs(instrument, pose)
         face_path = song_dir / instrument / FACE_KEYPOINTS_NAME
         if instrument == "vocal" and face_path.exists():
-            performer.face = np.load(face_path).astype(np.float64)
+            performer.face = load_npy(face_path).astype(np.float64)
         if with_features:
             for name in feature_file_names(instrument):
                 path = song_dir / instrument / name
