@@ -9,8 +9,10 @@ is True only when
 
 - ``force`` is False,
 - every output exists, and
-- the inputs are the recorded ones, each with the recorded size and modification time (an input
-  that appeared, disappeared, was rewritten or replaced counts as a change).
+- every input that exists now was recorded, with the size and modification time it has now (an
+  input that appeared, was rewritten or was replaced counts as a change; one that was deleted
+  does not: the outputs cannot be remade without it, e.g. a pose pickle removed to save space
+  after post-processing).
 
 Outputs without a record (made before this rule, or copied from another lab) are up to date when no
 input is newer than the oldest output. Size + mtime is what ``make`` and ``rsync`` trust; it needs
@@ -69,11 +71,9 @@ def stale_reason(outputs: Iterable[str | Path], inputs: Iterable[str | Path]) ->
         recorded = None
     if isinstance(recorded, dict) and isinstance(recorded.get("inputs"), dict):
         before = recorded["inputs"]
-        for key in sorted(set(now) | set(before)):
+        for key in sorted(now):
             if key not in before:
                 return f"{key} is new since {outputs[0].name} was made"
-            if key not in now:
-                return f"{key} is gone since {outputs[0].name} was made"
             if list(before[key]) != now[key]:
                 return f"{key} changed since {outputs[0].name} was made"
         return None

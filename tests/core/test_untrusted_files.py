@@ -4,10 +4,8 @@ Every payload below would create a marker file when loaded the unsafe way; each 
 that (the positive control), then asserts the project's loader refuses the file, names it, and the
 marker does not exist.
 """
-import builtins
 import io
 import json
-import os
 import pickle
 import types
 
@@ -17,37 +15,7 @@ import torch
 
 from core.io import (RefusedFileError, UnreadableFileError, load_json, load_npy, load_pickle,
                      load_torch)
-
-
-class TouchPayload:
-    """Unpickling this object calls ``builtins.open(marker, "w")``: the file appears."""
-
-    def __init__(self, marker):
-        self.marker = str(marker)
-
-    def __reduce__(self):
-        return builtins.open, (self.marker, "w")
-
-
-class ShellPayload:
-    """Unpickling this object runs a shell command that creates the marker."""
-
-    def __init__(self, marker):
-        self.marker = str(marker)
-
-    def __reduce__(self):
-        return os.system, (f"touch '{self.marker}'",)
-
-
-class ExecPayload:
-    def __init__(self, marker):
-        self.marker = str(marker)
-
-    def __reduce__(self):
-        return builtins.exec, (f"open({self.marker!r}, 'w').close()",)
-
-
-PAYLOADS = [TouchPayload, ShellPayload, ExecPayload]
+from crafted_inputs import PAYLOADS, TouchPayload
 
 
 def pose_record_with(payload) -> dict:
