@@ -73,14 +73,14 @@ def run(args: argparse.Namespace) -> int:
                                  workers=args.workers)
         summary.merge(run_per_song("feature extraction", kept,
                                    lambda song: extract_song(song, dataset_path, options),
-                                   skipped, log))
+                                   skipped, log, results_dir=settings.results_dir))
     if args.correlate:
         aggregated_path = settings.results_dir / CORRELATION_DIR / AGGREGATED_FILE
         aggregated = load_json(aggregated_path) if aggregated_path.exists() else {}
         corr_summary = run_per_song("correlation", kept,
                                     lambda song: correlate_and_write(song, dataset_path, aggregated,
                                                                      args.force),
-                                    [] if args.extract else skipped, log)
+                                    skipped, log, results_dir=settings.results_dir)
         summary.merge(corr_summary)
         if corr_summary.done:              # only newly correlated songs change the aggregate
             save_json(aggregated_path, aggregated)
