@@ -80,12 +80,13 @@ class Column:
 
 @dataclass(frozen=True)
 class Source:
-    """A column of the chunk table: one audio file (mixture, a stem, a model's separation)."""
+    """A player of the chunk table: one audio file (mixture, a stem, a model's separation)."""
     key: str
     label: str
     kind: str                    # mixture | stem | separation
     path: Path | None            # None: not produced; ``status`` says why and how
     status: Status | None = None
+    instrument: str | None = None
 
 
 @dataclass
@@ -223,9 +224,19 @@ class Separation:
         return f"{self.instrument} · {self.model}"
 
 
-def discover_separations(songs: list[SongInfo], dataset_path: Path, results_dir: Path,
+def load_eval_records(results_dir: Path) -> dict[Separation, tuple[Path, dict]]:
+    """``<results>/separation/eval_<instrument>_<model>.json`` by model (file name order)."""
+    records = {}
+    for path in sorted((results_dir / "separation").glob("eval_*.json")):
+        record = read_json(path) or {}
+        if isinstance(record.get("instrument"), str) and isinstance(record.get("model"), str):
+            records[Separation(record["instrument"], record["model"])] = (path, record)
+    return records
+
+
+def discover_separations(songs: list[SongInfo], dataset_path: Path, eval_records: dict,
                          summaries: dict) -> list[Separation]:
-    found = set()
+    found = set(eval_records)
     for song in songs:
         for instrument in song.instruments:
             folder = song.folder(dataset_path) / instrument
@@ -233,10 +244,6 @@ def discover_separations(songs: list[SongInfo], dataset_path: Path, results_dir:
                 found.add(Separation(instrument, path.stem[len("separated_"):]))
             for path in folder.glob("separation_eval_*.json"):
                 found.add(Separation(instrument, path.stem[len("separation_eval_"):]))
-    for path in (results_dir / "separation").glob("eval_*.json"):
-        record = read_json(path) or {}
-        if isinstance(record.get("instrument"), str) and isinstance(record.get("model"), str):
-            found.add(Separation(record["instrument"], record["model"]))
     for stage in summaries:
         match = SEPARATE_RE.match(stage)
         if match:
@@ -332,9 +339,12 @@ def stage_cells(ctx: Context, song: SongInfo, song_dir: Path) -> dict[str, Cell]
                  ctx.command("pose_estimation.main", "--pose", song=song)),
         "post": ("post", all_exist([d / KEYPOINTS_NAME for d in per_instrument]),
                  ctx.command("pose_estimation.main", "--post", song=song)),
+        # audio features for every performer; motion features where there are keypoints (a
+        # moving-camera song has none, and its features run is done with audio alone)
         "features": ("feature extraction",
-                     all_exist([d / name for d in per_instrument
-                                for name in (MOTION_FEATURES_NAME, AUDIO_FEATURES_NAME)]),
+                     all_exist([d / AUDIO_FEATURES_NAME for d in per_instrument]
+                               + [d / MOTION_FEATURES_NAME for d in per_instrument
+                                  if (d / KEYPOINTS_NAME).exists()]),
                      ctx.command("feature_extraction.main", "--extract", "both", song=song)),
         "correlation": ("correlation", all_exist([song_dir / CORRELATION_DIR / CORRELATIONS_NAME]),
                         ctx.command("feature_extraction.main", "--correlate", song=song)),
@@ -376,7 +386,8 @@ def separation_cell(ctx: Context, song: SongInfo, song_dir: Path, sep: Separatio
     source = None
     if sep.instrument in song.instruments:
         source = Source(sep.key, f"{sep.model} ({sep.instrument})", "separation",
-                        wav if wav.exists() else None, None if wav.exists() else separate)
+                        wav if wav.exists() else None, None if wav.exists() else separate,
+                        sep.instrument)
     return Cell(status, numbers, [("separate", separate), ("evaluate", evaluate)]), source, evaluation
 
 
@@ -490,8 +501,8 @@ def song_page(ctx: Context, song: SongInfo) -> SongPage:
     stems = []
     for instrument in song.instruments:
         files = find_stems(song_dir, instrument) if song_dir.is_dir() else []
-        stems += [Source(f"stem:{p.name}", stem_label(instrument, p, len(files)), "stem", p)
-                  for p in files]
+        stems += [Source(f"stem:{p.name}", stem_label(instrument, p, len(files)), "stem", p,
+                         instrument=instrument) for p in files]
     audio = [s.path for s in mixtures + stems]
     duration = audio_duration(audio[0]) if audio else None
     duration = duration if duration is not None else song.duration
@@ -504,7 +515,10 @@ def song_page(ctx: Context, song: SongInfo) -> SongPage:
             separations.append(source)
         if evaluation:
             evaluations[sep.key] = evaluation
-    # listening order: the mixture, what the models made of it, then the true stems
+    # listening order: the mixture, what the models made of it, then the true stems (the stems of
+    # separated instruments first, so that each target sits next to its estimates)
+    targets = [sep.instrument for sep in ctx.separations]
+    stems.sort(key=lambda s: targets.index(s.instrument) if s.instrument in targets else len(targets))
     sources = mixtures + separations + stems
     sections = []
     for key, section_of, names in (("sal", saliency_section, ctx.saliency),
@@ -564,13 +578,10 @@ def dataset_summary(results_dir: Path) -> dict:
     return out
 
 
-def evaluation_summaries(results_dir: Path) -> list[dict]:
-    """``results/separation/eval_<instrument>_<model>.json``: overall means per subset."""
+def evaluation_summaries(eval_records: dict) -> list[dict]:
+    """The dataset-level evaluation files: overall means per subset (all / held out)."""
     rows = []
-    for path in sorted((results_dir / "separation").glob("eval_*.json")):
-        record = read_json(path)
-        if not record:
-            continue
+    for path, record in eval_records.values():
         for subset, means in (record.get("overall") or {}).items():
             rows.append({"instrument": record.get("instrument"), "model": record.get("model"),
                          "subset": subset, "n_songs": means.get("n_songs"),
@@ -639,19 +650,17 @@ def collect_site(songs: list[SongInfo], dataset_path: Path, results_dir: Path, d
                  repo_root: Path, benchmark_path: Path) -> SiteModel:
     """Everything the site shows for ``songs`` (in metadata order)."""
     summaries = load_run_summaries(results_dir)
+    eval_records = load_eval_records(results_dir)
     ctx = Context(dataset_path=dataset_path, results_dir=results_dir, dataset_arg=dataset_arg,
                   repo_root=repo_root, summaries=summaries,
-                  separations=discover_separations(songs, dataset_path, results_dir, summaries),
+                  separations=discover_separations(songs, dataset_path, eval_records, summaries),
                   saliency=discover_saliency(results_dir, summaries),
                   attention=discover_attention(results_dir, summaries))
     ctx.attention_scores = {m: read_json(results_dir / f"attention_scores_{m}.json") or {}
                             for m in ctx.attention}
     ctx.aggregated = read_json(results_dir / AGGREGATED_STRONG) or {}
     ctx.validation = (read_json(results_dir / VALIDATION_REPORT) or {}).get("songs", {})
-    for path in (results_dir / "separation").glob("eval_*.json"):
-        record = read_json(path) or {}
-        if isinstance(record.get("instrument"), str) and isinstance(record.get("model"), str):
-            ctx.eval_records[Separation(record["instrument"], record["model"])] = record
+    ctx.eval_records = {sep: record for sep, (_, record) in eval_records.items()}
     pages = [song_page(ctx, song) for song in songs]
     commands = {
         "report": ctx.command("dataset_analysis.main", "report"),
@@ -664,7 +673,7 @@ def collect_site(songs: list[SongInfo], dataset_path: Path, results_dir: Path, d
     }
     return SiteModel(dataset_path=dataset_path, results_dir=results_dir,
                      columns=basic_columns(ctx), songs=pages, dataset=dataset_summary(results_dir),
-                     evaluations=evaluation_summaries(results_dir),
+                     evaluations=evaluation_summaries(eval_records),
                      benchmark=benchmark_table(benchmark_path), benchmark_path=benchmark_path,
                      averages=average_sections(ctx), run_summaries=summaries,
                      run_summary_files={stage: run_summary_path(results_dir, stage)
