@@ -17,7 +17,7 @@ from core.log import setup_logging
 from core.metadata import MetadataError, load_metadata
 from core.settings import DEFAULT_METADATA_NAME, REPO_ROOT, SettingsError, load_settings
 
-from .site_collect import collect_site
+from .site_overview import collect_site
 from .site_render import Linker, render_site
 
 log = logging.getLogger("visualization.site")

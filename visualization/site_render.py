@@ -21,7 +21,7 @@ import markupsafe
 
 from core.io import atomic_path
 
-from .site_collect import SiteModel
+from .site_model import SiteModel
 
 TEMPLATES = Path(__file__).resolve().parent / "templates" / "site"
 STYLESHEET = "style.css"
@@ -111,7 +111,7 @@ def outcome_counts(songs: dict) -> dict[str, int]:
 
 
 def environment() -> jinja2.Environment:
-    from .site_collect import fmt_db, fmt_share
+    from .site_model import fmt_db, fmt_share
 
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), autoescape=True,
                              undefined=jinja2.StrictUndefined, trim_blocks=True,

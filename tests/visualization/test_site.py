@@ -299,7 +299,7 @@ def test_names_are_escaped_in_html_and_quoted_in_links(tmp_path):
     """Autoescaping and URL quoting on a song whose name has HTML and URL specials."""
     from visualization.site import build_site
 
-    artist, song = "A&B", "<i>Raga</i> #1?"
+    artist, song = "A&B", "<b>Raga #1?"
     song_dir = tmp_path / artist / song
     song_dir.mkdir(parents=True)
     sf.write(song_dir / "mixture.wav", np.zeros(4 * 8000), 8000)
@@ -308,8 +308,8 @@ def test_names_are_escaped_in_html_and_quoted_in_links(tmp_path):
     index = build_site(tmp_path, tmp_path / "results", tmp_path / "site",
                        benchmark_path=tmp_path / "none.json")
     html = index.read_text(encoding="utf-8")
-    assert "<i>Raga" not in html and "&lt;i&gt;Raga&lt;/i&gt; #1?" in html
-    assert "songs/A%26B/%3Ci%3ERaga%3C/i%3E%20%231%3F.html" in html
+    assert "<b>Raga" not in html and "&lt;b&gt;Raga #1?" in html
+    assert "songs/A%26B/%3Cb%3ERaga%20%231%3F.html" in html
     page = song_page(tmp_path / "site", artist, song)
     assert parse(page).title == f"{artist} — {song}"
     (audio,) = [a["src"] for t, a in parse(page).tags if t == "audio"]
@@ -317,6 +317,62 @@ def test_names_are_escaped_in_html_and_quoted_in_links(tmp_path):
     assert audio.endswith("mixture.wav#t=0,4")
     # nothing ran: every stage is "not run" with its command, never a broken element
     assert html.count("badge not-run") >= 8 and "--dataset_path" in html
+
+
+def test_untrusted_names_never_write_outside_the_site_and_filters_choose_songs(tmp_path, capsys):
+    from visualization.site import main
+
+    dataset = tmp_path / "data"
+    dataset.mkdir()
+    entry = {"layout": ["vocal"], "fps": 30, "duration": 4.0}
+    (dataset / "dataset_metadata.json").write_text(json.dumps(
+        {"..": {"../../escape": entry}, "A": {"one": entry, "two": entry}}), encoding="utf-8")
+    out = tmp_path / "out" / "site"
+    assert run_in_process(main, "--dataset_path", str(dataset), "--out", str(out)) == 0
+    written = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*.html"))
+    assert len(written) == 4 and all(w.startswith("out/site/") for w in written)
+    assert len(list((out / "songs" / "_").glob("*.html"))) == 1       # the hashed page
+    # -a/-s choose the songs of the index; a filter that matches nothing is a clear error
+    filtered = tmp_path / "filtered"
+    assert run_in_process(main, "--dataset_path", str(dataset), "--out", str(filtered), "-a", "A",
+                          "-s", "two") == 0
+    assert [p.name for p in filtered.rglob("*.html") if p.name != "index.html"] == ["two.html"]
+    assert "one.html" not in (filtered / "index.html").read_text(encoding="utf-8")
+    assert run_in_process(main, "--dataset_path", str(dataset), "--out", str(filtered),
+                          "-s", "three") == 2
+    assert "no song matches" in capsys.readouterr().err
+
+
+def test_odd_or_broken_outputs_never_break_the_build(tmp_path):
+    """Outputs are untrusted files: wrong shapes and bad JSON show as missing, never crash."""
+    from visualization.site import build_site
+
+    song_dir = tmp_path / "A" / "s"
+    (song_dir / "vocal").mkdir(parents=True)
+    sf.write(song_dir / "mixture.wav", np.zeros(8 * 8000), 8000)
+    (tmp_path / "dataset_metadata.json").write_text(json.dumps(
+        {"A": {"s": {"layout": ["vocal"], "fps": 30, "duration": 8.0}}}), encoding="utf-8")
+    results = tmp_path / "results"
+    odd = {song_dir / "vocal" / "separation_eval_face_small.json": {"chunks": "x", "song_means": 3},
+           results / "validation_report.json": ["not", "an", "object"],
+           results / "correlation" / "aggregated_strong_windows.json": {"A": {"s": [1, 2]}},
+           results / "attention_scores_vocal.json": {"A": {"s": {"chunk": 0}}},
+           results / "integrated_gradients_all_face_body" / "A_s.json": [1],
+           results / "integrated_gradients_all_face_body" / "_average.json": {"n_songs": "x"},
+           results / "dataset_report" / "report.json": {"metadata": [], "figures": {"x": "../../e"}},
+           results / "run_summaries" / "post.json": {"stage": "post", "songs": {"A/s": "done"}}}
+    for path, value in odd.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(value), encoding="utf-8")
+    (results / "run_summaries" / "pose.json").write_text("{not json", encoding="utf-8")
+    index = build_site(tmp_path, results, tmp_path / "site", benchmark_path=results / "odd.json")
+    page = song_page(tmp_path / "site", "A", "s")
+    assert len([a for t, a in parse(page).tags if t == "audio"]) == 2      # mixture × 2 chunks
+    html = index.read_text(encoding="utf-8")
+    assert "separation vocal · face_<wbr>small" in html and "attention vocal" in html
+    for page in (index, page):
+        for tag, url in links(page):
+            assert resolve(page, url).is_file(), (page.name, url)
 
 
 def test_benchmark_table_renders_every_scene_and_model_with_cis(tmp_path):

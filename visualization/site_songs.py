@@ -1,30 +1,26 @@
-"""What the results site shows, read from the dataset and results folders (the file edge).
+"""Per-song content of the results site, read from the dataset and results folders (the file edge).
 
-``collect_site`` walks the outputs every stage writes (file names from ``core.dataset`` and
-docs/CONTRACTS.md) and the run summaries (``core.runner.load_run_summaries``) and returns a
-``SiteModel``: plain dataclasses holding absolute paths and numbers, which ``site_render`` turns
-into pages. Nothing here writes a file; a missing or unreadable output becomes a ``not run`` (or
-``unreadable``) status, never an exception.
+``discover`` finds which separation models, saliency runs and attention models exist anywhere
+(outputs or run summaries); ``song_page`` builds one song's ``SongPage``: each stage's status
+(``site_status.stage_status`` over the stage's outputs and its run-summary entry), the chunk table's
+players and scores, the figures and the JSON links. File names come from ``core.dataset`` and
+docs/CONTRACTS.md. Nothing here writes a file.
 """
 from __future__ import annotations
 
-import json
-import logging
-import math
+import hashlib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import soundfile
-
 from core.dataset import (AUDIO_FEATURES_NAME, CORRELATION_DIR, CORRELATIONS_NAME, KEYPOINTS_NAME,
                           MOTION_FEATURES_NAME, POSE_PICKLE_NAME, find_mixture, find_stems)
 from core.metadata import SongInfo
-from core.runner import load_run_summaries, run_summary_path
 
+from .site_model import (Cell, ChunkRow, Column, Figure, Link, Section, SongPage, Source,
+                         as_dict, as_list, audio_duration, dig, finite, fmt_db, fmt_share,
+                         read_dict, summarise_coverage)
 from .site_status import DONE, NOT_RUN, SKIPPED, Status, cli_command, stage_status
-
-log = logging.getLogger("visualization.site")
 
 CHUNK_SECONDS = 4.0      # the separation stage's chunk grid: chunk c covers [4c, 4c + 4) s
 # the folder names gradient_saliency writes: <results>/<method>_<filter>_<model>[_randomised]/
@@ -34,9 +30,6 @@ OVERLAY_GLOB = "*_test.mp4"                   # visualization.main: <song>/<star
 FEATURE_FIGURE = "feature_timeseries.png"    # visualization.main
 STRONG_SHARE_FIGURE = "strong_window_share.png"  # feature_extraction --correlate
 AGGREGATED_STRONG = Path(CORRELATION_DIR) / "aggregated_strong_windows.json"
-DATASET_REPORT_DIR = "dataset_report"
-VALIDATION_REPORT = "validation_report.json"
-BENCHMARK_COMMAND = "make benchmark"
 SEPARATE_RE = re.compile(r"^(separate|evaluate)\[(?P<model>[^/\]]+)/(?P<instrument>[^\]]+)\]$")
 ATTENTION_RE = re.compile(r"^attention_analysis\[(?P<model>[^\]]+)\]$")
 # what to run for a stage no run has touched yet (the demo's choices); keys are index columns
@@ -47,164 +40,6 @@ FIRST_RUNS = {
     "att:none": ("attention_analysis.attention_analysis", "--model", "vocal"),
 }
 
-
-# --- the model ----------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Link:
-    label: str
-    path: Path
-    fragment: str = ""           # e.g. "t=4,8" (media fragment)
-
-
-@dataclass(frozen=True)
-class Figure:
-    title: str
-    path: Path
-
-
-@dataclass
-class Cell:
-    """One song × one index column: a status and headline numbers; ``parts`` when the column joins
-    several runs (separation: the ``separate`` and ``evaluate`` sub-commands)."""
-    status: Status
-    numbers: list[tuple[str, str]] = field(default_factory=list)
-    parts: list[tuple[str, Status]] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class Column:
-    key: str
-    title: str
-
-
-@dataclass(frozen=True)
-class Source:
-    """A player of the chunk table: one audio file (mixture, a stem, a model's separation)."""
-    key: str
-    label: str
-    kind: str                    # mixture | stem | separation
-    path: Path | None            # None: not produced; ``status`` says why and how
-    status: Status | None = None
-    instrument: str | None = None
-
-
-@dataclass
-class ChunkRow:
-    index: int
-    start_s: float
-    end_s: float
-    strong: dict[str, int]                         # performer -> strong own-stem windows
-    metrics: dict[str, dict[str, float | None]]    # source key -> {"si_sdr", "baseline_si_sdr", ...}
-    overlay: Link | None = None                    # the overlay clip covering this chunk, if any
-
-
-@dataclass
-class Section:
-    """A saliency or attention result for one song."""
-    title: str
-    status: Status
-    figures: list[Figure] = field(default_factory=list)
-    numbers: list[tuple[str, str]] = field(default_factory=list)
-    links: list[Link] = field(default_factory=list)
-
-
-@dataclass
-class SongPage:
-    info: SongInfo
-    page: Path                                  # relative to the site root
-    duration_s: float | None
-    cells: dict[str, Cell]                      # column key -> cell
-    checks: tuple[str, list[str]] | None        # validation status and messages
-    videos: list[Link]
-    overlay: Status
-    figures: list[Figure]
-    strong_share: dict[str, float | None]       # own / control
-    sources: list[Source]
-    chunks: list[ChunkRow]
-    sections: list[Section]
-    raw_json: list[Link]
-
-    @property
-    def audio_players(self) -> int:
-        """``<audio>`` elements on the page: one per chunk and produced source."""
-        return len(self.chunks) * sum(1 for s in self.sources if s.path is not None)
-
-
-@dataclass
-class SiteModel:
-    dataset_path: Path
-    results_dir: Path
-    columns: list[Column]
-    songs: list[SongPage]
-    dataset: dict                               # dataset report / validation summary
-    evaluations: list[dict]                     # results/separation/eval_*.json summaries
-    benchmark: dict | None
-    benchmark_path: Path
-    averages: list[Section]                     # saliency averages, attention overview
-    run_summaries: dict[str, dict]
-    run_summary_files: dict[str, Path]         # stage -> its JSON
-    commands: dict[str, str]                    # commands for the dataset-level "not run" notes
-
-
-# --- small readers ------------------------------------------------------------------------------
-
-def read_json(path: Path):
-    """The JSON at ``path``, or None when absent or unreadable (logged: a page says "not run")."""
-    if not path.is_file():
-        return None
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        log.warning("%s is unreadable, shown as missing: %s", path, exc)
-        return None
-
-
-def audio_duration(path: Path) -> float | None:
-    try:
-        return float(soundfile.info(str(path)).duration)
-    except (RuntimeError, OSError, soundfile.LibsndfileError):
-        return None
-
-
-def finite(value) -> float | None:
-    return float(value) if isinstance(value, (int, float)) and math.isfinite(value) else None
-
-
-def fmt_db(value) -> str:
-    value = finite(value)
-    return "—" if value is None else f"{value:.2f} dB"
-
-
-def fmt_share(value) -> str:
-    value = finite(value)
-    return "no data" if value is None else f"{100 * value:.1f}%"
-
-
-def summarise_coverage(value, label: str = "coverage") -> list[tuple[str, str]]:
-    """A ``coverage`` entry of a saliency/attention summary (share of frames present) as label/text
-    pairs: a number → a percentage, a dict → one entry per key, a list → mean and minimum."""
-    if isinstance(value, dict):
-        return [pair for key, inner in value.items()
-                for pair in summarise_coverage(inner, f"{label} {key}")]
-    if isinstance(value, list):
-        numbers = [finite(v) for v in value if finite(v) is not None]
-        if not numbers:
-            return [(label, "no data")]
-        return [(label, f"mean {fmt_share(sum(numbers) / len(numbers))}, min "
-                        f"{fmt_share(min(numbers))} over {len(value)}")]
-    return [(label, fmt_share(value) if finite(value) is not None else str(value))]
-
-
-def overlay_range(path: Path) -> tuple[float, float] | None:
-    """``<start>_<end>_test.mp4`` → (start, end) seconds."""
-    match = re.fullmatch(r"(?P<a>[0-9.]+)_(?P<b>[0-9.]+)_test\.mp4", path.name)
-    if not match:
-        return None
-    try:
-        return float(match["a"]), float(match["b"])
-    except ValueError:
-        return None
 
 
 # --- discovery ----------------------------------------------------------------------------------
@@ -228,7 +63,7 @@ def load_eval_records(results_dir: Path) -> dict[Separation, tuple[Path, dict]]:
     """``<results>/separation/eval_<instrument>_<model>.json`` by model (file name order)."""
     records = {}
     for path in sorted((results_dir / "separation").glob("eval_*.json")):
-        record = read_json(path) or {}
+        record = read_dict(path)
         if isinstance(record.get("instrument"), str) and isinstance(record.get("model"), str):
             records[Separation(record["instrument"], record["model"])] = (path, record)
     return records
@@ -285,7 +120,8 @@ class Context:
     eval_records: dict = field(default_factory=dict)          # Separation -> results eval JSON
 
     def record(self, stage: str, song: SongInfo) -> dict | None:
-        return self.summaries.get(stage, {}).get(song.key)
+        entry = dig(self.summaries, stage, song.key)
+        return entry if isinstance(entry, dict) else None
 
     def command(self, module: str, *args: str, song: SongInfo | None = None) -> str:
         return cli_command(module, *args, dataset_path=self.dataset_arg,
@@ -295,7 +131,8 @@ class Context:
         """The checkpoint (and baseline) a model's evaluation recorded, else the shipped name."""
         for record in (song_record, self.eval_records.get(sep)):
             if record and record.get("checkpoint"):
-                return str(record["checkpoint"]), record.get("baseline")
+                baseline = record.get("baseline")
+                return str(record["checkpoint"]), (str(baseline) if baseline else None)
         shipped = Path("separation") / "checkpoints" / f"{sep.instrument}_{sep.model}.pt"
         return (str(shipped) if (self.repo_root / shipped).exists() else "CHECKPOINT.pt"), None
 
@@ -315,14 +152,14 @@ def basic_columns(ctx: Context) -> list[Column]:
 def strong_share(path: Path) -> dict[str, float | None]:
     """Mean strong-window share over the own-stem pairs (a performer's motion vs their own audio)
     and over the control pairs (vs another instrument's audio), from ``correlations.json``."""
-    doc = read_json(path)
-    if not doc:
+    pairs = dig(read_dict(path), "pairs")
+    if not isinstance(pairs, list):
         return {}
     shares: dict[str, list[float]] = {"own": [], "control": []}
-    for pair in doc.get("pairs", []):
-        value = finite(pair.get("strong_share"))
+    for pair in pairs:
+        value = finite(dig(pair, "strong_share"))
         if value is not None:
-            shares["control" if pair.get("control") else "own"].append(value)
+            shares["control" if dig(pair, "control") else "own"].append(value)
     return {k: (sum(v) / len(v) if v else None) for k, v in shares.items()}
 
 
@@ -361,7 +198,7 @@ def separation_cell(ctx: Context, song: SongInfo, song_dir: Path, sep: Separatio
     folder = song_dir / sep.instrument
     wav = folder / f"separated_{sep.model}.wav"
     eval_path = folder / f"separation_eval_{sep.model}.json"
-    evaluation = read_json(eval_path)
+    evaluation = read_dict(eval_path) or None
     checkpoint, baseline = ctx.checkpoint_for(sep, evaluation)
     separate = stage_status(wav.exists(), ctx.record(f"separate[{sep.model}/{sep.instrument}]", song),
                             ctx.command("separation.main", "separate", "--checkpoint", checkpoint,
@@ -377,10 +214,9 @@ def separation_cell(ctx: Context, song: SongInfo, song_dir: Path, sep: Separatio
         evaluate = absent if evaluate.state == NOT_RUN else evaluate
     numbers = []
     if evaluation:
-        means = evaluation.get("song_means", {})
-        numbers = [("SI-SDR", fmt_db(means.get("model_si_sdr"))),
-                   ("audio-only", fmt_db(means.get("baseline_si_sdr"))),
-                   ("mixture", fmt_db(means.get("mixture_si_sdr")))]
+        numbers = [(label, fmt_db(dig(evaluation, "song_means", f"{method}_si_sdr")))
+                   for label, method in (("SI-SDR", "model"), ("audio-only", "baseline"),
+                                         ("mixture", "mixture"))]
     # the column's own status is the first sub-command's that is not done
     status = separate if separate.state != DONE else evaluate
     source = None
@@ -410,14 +246,15 @@ def saliency_section(ctx: Context, song: SongInfo, name: str, n_chunks: int
                      ) -> tuple[Cell, Section]:
     folder = ctx.results_dir / name
     path = folder / f"{song.artist}_{song.song}.json"
-    result = read_json(path)
+    result = read_dict(path) or None
     method, args = saliency_command(name)
     status = stage_status(result is not None, ctx.record(name, song),
                           ctx.command(f"gradient_saliency.{method}", *args, song=song))
     section = Section(f"saliency · {name}", status)
     numbers: list[tuple[str, str]] = []
     if result:
-        chunks = result.get("chunks") or []
+        chunks = dig(result, "chunks")
+        chunks = chunks if isinstance(chunks, list) else []
         numbers = [("audio share", fmt_share(result.get("audio_share"))),
                    ("chunks attributed", f"{len(chunks)} of {n_chunks}")]
         if "coverage" in result:
@@ -432,7 +269,8 @@ def saliency_section(ctx: Context, song: SongInfo, name: str, n_chunks: int
 def attention_section(ctx: Context, song: SongInfo, model: str, n_chunks: int
                       ) -> tuple[Cell, Section]:
     scores_path = ctx.results_dir / f"attention_scores_{model}.json"
-    records = ctx.attention_scores.get(model, {}).get(song.artist, {}).get(song.song)
+    records = dig(ctx.attention_scores, model, song.artist, song.song)
+    records = records if isinstance(records, list) else None
     figure = ctx.results_dir / f"attention_figures_{model}" / f"{song.artist}_{song.song}.png"
     status = stage_status(records is not None and figure.exists(),
                           ctx.record(f"attention_analysis[{model}]", song),
@@ -441,7 +279,7 @@ def attention_section(ctx: Context, song: SongInfo, model: str, n_chunks: int
     section = Section(f"attention · {model}", status)
     if records is not None:
         section.numbers = [("chunks", f"{len(records)} of {n_chunks}")]
-        coverage = [finite(r.get("coverage")) for r in records if isinstance(r, dict)]
+        coverage = [finite(dig(r, "coverage")) for r in records]
         if any(c is not None for c in coverage):    # per-chunk share of frames present
             section.numbers += summarise_coverage([c for c in coverage if c is not None],
                                                   "coverage per chunk")
@@ -451,24 +289,38 @@ def attention_section(ctx: Context, song: SongInfo, model: str, n_chunks: int
     return Cell(status, section.numbers[:1]), section
 
 
-def chunk_table(song: SongInfo, song_dir: Path, sources: list[Source], evaluations: dict,
-                duration_s: float | None, aggregated: dict, videos: list[Link]) -> list[ChunkRow]:
-    """One row per whole 4-s chunk of the audio: strong windows, per-source metrics, overlay clip."""
-    if duration_s is None:
-        return []
-    counts = aggregated.get(song.artist, {}).get(song.song, {}) if isinstance(aggregated, dict) \
-        else {}
+def overlay_range(path: Path) -> tuple[float, float] | None:
+    """``<start>_<end>_test.mp4`` → (start, end) seconds."""
+    match = re.fullmatch(r"(?P<a>[0-9.]+)_(?P<b>[0-9.]+)_test\.mp4", path.name)
+    if not match:
+        return None
+    try:
+        return float(match["a"]), float(match["b"])
+    except ValueError:
+        return None
+
+
+def whole_chunks(duration_s: float | None) -> int:
+    return int(duration_s // CHUNK_SECONDS + 1e-9) if duration_s else 0
+
+
+def chunk_table(song: SongInfo, evaluations: dict, duration_s: float | None, aggregated: dict,
+                videos: list[Link]) -> list[ChunkRow]:
+    """One row per whole 4-s chunk of the audio: strong windows, per-model scores, overlay clip.
+    ``evaluations``: source key → the song's evaluation JSON."""
+    counts = as_dict(dig(aggregated, song.artist, song.song))
+    by_chunk = {key: {r["index"]: r for r in as_list(dig(evaluation, "chunks"))
+                      if isinstance(dig(r, "index"), int)}
+                for key, evaluation in evaluations.items()}
     rows = []
-    for index in range(int(duration_s // CHUNK_SECONDS + 1e-9)):
+    for index in range(whole_chunks(duration_s)):
         start, end = index * CHUNK_SECONDS, (index + 1) * CHUNK_SECONDS
-        strong = {k: v for k, v in (counts.get(str(index)) or {}).items() if k != "total"}
-        metrics = {}
-        for key, evaluation in evaluations.items():
-            row = next((r for r in evaluation.get("chunks", []) if r.get("index") == index), None)
-            if row:
-                metrics[key] = {"si_sdr": finite(row.get("model_si_sdr")),
-                                "baseline_si_sdr": finite(row.get("baseline_si_sdr")),
-                                "mixture_si_sdr": finite(row.get("mixture_si_sdr"))}
+        strong = {str(k): v for k, v in as_dict(counts.get(str(index))).items()
+                  if k != "total" and isinstance(v, int)}
+        metrics = {key: {name: finite(dig(rows_of[index], f"{method}_si_sdr"))
+                         for name, method in (("si_sdr", "model"), ("baseline_si_sdr", "baseline"),
+                                              ("mixture_si_sdr", "mixture"))}
+                   for key, rows_of in by_chunk.items() if index in rows_of}
         overlay = None
         for video in videos:
             clip = overlay_range(video.path)
@@ -477,6 +329,19 @@ def chunk_table(song: SongInfo, song_dir: Path, sources: list[Source], evaluatio
                 break
         rows.append(ChunkRow(index, start, end, strong, metrics, overlay))
     return rows
+
+
+def page_path(song: SongInfo) -> Path:
+    """``songs/<artist>/<song>.html`` (relative to the site). Metadata names are untrusted: a name
+    that is not one plain path component (``..``, a ``/``, a leading dot) gets a page named by its
+    hash instead, so that no page is written outside the site folder."""
+    def plain(name: str) -> bool:
+        return bool(name) and not name.startswith(".") and not any(c in name for c in "/\\\0")
+
+    if plain(song.artist) and plain(song.song):
+        return Path("songs") / song.artist / f"{song.song}.html"
+    digest = hashlib.sha1(song.key.encode("utf-8")).hexdigest()[:16]
+    return Path("songs") / "_" / f"{digest}.html"
 
 
 def stem_label(instrument: str, path: Path, n_stems: int) -> str:
@@ -506,7 +371,7 @@ def song_page(ctx: Context, song: SongInfo) -> SongPage:
     audio = [s.path for s in mixtures + stems]
     duration = audio_duration(audio[0]) if audio else None
     duration = duration if duration is not None else song.duration
-    n_chunks = int(duration // CHUNK_SECONDS + 1e-9) if duration else 0
+    n_chunks = whole_chunks(duration)
     evaluations, separations = {}, []
     for sep in ctx.separations:
         cell, source, evaluation = separation_cell(ctx, song, song_dir, sep)
@@ -535,147 +400,19 @@ def song_page(ctx: Context, song: SongInfo) -> SongPage:
         ("feature time series, strong-correlation windows shaded", song_dir / FEATURE_FIGURE),
         ("share of strong windows per motion × audio pair",
          song_dir / CORRELATION_DIR / STRONG_SHARE_FIGURE)) if p.exists()]
-    validation = ctx.validation.get(song.key)
-    checks = (str(validation.get("status")), [str(i.get("message")) for i in
-                                              validation.get("issues", [])]) if validation else None
+    validation = dig(ctx.validation, song.key)
+    checks = (str(dig(validation, "status")), [str(dig(i, "message")) for i in
+                                               as_list(dig(validation, "issues"))]) \
+        if isinstance(validation, dict) else None
     extra_json = [link for section in sections for link in section.links]
     return SongPage(
-        info=song, page=Path("songs") / song.artist / f"{song.song}.html", duration_s=duration,
+        info=song, page=page_path(song), duration_s=duration,
         cells=cells, checks=checks, videos=videos, overlay=cells["overlay"].status,
         figures=figures,
         strong_share=strong_share(song_dir / CORRELATION_DIR / CORRELATIONS_NAME),
         sources=sources,
-        chunks=chunk_table(song, song_dir, sources, evaluations, duration, ctx.aggregated, videos),
+        chunks=chunk_table(song, evaluations, duration, ctx.aggregated, videos),
         sections=sections, raw_json=raw_json_links(song_dir, extra_json) if song_dir.is_dir()
         else extra_json)
 
 
-# --- dataset level ------------------------------------------------------------------------------
-
-def dataset_summary(results_dir: Path) -> dict:
-    """The dataset report's headline numbers and figures, and the validation counts."""
-    report_dir = results_dir / DATASET_REPORT_DIR
-    report = read_json(report_dir / "report.json")
-    out: dict = {"report_md": report_dir / "report.md" if (report_dir / "report.md").exists()
-                 else None, "report_json": report_dir / "report.json" if report else None,
-                 "numbers": [], "layouts": [], "avoid": [], "figures": [], "validation": None}
-    if report:
-        meta = report.get("metadata", {})
-        hours = finite(meta.get("total_hours")) or 0.0
-        out["numbers"] = [("songs", str(meta.get("n_songs"))), ("artists", str(meta.get("n_artists"))),
-                          ("total duration", f"{hours:.2f} h ({hours * 3600:.0f} s)"),
-                          ("moving camera", str(meta.get("moving_camera")))]
-        out["layouts"] = [(row.get("label"), row.get("songs")) for row in meta.get("layouts", [])]
-        out["avoid"] = [(key, "; ".join(reasons)) for key, reasons in
-                        (meta.get("songs_to_avoid") or {}).items()]
-        out["figures"] = [Figure(name.replace("_", " "), report_dir / file)
-                          for name, file in (report.get("figures") or {}).items()
-                          if (report_dir / file).exists()]
-    validation = read_json(results_dir / VALIDATION_REPORT)
-    if validation:
-        out["validation"] = {"counts": validation.get("status_counts", {}),
-                             "path": results_dir / VALIDATION_REPORT}
-    return out
-
-
-def evaluation_summaries(eval_records: dict) -> list[dict]:
-    """The dataset-level evaluation files: overall means per subset (all / held out)."""
-    rows = []
-    for path, record in eval_records.values():
-        for subset, means in (record.get("overall") or {}).items():
-            rows.append({"instrument": record.get("instrument"), "model": record.get("model"),
-                         "subset": subset, "n_songs": means.get("n_songs"),
-                         "checkpoint": record.get("checkpoint"), "baseline": record.get("baseline"),
-                         "values": {k: fmt_db(means.get(k)) for k in (
-                             "model_sdr", "baseline_sdr", "mixture_sdr", "model_si_sdr",
-                             "baseline_si_sdr", "mixture_si_sdr")},
-                         "path": path})
-    return rows
-
-
-def benchmark_table(path: Path) -> dict | None:
-    """``separation_benchmark.json`` (issue 13's shape) as scene → rows; extra keys ignored."""
-    doc = read_json(path)
-    if not isinstance(doc, dict) or not isinstance(doc.get("scenes"), dict):
-        return None
-
-    def with_ci(entry) -> str:
-        if not isinstance(entry, dict):
-            return fmt_db(entry)
-        ci = entry.get("ci95") or [None, None]
-        lo, hi = (finite(ci[0]), finite(ci[1])) if len(ci) == 2 else (None, None)
-        text = fmt_db(entry.get("mean"))
-        return text if lo is None or hi is None else f"{text} [{lo:.2f}, {hi:.2f}]"
-
-    scenes = []
-    for scene, body in doc["scenes"].items():
-        models = (body or {}).get("models", {}) if isinstance(body, dict) else {}
-        rows = [{"model": model, "sdr": with_ci(m.get("sdr")), "si_sdr": with_ci(m.get("si_sdr")),
-                 "gain": with_ci(m.get("si_sdr_minus_audio_only")), "steps": m.get("steps"),
-                 "same_timbre": m.get("same_timbre")}
-                for model, m in models.items() if isinstance(m, dict)]
-        scenes.append({"scene": scene, "rows": rows})
-    return {"scenes": scenes, "git_commit": doc.get("git_commit"),
-            "generator_version": doc.get("generator_version")}
-
-
-def average_sections(ctx: Context) -> list[Section]:
-    sections = []
-    for name in ctx.saliency:
-        folder = ctx.results_dir / name
-        average = read_json(folder / SALIENCY_AVERAGE)
-        if average is None:
-            continue
-        numbers = [("songs", str(average.get("n_songs"))), ("chunks", str(average.get("n_chunks"))),
-                   ("audio share", fmt_share(average.get("audio_share")))]
-        if "coverage" in average:
-            numbers += summarise_coverage(average["coverage"])
-        figures = [Figure(f"{name}: mean {kind}", p) for kind in ("skeleton", "parts")
-                   if (p := folder / "figures" / f"_average_{kind}.png").exists()]
-        sections.append(Section(f"saliency · {name} (mean over songs)", Status(DONE), figures,
-                                numbers, [Link(SALIENCY_AVERAGE, folder / SALIENCY_AVERAGE)]))
-    for model in ctx.attention:
-        info = ctx.results_dir / f"attention_scores_{model}_info.json"
-        record = read_json(info) or {}
-        numbers = [(k, str(record[k])) for k in ("checkpoint", "T_audio", "T_video", "note")
-                   if record.get(k) not in (None, "")]
-        links = [Link(p.name, p) for p in (ctx.results_dir / f"attention_scores_{model}.json", info)
-                 if p.exists()]
-        sections.append(Section(f"attention · {model}", Status(DONE if links else NOT_RUN), [],
-                                numbers, links))
-    return sections
-
-
-def collect_site(songs: list[SongInfo], dataset_path: Path, results_dir: Path, dataset_arg: str,
-                 repo_root: Path, benchmark_path: Path) -> SiteModel:
-    """Everything the site shows for ``songs`` (in metadata order)."""
-    summaries = load_run_summaries(results_dir)
-    eval_records = load_eval_records(results_dir)
-    ctx = Context(dataset_path=dataset_path, results_dir=results_dir, dataset_arg=dataset_arg,
-                  repo_root=repo_root, summaries=summaries,
-                  separations=discover_separations(songs, dataset_path, eval_records, summaries),
-                  saliency=discover_saliency(results_dir, summaries),
-                  attention=discover_attention(results_dir, summaries))
-    ctx.attention_scores = {m: read_json(results_dir / f"attention_scores_{m}.json") or {}
-                            for m in ctx.attention}
-    ctx.aggregated = read_json(results_dir / AGGREGATED_STRONG) or {}
-    ctx.validation = (read_json(results_dir / VALIDATION_REPORT) or {}).get("songs", {})
-    ctx.eval_records = {sep: record for sep, (_, record) in eval_records.items()}
-    pages = [song_page(ctx, song) for song in songs]
-    commands = {
-        "report": ctx.command("dataset_analysis.main", "report"),
-        "validate": ctx.command("dataset_analysis.main", "validate"),
-        "evaluate": ctx.command("separation.main", "evaluate", "--checkpoint",
-                                "separation/checkpoints/vocal_face_small.pt", "--baseline",
-                                "separation/checkpoints/vocal_none_small.pt"),
-        "benchmark": BENCHMARK_COMMAND,
-        "saliency": ctx.command(*FIRST_RUNS["sal:none"]),
-    }
-    return SiteModel(dataset_path=dataset_path, results_dir=results_dir,
-                     columns=basic_columns(ctx), songs=pages, dataset=dataset_summary(results_dir),
-                     evaluations=evaluation_summaries(eval_records),
-                     benchmark=benchmark_table(benchmark_path), benchmark_path=benchmark_path,
-                     averages=average_sections(ctx), run_summaries=summaries,
-                     run_summary_files={stage: run_summary_path(results_dir, stage)
-                                        for stage in summaries},
-                     commands=commands)
