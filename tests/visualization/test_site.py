@@ -192,7 +192,7 @@ def test_each_page_has_one_player_per_chunk_and_source(site, site_data):
 def test_index_statuses_come_from_outputs_and_run_summaries(site, site_data):
     index = site / "index.html"
     header = re.findall(r"<th>(.*?)</th>", index.read_text(encoding="utf-8").split("</thead>")[0])
-    columns = [re.sub(r"<.*", "", h).strip() for h in header]
+    columns = [re.sub(r"<br>.*", "", h).replace("<wbr>", "").strip() for h in header]
     assert columns[:9] == ["song", "duration", "layout", "checks", "pose", "keypoints", "features",
                            "correlation", "overlay video"]
     assert "separation vocal · face_small" in columns
@@ -249,7 +249,7 @@ def test_song_page_shows_chunk_scores_figures_and_json(site, site_data):
     evaluation = json.loads((site_data / ARTIST / SONG / "vocal" /
                              "separation_eval_face_small.json").read_text(encoding="utf-8"))
     chunk = evaluation["chunks"][0]
-    assert f"SI-SDR {chunk['model_si_sdr']:.2f} dB" in html
+    assert f"SI-SDR <strong>{chunk['model_si_sdr']:.2f} dB</strong>" in html
     assert f"audio-only {chunk['baseline_si_sdr']:.2f} dB" in html
     images = {unquote(a["src"]).rsplit("/", 1)[-1] for t, a in parse(page).tags if t == "img"}
     assert {"feature_timeseries.png", "strong_window_share.png",
