@@ -97,7 +97,8 @@ def save_run_summary(summary: RunSummary, results_dir: str | Path, keys: Iterabl
     if path.exists():
         try:
             previous = load_json(path)
-            songs = dict(previous.get("songs", {})) if previous.get("stage") == summary.stage else {}
+            same_stage = previous.get("stage") == summary.stage
+            songs = dict(previous.get("songs", {})) if same_stage else {}
         except (ValueError, OSError, AttributeError):
             songs = {}                # unreadable record: start again rather than fail the run
     now = datetime.now(timezone.utc).isoformat(timespec="seconds")

@@ -18,6 +18,7 @@ from core.metadata import MetadataError, load_metadata
 from core.settings import DEFAULT_METADATA_NAME, REPO_ROOT, SettingsError, load_settings
 
 from .site_overview import collect_site
+from .site_songs import CHUNKS_PER_PAGE
 from .site_render import Linker, render_site
 
 log = logging.getLogger("visualization.site")
@@ -57,13 +58,18 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-s", "--song", default=None, help="only this song")
     parser.add_argument("--copy-media", "--copy_media", dest="copy_media", action="store_true",
                         help="copy every linked file under <out>/media/ (a self-contained folder)")
+    parser.add_argument("--chunks-per-page", "--chunks_per_page", dest="chunks_per_page", type=int,
+                        default=CHUNKS_PER_PAGE,
+                        help="4-s chunks per page; a longer song continues on linked pages "
+                             f"(default {CHUNKS_PER_PAGE} = 5 minutes, ~4 players per chunk)")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     return parser
 
 
 def build_site(dataset_path: Path, results_dir: Path, out_dir: Path, artist: str | None = None,
                song: str | None = None, copy_media: bool = False,
-               benchmark_path: Path = BENCHMARK_JSON, dataset_arg: str | None = None) -> Path:
+               benchmark_path: Path = BENCHMARK_JSON, dataset_arg: str | None = None,
+               chunks_per_page: int = CHUNKS_PER_PAGE) -> Path:
     """Collect and write the site; returns the path of ``index.html``. Raises ``MetadataError``."""
     songs = load_metadata(Path(dataset_path) / DEFAULT_METADATA_NAME)
     chosen = [s for s in songs if (artist is None or s.artist == artist)
@@ -72,7 +78,7 @@ def build_site(dataset_path: Path, results_dir: Path, out_dir: Path, artist: str
         raise MetadataError(f"no song matches artist={artist!r} song={song!r} in the metadata")
     site = collect_site(chosen, Path(dataset_path), Path(results_dir),
                         dataset_arg if dataset_arg is not None else str(dataset_path), REPO_ROOT,
-                        Path(benchmark_path))
+                        Path(benchmark_path), chunks_per_page)
     linker = Linker(out_dir, {"dataset": Path(dataset_path), "results": Path(results_dir),
                               "repository": REPO_ROOT}, copy_media)
     pages = render_site(site, out_dir, linker, Path(dataset_path).resolve().name)
@@ -83,14 +89,18 @@ def build_site(dataset_path: Path, results_dir: Path, out_dir: Path, artist: str
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.chunks_per_page < 1:
+        parser.error("--chunks-per-page must be at least 1")
     setup_logging(args.verbose)
     try:
         settings = load_settings(dataset_path=args.dataset_path)
         dataset_path = Path(settings.require("dataset_path"))
         out_dir = args.out if args.out is not None else settings.results_dir / "site"
         index = build_site(dataset_path, settings.results_dir, out_dir, args.artist, args.song,
-                           args.copy_media, dataset_arg=str(dataset_path))
+                           args.copy_media, dataset_arg=str(dataset_path),
+                           chunks_per_page=args.chunks_per_page)
     except (SettingsError, MetadataError) as exc:
         log.error("%s", exc)
         return 2

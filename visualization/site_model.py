@@ -68,7 +68,8 @@ class ChunkRow:
     start_s: float
     end_s: float
     strong: dict[str, int]                         # performer -> strong own-stem windows
-    metrics: dict[str, dict[str, float | None]]    # source key -> {"si_sdr", "baseline_si_sdr", ...}
+    metrics: dict[str, dict[str, float | None]]    # source key -> {"si_sdr", "baseline_si_sdr",
+    #                                                  "mixture_si_sdr"} (dB, None = not finite)
     overlay: Link | None = None                    # the overlay clip covering this chunk, if any
 
 
@@ -80,6 +81,22 @@ class Section:
     figures: list[Figure] = field(default_factory=list)
     numbers: list[tuple[str, str]] = field(default_factory=list)
     links: list[Link] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ChunkPart:
+    """A page's share of a long song's chunk list (``number`` 1 is on the song page itself)."""
+    number: int
+    page: Path                                  # relative to the site root
+    chunks: list[ChunkRow]
+
+    @property
+    def first(self) -> int:
+        return self.chunks[0].index if self.chunks else 0
+
+    @property
+    def last(self) -> int:
+        return self.chunks[-1].index if self.chunks else 0
 
 
 @dataclass
@@ -94,7 +111,7 @@ class SongPage:
     figures: list[Figure]
     strong_share: dict[str, float | None]       # own / control
     sources: list[Source]
-    chunks: list[ChunkRow]
+    parts: list[ChunkPart]                      # the chunk list, in pages of CHUNKS_PER_PAGE
     sections: list[Section]
     raw_json: list[Link]
 
@@ -115,7 +132,7 @@ class SiteModel:
     commands: dict[str, str]                    # commands for the dataset-level "not run" notes
 
 
-# --- small readers and formatters ------------------------------------------------------------------------------
+# --- small readers and formatters ---------------------------------------------------------------
 
 def read_json(path: Path):
     """The JSON at ``path``, or None when absent or unreadable (logged: a page says "not run")."""

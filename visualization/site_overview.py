@@ -11,9 +11,9 @@ from core.runner import load_run_summaries, run_summary_path
 
 from .site_model import (Figure, Link, Section, SiteModel, as_dict, as_list, dig, finite, fmt_db,
                          fmt_share, read_dict, summarise_coverage)
-from .site_songs import (AGGREGATED_STRONG, FIRST_RUNS, SALIENCY_AVERAGE, Context, basic_columns,
-                         discover_attention, discover_saliency, discover_separations,
-                         load_eval_records, song_page)
+from .site_songs import (AGGREGATED_STRONG, CHUNKS_PER_PAGE, FIRST_RUNS, SALIENCY_AVERAGE,
+                         Context, basic_columns, discover_attention, discover_saliency,
+                         discover_separations, load_eval_records, song_page)
 from .site_status import DONE, NOT_RUN, Status
 
 DATASET_REPORT_DIR = "dataset_report"
@@ -33,10 +33,12 @@ def dataset_summary(results_dir: Path) -> dict:
     if report:
         meta = as_dict(report.get("metadata"))
         hours = finite(meta.get("total_hours")) or 0.0
-        out["numbers"] = [("songs", str(meta.get("n_songs"))), ("artists", str(meta.get("n_artists"))),
+        out["numbers"] = [("songs", str(meta.get("n_songs"))),
+                          ("artists", str(meta.get("n_artists"))),
                           ("total duration", f"{hours:.2f} h ({hours * 3600:.0f} s)"),
                           ("moving camera", str(meta.get("moving_camera")))]
-        out["layouts"] = [(dig(row, "label"), dig(row, "songs")) for row in as_list(meta.get("layouts"))]
+        out["layouts"] = [(dig(row, "label"), dig(row, "songs"))
+                          for row in as_list(meta.get("layouts"))]
         out["avoid"] = [(key, "; ".join(map(str, as_list(reasons)))) for key, reasons in
                         as_dict(meta.get("songs_to_avoid")).items()]
         # figure names are untrusted: only plain file names inside the report folder
@@ -120,7 +122,8 @@ def average_sections(ctx: Context) -> list[Section]:
 
 
 def collect_site(songs: list[SongInfo], dataset_path: Path, results_dir: Path, dataset_arg: str,
-                 repo_root: Path, benchmark_path: Path) -> SiteModel:
+                 repo_root: Path, benchmark_path: Path,
+                 chunks_per_page: int = CHUNKS_PER_PAGE) -> SiteModel:
     """Everything the site shows for ``songs`` (in metadata order)."""
     summaries = load_run_summaries(results_dir)
     eval_records = load_eval_records(results_dir)
@@ -128,7 +131,8 @@ def collect_site(songs: list[SongInfo], dataset_path: Path, results_dir: Path, d
                   repo_root=repo_root, summaries=summaries,
                   separations=discover_separations(songs, dataset_path, eval_records, summaries),
                   saliency=discover_saliency(results_dir, summaries),
-                  attention=discover_attention(results_dir, summaries))
+                  attention=discover_attention(results_dir, summaries),
+                  chunks_per_page=chunks_per_page)
     ctx.attention_scores = {m: read_dict(results_dir / f"attention_scores_{m}.json")
                             for m in ctx.attention}
     ctx.aggregated = read_dict(results_dir / AGGREGATED_STRONG)

@@ -85,10 +85,6 @@ def fmt_duration(seconds) -> str:
     return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
 
 
-def fmt_seconds(seconds) -> str:
-    return f"{float(seconds):g} s"
-
-
 def fmt_layout(layout) -> str:
     if layout is None:
         return "null"
@@ -116,7 +112,7 @@ def environment() -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), autoescape=True,
                              undefined=jinja2.StrictUndefined, trim_blocks=True,
                              lstrip_blocks=True, keep_trailing_newline=True)
-    env.filters.update(db=fmt_db, share=fmt_share, duration=fmt_duration, seconds=fmt_seconds,
+    env.filters.update(db=fmt_db, share=fmt_share, duration=fmt_duration,
                        layout=fmt_layout, outcome_counts=outcome_counts,
                        breakable=breakable)
     return env
@@ -136,8 +132,9 @@ def render_site(site: SiteModel, out_dir: Path, linker: Linker, dataset_label: s
     out_dir = Path(os.path.abspath(out_dir))
     env = environment()
     pages: list[tuple[Path, str, dict]] = [(out_dir / "index.html", "index.html", {"site": site})]
-    pages += [(out_dir / song.page, "song.html", {"song": song, "columns": site.columns})
-              for song in site.songs]
+    for song in site.songs:
+        pages += [(out_dir / part.page, "song.html" if part.number == 1 else "chunks.html",
+                   {"song": song, "part": part, "columns": site.columns}) for part in song.parts]
     written = []
     for path, template, context in pages:
 

@@ -17,12 +17,15 @@ from core.dataset import (AUDIO_FEATURES_NAME, CORRELATION_DIR, CORRELATIONS_NAM
                           MOTION_FEATURES_NAME, POSE_PICKLE_NAME, find_mixture, find_stems)
 from core.metadata import SongInfo
 
-from .site_model import (Cell, ChunkRow, Column, Figure, Link, Section, SongPage, Source,
-                         as_dict, as_list, audio_duration, dig, finite, fmt_db, fmt_share,
+from .site_model import (Cell, ChunkPart, ChunkRow, Column, Figure, Link, Section, SongPage,
+                         Source, as_dict, as_list, audio_duration, dig, finite, fmt_db, fmt_share,
                          read_dict, summarise_coverage)
 from .site_status import DONE, NOT_RUN, SKIPPED, Status, cli_command, stage_status
 
 CHUNK_SECONDS = 4.0      # the separation stage's chunk grid: chunk c covers [4c, 4c + 4) s
+# chunks per page (75 = 5 minutes): an hour-long song has 900 chunks, and all of them on one page
+# opened ~14x slower in Chromium than 75 (benchmarks/site_page_load.py)
+CHUNKS_PER_PAGE = 75
 # the folder names gradient_saliency writes: <results>/<method>_<filter>_<model>[_randomised]/
 SALIENCY_METHODS = ("integrated_gradients", "gradient_saliency", "gradient_input_saliency")
 SALIENCY_AVERAGE = "_average.json"
@@ -118,6 +121,7 @@ class Context:
     aggregated: dict = field(default_factory=dict)
     validation: dict = field(default_factory=dict)
     eval_records: dict = field(default_factory=dict)          # Separation -> results eval JSON
+    chunks_per_page: int = CHUNKS_PER_PAGE
 
     def record(self, stage: str, song: SongInfo) -> dict | None:
         entry = dig(self.summaries, stage, song.key)
@@ -200,7 +204,8 @@ def separation_cell(ctx: Context, song: SongInfo, song_dir: Path, sep: Separatio
     eval_path = folder / f"separation_eval_{sep.model}.json"
     evaluation = read_dict(eval_path) or None
     checkpoint, baseline = ctx.checkpoint_for(sep, evaluation)
-    separate = stage_status(wav.exists(), ctx.record(f"separate[{sep.model}/{sep.instrument}]", song),
+    separate = stage_status(wav.exists(),
+                            ctx.record(f"separate[{sep.model}/{sep.instrument}]", song),
                             ctx.command("separation.main", "separate", "--checkpoint", checkpoint,
                                         song=song))
     eval_args = ["evaluate", "--checkpoint", checkpoint] + (["--baseline", baseline] if baseline
@@ -224,7 +229,8 @@ def separation_cell(ctx: Context, song: SongInfo, song_dir: Path, sep: Separatio
         source = Source(sep.key, f"{sep.model} ({sep.instrument})", "separation",
                         wav if wav.exists() else None, None if wav.exists() else separate,
                         sep.instrument)
-    return Cell(status, numbers, [("separate", separate), ("evaluate", evaluate)]), source, evaluation
+    cell = Cell(status, numbers, [("separate", separate), ("evaluate", evaluate)])
+    return cell, source, evaluation
 
 
 def saliency_command(name: str) -> tuple[str, list[str]]:
@@ -298,6 +304,15 @@ def overlay_range(path: Path) -> tuple[float, float] | None:
         return float(match["a"]), float(match["b"])
     except ValueError:
         return None
+
+
+def chunk_parts(page: Path, rows: list[ChunkRow], per_page: int = CHUNKS_PER_PAGE
+                ) -> list[ChunkPart]:
+    """The chunk list in pages of ``per_page``: the first on the song page, the others in
+    ``<song page without .html>/chunks-<n>.html``."""
+    starts = range(0, max(len(rows), 1), per_page)
+    return [ChunkPart(n, page if n == 1 else page.with_suffix("") / f"chunks-{n}.html",
+                      rows[start:start + per_page]) for n, start in enumerate(starts, start=1)]
 
 
 def whole_chunks(duration_s: float | None) -> int:
@@ -383,7 +398,8 @@ def song_page(ctx: Context, song: SongInfo) -> SongPage:
     # listening order: the mixture, what the models made of it, then the true stems (the stems of
     # separated instruments first, so that each target sits next to its estimates)
     targets = [sep.instrument for sep in ctx.separations]
-    stems.sort(key=lambda s: targets.index(s.instrument) if s.instrument in targets else len(targets))
+    stems.sort(key=lambda s: targets.index(s.instrument) if s.instrument in targets
+               else len(targets))
     sources = mixtures + separations + stems
     sections = []
     for key, section_of, names in (("sal", saliency_section, ctx.saliency),
@@ -405,13 +421,15 @@ def song_page(ctx: Context, song: SongInfo) -> SongPage:
                                                as_list(dig(validation, "issues"))]) \
         if isinstance(validation, dict) else None
     extra_json = [link for section in sections for link in section.links]
+    page = page_path(song)
     return SongPage(
-        info=song, page=page_path(song), duration_s=duration,
+        info=song, page=page, duration_s=duration,
         cells=cells, checks=checks, videos=videos, overlay=cells["overlay"].status,
         figures=figures,
         strong_share=strong_share(song_dir / CORRELATION_DIR / CORRELATIONS_NAME),
         sources=sources,
-        chunks=chunk_table(song, evaluations, duration, ctx.aggregated, videos),
+        parts=chunk_parts(page, chunk_table(song, evaluations, duration, ctx.aggregated, videos),
+                          ctx.chunks_per_page),
         sections=sections, raw_json=raw_json_links(song_dir, extra_json) if song_dir.is_dir()
         else extra_json)
 

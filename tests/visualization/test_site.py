@@ -343,6 +343,33 @@ def test_untrusted_names_never_write_outside_the_site_and_filters_choose_songs(t
     assert "no song matches" in capsys.readouterr().err
 
 
+def test_a_long_song_splits_its_chunks_over_linked_pages(tmp_path):
+    from visualization.site import build_site
+    from visualization.site_songs import CHUNKS_PER_PAGE
+
+    song_dir = tmp_path / "A" / "Long"
+    song_dir.mkdir(parents=True)
+    n_chunks = CHUNKS_PER_PAGE + 5
+    sf.write(song_dir / "mixture.wav", np.zeros(4 * n_chunks * 1000 + 999, np.int16), 1000)
+    sf.write(song_dir / "vocal_a.wav", np.zeros(4 * n_chunks * 1000, np.int16), 1000)
+    (tmp_path / "dataset_metadata.json").write_text(json.dumps(
+        {"A": {"Long": {"layout": ["vocal"], "fps": 30, "duration": 4.0 * n_chunks}}}))
+    build_site(tmp_path, tmp_path / "results", tmp_path / "site", benchmark_path=tmp_path / "x")
+    first, second = song_page(tmp_path / "site", "A", "Long"), \
+        tmp_path / "site" / "songs" / "A" / "Long" / "chunks-2.html"
+    parts = ((first, range(CHUNKS_PER_PAGE)), (second, range(CHUNKS_PER_PAGE, n_chunks)))
+    for page, chunks in parts:
+        audio = [a["src"] for t, a in parse(page).tags if t == "audio"]
+        assert len(audio) == 2 * len(chunks)                     # mixture + vocal per chunk
+        fragments = sorted({url.split("#t=")[1] for url in audio},
+                           key=lambda f: float(f.split(",")[0]))
+        assert fragments == [f"{4 * c},{4 * c + 4}" for c in chunks]
+        assert all(resolve(page, url).is_file() for _, url in links(page))
+    # each part links to the other
+    assert any(resolve(first, url) == second.resolve() for _, url in links(first))
+    assert any(resolve(second, url) == first.resolve() for _, url in links(second))
+
+
 def test_odd_or_broken_outputs_never_break_the_build(tmp_path):
     """Outputs are untrusted files: wrong shapes and bad JSON show as missing, never crash."""
     from visualization.site import build_site
@@ -359,7 +386,8 @@ def test_odd_or_broken_outputs_never_break_the_build(tmp_path):
            results / "attention_scores_vocal.json": {"A": {"s": {"chunk": 0}}},
            results / "integrated_gradients_all_face_body" / "A_s.json": [1],
            results / "integrated_gradients_all_face_body" / "_average.json": {"n_songs": "x"},
-           results / "dataset_report" / "report.json": {"metadata": [], "figures": {"x": "../../e"}},
+           results / "dataset_report" / "report.json": {"metadata": [],
+                                                        "figures": {"x": "../../e"}},
            results / "run_summaries" / "post.json": {"stage": "post", "songs": {"A/s": "done"}}}
     for path, value in odd.items():
         path.parent.mkdir(parents=True, exist_ok=True)
