@@ -141,8 +141,12 @@ def run_per_song(stage: str, songs: Iterable[SongInfo], work: Callable[[SongInfo
     """Call ``work(song)`` for each song, isolating failures; log a summary at the end and, given
     ``results_dir``, record it there (``save_run_summary``)."""
     logger = logger or logging.getLogger(stage)
+    # a bad metadata entry (core.metadata: unsafe name, malformed field) is the user's error to
+    # fix: it counts as a failed song (exit 1), not as a planned skip
     skipped = list(skipped)
-    summary = RunSummary(stage, skipped=[str(s) for s in skipped])
+    bad_entries = [s for s in skipped if getattr(s, "is_error", False)]
+    summary = RunSummary(stage, skipped=[str(s) for s in skipped if s not in bad_entries],
+                         failed=[str(s) for s in bad_entries])
     songs = list(songs)
     iterator = progress(songs, desc=stage, unit="song") if progress_bar else songs
     for song in iterator:

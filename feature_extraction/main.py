@@ -10,14 +10,14 @@ import argparse
 import logging
 import sys
 
-from core.io import load_json, save_json
+from core.io import UnreadableFileError
 from core.log import setup_logging
 from core.metadata import MetadataError, load_metadata, select_songs
 from core.runner import RunSummary, run_per_song
 from core.settings import SettingsError, add_common_args, settings_from_args
 
 from .pipeline import (AGGREGATED_FILE, CORRELATION_DIR, MOTION_TYPES, FeatureOptions,
-                       correlate_and_write, extract_song)
+                       correlate_and_write, extract_song, read_aggregate, update_aggregate)
 
 log = logging.getLogger("feature_extraction")
 
@@ -66,6 +66,9 @@ def run(args: argparse.Namespace) -> int:
     kept, skipped = select_songs(songs, args.artist, args.song,
                                  expected_instruments=settings.instruments)
     summary = RunSummary("features")
+    aggregated_path = settings.results_dir / CORRELATION_DIR / AGGREGATED_FILE
+    # read before any work: a damaged aggregate stops the run at once (named; -f rebuilds it)
+    aggregated = read_aggregate(aggregated_path, args.force) if args.correlate else {}
     if args.extract:
         options = FeatureOptions(extract=args.extract, motion_type=args.motion_type,
                                  threshold=args.threshold, all_body_parts=args.all_body_parts,
@@ -75,15 +78,15 @@ def run(args: argparse.Namespace) -> int:
                                    lambda song: extract_song(song, dataset_path, options),
                                    skipped, log, results_dir=settings.results_dir))
     if args.correlate:
-        aggregated_path = settings.results_dir / CORRELATION_DIR / AGGREGATED_FILE
-        aggregated = load_json(aggregated_path) if aggregated_path.exists() else {}
         corr_summary = run_per_song("correlation", kept,
                                     lambda song: correlate_and_write(song, dataset_path, aggregated,
                                                                      args.force),
                                     skipped, log, results_dir=settings.results_dir)
         summary.merge(corr_summary)
         if corr_summary.done:              # only newly correlated songs change the aggregate
-            save_json(aggregated_path, aggregated)
+            done = set(corr_summary.done)
+            update_aggregate(aggregated_path, {(s.artist, s.song): aggregated[s.artist][s.song]
+                                               for s in kept if s.key in done}, args.force)
             log.info("wrote %s", aggregated_path)
     return summary.exit_code
 
@@ -100,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     setup_logging(args.verbose)
     try:
         return run(args)
-    except (SettingsError, MetadataError) as exc:
+    except (SettingsError, MetadataError, UnreadableFileError) as exc:
         log.error("%s", exc)
         return 2
 

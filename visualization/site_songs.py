@@ -15,12 +15,12 @@ from pathlib import Path
 
 from core.dataset import (AUDIO_FEATURES_NAME, CORRELATION_DIR, CORRELATIONS_NAME, KEYPOINTS_NAME,
                           MOTION_FEATURES_NAME, POSE_PICKLE_NAME, find_mixture, find_stems)
-from core.metadata import SongInfo
+from core.metadata import MetadataError, SongInfo, name_problem
 
 from .site_model import (Cell, ChunkPart, ChunkRow, Column, Figure, Link, Section, SongPage,
                          Source, as_dict, as_list, audio_duration, dig, finite, fmt_db, fmt_share,
                          read_dict, summarise_coverage)
-from .site_status import DONE, NOT_RUN, SKIPPED, Status, cli_command, stage_status
+from .site_status import DONE, FAILED, NOT_RUN, SKIPPED, Status, cli_command, stage_status
 
 CHUNK_SECONDS = 4.0      # the separation stage's chunk grid: chunk c covers [4c, 4c + 4) s
 # chunks per page (75 = 5 minutes): an hour-long song has 900 chunks, and all of them on one page
@@ -348,12 +348,10 @@ def chunk_table(song: SongInfo, evaluations: dict, duration_s: float | None, agg
 
 def page_path(song: SongInfo) -> Path:
     """``songs/<artist>/<song>.html`` (relative to the site). Metadata names are untrusted: a name
-    that is not one plain path component (``..``, a ``/``, a leading dot) gets a page named by its
-    hash instead, so that no page is written outside the site folder."""
-    def plain(name: str) -> bool:
-        return bool(name) and not name.startswith(".") and not any(c in name for c in "/\\\0")
-
-    if plain(song.artist) and plain(song.song):
+    that is not one plain folder name (``core.metadata.name_problem``: ``..``, a separator, ...)
+    gets a page named by its hash instead, so that no page is written outside the site folder."""
+    if not (name_problem(song.artist) or name_problem(song.song)) \
+            and not song.artist.startswith(".") and not song.song.startswith("."):
         return Path("songs") / song.artist / f"{song.song}.html"
     digest = hashlib.sha1(song.key.encode("utf-8")).hexdigest()[:16]
     return Path("songs") / "_" / f"{digest}.html"
@@ -373,8 +371,23 @@ def raw_json_links(song_dir: Path, extra: list[Link]) -> list[Link]:
     return [Link(p.relative_to(song_dir).as_posix(), p) for p in own] + extra
 
 
+def unusable_song_page(ctx: Context, song: SongInfo, problem: str) -> SongPage:
+    """A song whose metadata entry every stage refuses (``SongInfo.problem``, an unsafe name or a
+    folder outside the dataset): every stage failed with that reason; nothing on disk is read."""
+    failed = Status(FAILED, problem)
+    cells = {column.key: Cell(failed) for column in basic_columns(ctx)}
+    return SongPage(info=song, page=page_path(song), duration_s=None, cells=cells, checks=None,
+                    videos=[], overlay=failed, figures=[], strong_share={}, sources=[],
+                    parts=chunk_parts(page_path(song), []), sections=[], raw_json=[])
+
+
 def song_page(ctx: Context, song: SongInfo) -> SongPage:
-    song_dir = song.folder(ctx.dataset_path)
+    try:
+        song_dir = None if song.problem else song.folder(ctx.dataset_path)
+    except MetadataError as exc:
+        return unusable_song_page(ctx, song, str(exc))
+    if song_dir is None:
+        return unusable_song_page(ctx, song, song.problem)
     cells = stage_cells(ctx, song, song_dir)
     mixture = find_mixture(song_dir) if song_dir.is_dir() else None
     mixtures = [Source("mixture", "mixture", "mixture", mixture)] if mixture else []

@@ -331,7 +331,11 @@ def test_untrusted_names_never_write_outside_the_site_and_filters_choose_songs(t
     assert run_in_process(main, "--dataset_path", str(dataset), "--out", str(out)) == 0
     written = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*.html"))
     assert len(written) == 4 and all(w.startswith("out/site/") for w in written)
-    assert len(list((out / "songs" / "_").glob("*.html"))) == 1       # the hashed page
+    (hashed,) = (out / "songs" / "_").glob("*.html")                 # the hashed page
+    # the unusable entry: every stage failed with the metadata's reason, nothing read from disk
+    row = row_of(out / "index.html", "../../escape")
+    assert row.count("badge failed") == 8 and "would leave its folder" in row, row
+    assert "<audio" not in hashed.read_text(encoding="utf-8")
     # -a/-s choose the songs of the index; a filter that matches nothing is a clear error
     filtered = tmp_path / "filtered"
     assert run_in_process(main, "--dataset_path", str(dataset), "--out", str(filtered), "-a", "A",
