@@ -15,6 +15,7 @@ from pathlib import Path
 
 from core.dataset import (AUDIO_FEATURES_NAME, CORRELATION_DIR, CORRELATIONS_NAME, KEYPOINTS_NAME,
                           MOTION_FEATURES_NAME, POSE_PICKLE_NAME, find_mixture, find_stems)
+from core.freshness import record_path, stale_reason
 from core.metadata import MetadataError, SongInfo, name_problem
 
 from .site_model import (Cell, ChunkPart, ChunkRow, Column, Figure, Link, Section, SongPage,
@@ -171,29 +172,53 @@ def all_exist(paths: list[Path]) -> bool:
     return bool(paths) and all(p.exists() for p in paths)
 
 
+def out_of_date(outputs: list[Path]) -> str | None:
+    """Why existing outputs no longer match what they were made from: an input recorded beside one
+    of them (``core.freshness``: ``.<output>.inputs.json``) that changed since; None when every
+    record is current or there is none. Recorded paths are only stat-ed, never read."""
+    for output in outputs:
+        record = record_path([output])
+        if not record.is_file():
+            continue
+        recorded = read_dict(record)
+        inputs = [record.parent / key for key in as_dict(recorded.get("inputs"))
+                  if isinstance(key, str)]
+        made = [record.parent / key for key in as_list(recorded.get("outputs"))
+                if isinstance(key, str)] or [output]
+        if all(p.exists() for p in made):
+            reason = stale_reason(made, inputs)
+            if reason:
+                return reason
+    return None
+
+
 def stage_cells(ctx: Context, song: SongInfo, song_dir: Path) -> dict[str, Cell]:
     """The pipeline stages before separation: pose, keypoints, features, correlation, overlay.
     Per-instrument outputs count as done only when every performer of the layout has them."""
     per_instrument = [song_dir / i for i in song.instruments]
     checks = {
-        "pose": ("pose", all_exist([song_dir / POSE_PICKLE_NAME]),
+        "pose": ("pose", [song_dir / POSE_PICKLE_NAME],
                  ctx.command("pose_estimation.main", "--pose", song=song)),
-        "post": ("post", all_exist([d / KEYPOINTS_NAME for d in per_instrument]),
+        "post": ("post", [d / KEYPOINTS_NAME for d in per_instrument],
                  ctx.command("pose_estimation.main", "--post", song=song)),
         # audio features for every performer; motion features where there are keypoints (a
         # moving-camera song has none, and its features run is done with audio alone)
         "features": ("feature extraction",
-                     all_exist([d / AUDIO_FEATURES_NAME for d in per_instrument]
-                               + [d / MOTION_FEATURES_NAME for d in per_instrument
-                                  if (d / KEYPOINTS_NAME).exists()]),
+                     [d / AUDIO_FEATURES_NAME for d in per_instrument]
+                     + [d / MOTION_FEATURES_NAME for d in per_instrument
+                        if (d / KEYPOINTS_NAME).exists()],
                      ctx.command("feature_extraction.main", "--extract", "both", song=song)),
-        "correlation": ("correlation", all_exist([song_dir / CORRELATION_DIR / CORRELATIONS_NAME]),
+        "correlation": ("correlation", [song_dir / CORRELATION_DIR / CORRELATIONS_NAME],
                         ctx.command("feature_extraction.main", "--correlate", song=song)),
-        "overlay": ("visualization", any(song_dir.glob(OVERLAY_GLOB)),
+        "overlay": ("visualization", sorted(song_dir.glob(OVERLAY_GLOB)),
                     ctx.command("visualization.main", "--add_audio", song=song)),
     }
-    return {key: Cell(stage_status(have, ctx.record(stage, song), command))
-            for key, (stage, have, command) in checks.items()}
+    cells = {}
+    for key, (stage, outputs, command) in checks.items():
+        have = all_exist(outputs)
+        cells[key] = Cell(stage_status(have, ctx.record(stage, song), command,
+                                       out_of_date(outputs) if have else None))
+    return cells
 
 
 def separation_cell(ctx: Context, song: SongInfo, song_dir: Path, sep: Separation
@@ -207,7 +232,8 @@ def separation_cell(ctx: Context, song: SongInfo, song_dir: Path, sep: Separatio
     separate = stage_status(wav.exists(),
                             ctx.record(f"separate[{sep.model}/{sep.instrument}]", song),
                             ctx.command("separation.main", "separate", "--checkpoint", checkpoint,
-                                        song=song))
+                                        song=song),
+                            out_of_date([wav]) if wav.exists() else None)
     eval_args = ["evaluate", "--checkpoint", checkpoint] + (["--baseline", baseline] if baseline
                                                             else [])
     evaluate = stage_status(evaluation is not None,

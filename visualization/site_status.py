@@ -6,7 +6,8 @@ when no run of the stage recorded the song. The rules, in order:
 
 1. the last recorded run **failed** on the song → ``failed`` with its reason (outputs of an earlier
    run, if any, are still shown, and the note says so);
-2. the outputs exist → ``done``;
+2. the outputs exist → ``done``, or ``out of date`` when an input they were made from changed since
+   (``core.freshness`` records; the stage redoes such a song on its next run, no ``-f`` needed);
 3. the last run **skipped** the song → ``skipped`` with its reason;
 4. otherwise ``not run``, with the command that would produce the outputs (the note says when the
    last run reported the song done but its outputs are gone since).
@@ -16,7 +17,7 @@ from __future__ import annotations
 import shlex
 from dataclasses import dataclass
 
-DONE, SKIPPED, FAILED, NOT_RUN = "done", "skipped", "failed", "not run"
+DONE, STALE, SKIPPED, FAILED, NOT_RUN = "done", "out of date", "skipped", "failed", "not run"
 
 
 @dataclass(frozen=True)
@@ -32,15 +33,17 @@ class Status:
         return self.state.replace(" ", "-")
 
 
-def stage_status(have_outputs: bool, record: dict | None, command: str) -> Status:
-    """Status from the outputs' presence and the last run summary entry (see the module doc)."""
+def stage_status(have_outputs: bool, record: dict | None, command: str,
+                 stale: str | None = None) -> Status:
+    """Status from the outputs' presence, the last run summary entry and, when the outputs exist,
+    why they are out of date (``stale``; None = current or unknown). See the module doc."""
     outcome = (record or {}).get("outcome")
     reason = (record or {}).get("reason")
     if outcome == "failed":
         return Status(FAILED, reason or "no reason recorded", command + " -f",
                       "outputs of an earlier run are shown" if have_outputs else None)
     if have_outputs:
-        return Status(DONE)
+        return Status(STALE, stale, command) if stale else Status(DONE)
     if outcome == "skipped":
         return Status(SKIPPED, reason or "no reason recorded")
     note = ("the last run reported it done, but its outputs are gone"

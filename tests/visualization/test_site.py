@@ -374,6 +374,36 @@ def test_a_long_song_splits_its_chunks_over_linked_pages(tmp_path):
     assert any(resolve(second, url) == first.resolve() for _, url in links(second))
 
 
+def test_outputs_whose_recorded_inputs_changed_are_out_of_date(tmp_path):
+    """core.freshness records what each output was made from; the site reads them."""
+    from core.freshness import record_inputs
+    from visualization.site import build_site
+
+    song_dir = tmp_path / "A" / "s"
+    (song_dir / "vocal").mkdir(parents=True)
+    sf.write(song_dir / "mixture.wav", np.zeros(4000), 1000)
+    (song_dir / "video.mov").write_bytes(b"video")
+    separated, clip = song_dir / "vocal" / "separated_face_small.wav", song_dir / "0_4_test.mp4"
+    sf.write(separated, np.zeros(4000), 1000)
+    clip.write_bytes(b"clip")
+    record_inputs([separated], [song_dir / "mixture.wav"])
+    record_inputs([clip], [song_dir / "video.mov"])
+    (tmp_path / "dataset_metadata.json").write_text(json.dumps(
+        {"A": {"s": {"layout": ["vocal"], "fps": 30, "duration": 4.0}}}))
+
+    def cell_texts():
+        index = build_site(tmp_path, tmp_path / "results", tmp_path / "site",
+                           benchmark_path=tmp_path / "x")
+        return " ".join(cells(row_of(index, "s")))
+
+    assert "out of date" not in cell_texts()
+    sf.write(song_dir / "mixture.wav", np.ones(4000) * 0.1, 1000)    # the input is remade
+    texts = cell_texts()
+    assert texts.count('badge out-of-date">out of date') == 1
+    assert "../mixture.wav changed since separated_face_small.wav was made" in texts
+    assert "python -m separation.main separate" in texts.split("out of date")[1]
+
+
 def test_odd_or_broken_outputs_never_break_the_build(tmp_path):
     """Outputs are untrusted files: wrong shapes and bad JSON show as missing, never crash."""
     from visualization.site import build_site
