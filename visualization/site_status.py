@@ -5,7 +5,7 @@ entry of ``<results>/run_summaries/<stage>.json`` (``core.runner.load_run_summar
 when no run of the stage recorded the song. The rules, in order:
 
 1. the last recorded run **failed** on the song → ``failed`` with its reason (outputs of an earlier
-   run, if any, are still shown, and the note says so);
+   run, or partial ones, are still shown, and the note says so);
 2. the outputs exist → ``done``, or ``out of date`` when an input they were made from changed since
    (``core.freshness`` records; the stage redoes such a song on its next run, no ``-f`` needed);
 3. the last run **skipped** the song → ``skipped`` with its reason;
@@ -41,7 +41,7 @@ def stage_status(have_outputs: bool, record: dict | None, command: str,
     reason = (record or {}).get("reason")
     if outcome == "failed":
         return Status(FAILED, reason or "no reason recorded", command + " -f",
-                      "outputs of an earlier run are shown" if have_outputs else None)
+                      "the outputs on disk may be older or partial" if have_outputs else None)
     if have_outputs:
         return Status(STALE, stale, command) if stale else Status(DONE)
     if outcome == "skipped":

@@ -466,7 +466,7 @@ def test_benchmark_table_renders_every_scene_and_model_with_cis(tmp_path):
     (False, {"outcome": "skipped", "reason": "null fps"}, Status(SKIPPED, "null fps")),
     (False, {"outcome": "failed", "reason": "boom"}, Status(FAILED, "boom", "cmd -f")),
     (True, {"outcome": "failed", "reason": "boom"},
-     Status(FAILED, "boom", "cmd -f", "outputs of an earlier run are shown")),
+     Status(FAILED, "boom", "cmd -f", "the outputs on disk may be older or partial")),
     (False, None, Status(NOT_RUN, None, "cmd")),
     (False, {"outcome": "done", "reason": None},
      Status(NOT_RUN, None, "cmd", "the last run reported it done, but its outputs are gone")),
