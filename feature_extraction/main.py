@@ -76,12 +76,12 @@ def run(args: argparse.Namespace) -> int:
                                  workers=args.workers)
         summary.merge(run_per_song("feature extraction", kept,
                                    lambda song: extract_song(song, dataset_path, options),
-                                   skipped, log))
+                                   skipped, log, results_dir=settings.results_dir))
     if args.correlate:
         corr_summary = run_per_song("correlation", kept,
                                     lambda song: correlate_and_write(song, dataset_path, aggregated,
                                                                      args.force),
-                                    [] if args.extract else skipped, log)
+                                    skipped, log, results_dir=settings.results_dir)
         summary.merge(corr_summary)
         if corr_summary.done:              # only newly correlated songs change the aggregate
             done = set(corr_summary.done)

@@ -74,7 +74,8 @@ def main(argv: list[str] | None = None) -> int:
             log.error("pose: %s", exc)
             return 2
         pose_job = PoseJob(dataset_path, backend, args.force)
-        summary.merge(run_per_song("pose", chosen, lambda s: pose_song(s, pose_job), skipped, log))
+        summary.merge(run_per_song("pose", chosen, lambda s: pose_song(s, pose_job), skipped, log,
+                                   results_dir=settings.results_dir))
     if args.post:
         try:
             chosen, skipped = select_songs(songs, args.artist, args.song, skip_moving_camera=True,
@@ -83,7 +84,8 @@ def main(argv: list[str] | None = None) -> int:
             log.error("post: %s", exc)
             return 2
         post_job = PostJob(dataset_path, args.force)
-        summary.merge(run_per_song("post", chosen, lambda s: post_song(s, post_job), skipped, log))
+        summary.merge(run_per_song("post", chosen, lambda s: post_song(s, post_job), skipped, log,
+                                   results_dir=settings.results_dir))
     return summary.exit_code
 
 

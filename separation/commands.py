@@ -124,7 +124,8 @@ def run_separate(args: argparse.Namespace) -> int:
         log.info("%s: wrote %s (%.1f s)", song.key, out, len(estimate) / SAMPLE_RATE)
         return None
 
-    return run_per_song(f"separate[{config.name}/{instrument}]", songs, work, skips, log).exit_code
+    return run_per_song(f"separate[{config.name}/{instrument}]", songs, work, skips, log,
+                        results_dir=settings.results_dir).exit_code
 
 
 # --- evaluate --------------------------------------------------------------------------------------
@@ -231,7 +232,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
         rows.append(record)
         return None
 
-    summary = run_per_song(f"evaluate[{config.name}/{instrument}]", songs, work, skips, log)
+    summary = run_per_song(f"evaluate[{config.name}/{instrument}]", songs, work, skips, log,
+                           results_dir=settings.results_dir)
     if rows:
         table = format_table(rows, warnings)
         print(f"\n{instrument} with {config.name} ({args.checkpoint}); per-song means over chunks, "

@@ -200,7 +200,8 @@ def render_song(song: SongInfo, dataset_path: Path, options: RenderOptions) -> s
 
 
 def render_songs(songs: list[SongInfo], dataset_path: Path, options: RenderOptions,
-                 skipped=()) -> RunSummary:
-    """Render every song through ``core.runner.run_per_song`` (a failing song is named and skipped)."""
+                 skipped=(), results_dir: Path | None = None) -> RunSummary:
+    """Render every song through ``core.runner.run_per_song`` (a failing song is named and skipped;
+    given ``results_dir``, the outcomes are recorded there)."""
     return run_per_song("visualization", songs, lambda song: render_song(song, dataset_path, options),
-                        skipped=skipped, logger=log)
+                        skipped=skipped, logger=log, results_dir=results_dir)
