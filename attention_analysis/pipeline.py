@@ -220,7 +220,8 @@ def run_attention(args) -> int:
                               f"{song.artist}/{song.song}", rms, motion)
         return None
 
-    summary = run_per_song("attention_analysis", songs, work, skipped=skipped, logger=log)
+    summary = run_per_song(f"attention_analysis[{args.model}]", songs, work, skipped=skipped,
+                           logger=log, results_dir=settings.results_dir)
     if summary.done:
         save_json(info_path, {
             "checkpoint": str(loaded.path), "instrument": loaded.instrument,

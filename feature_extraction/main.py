@@ -15,7 +15,7 @@ import argparse
 import logging
 import sys
 
-from core.io import load_json, save_json
+from core.io import UnreadableFileError
 from core.log import setup_logging
 from core.metadata import MetadataError, load_metadata, select_songs
 from core.runner import RunSummary, run_per_song
@@ -25,7 +25,7 @@ from core.settings import (SettingsError, add_body_detection_arg, add_common_arg
 
 from .correlation import COUNT_RULES
 from .pipeline import (AGGREGATED_FILE, CORRELATION_DIR, MOTION_TYPES, FeatureOptions,
-                       aggregate_for_rule, correlate_and_write, extract_song)
+                       correlate_and_write, extract_song, read_aggregate, update_aggregate)
 
 log = logging.getLogger("feature_extraction")
 
@@ -88,6 +88,10 @@ def run(args: argparse.Namespace) -> int:
     kept, skipped = select_songs(songs, args.artist, args.song,
                                  expected_instruments=settings.instruments)
     summary = RunSummary("features")
+    aggregated_path = settings.results_dir / CORRELATION_DIR / AGGREGATED_FILE
+    # read before any work: a damaged aggregate stops the run at once (named; -f rebuilds it)
+    aggregated = read_aggregate(aggregated_path, args.force, args.strong_window_features) \
+        if args.correlate else {}
     if args.extract:
         options = FeatureOptions(extract=args.extract, motion_type=args.motion_type,
                                  threshold=args.threshold, all_body_parts=args.all_body_parts,
@@ -97,21 +101,20 @@ def run(args: argparse.Namespace) -> int:
                                      args.include_incorrect_body_detection))
         summary.merge(run_per_song("feature extraction", kept,
                                    lambda song: extract_song(song, dataset_path, options),
-                                   skipped, log))
+                                   skipped, log, results_dir=settings.results_dir))
     if args.correlate:
-        aggregated_path = settings.results_dir / CORRELATION_DIR / AGGREGATED_FILE
-        aggregated = aggregate_for_rule(
-            load_json(aggregated_path) if aggregated_path.exists() else {},
-            args.strong_window_features)
         corr_summary = run_per_song(
             "correlation", kept,
             lambda song: correlate_and_write(song, dataset_path, aggregated, args.force,
                                              args.strong_window_features,
                                              args.include_incorrect_body_detection),
-            [] if args.extract else skipped, log)
+            skipped, log, results_dir=settings.results_dir)
         summary.merge(corr_summary)
         if corr_summary.done:              # only newly correlated songs change the aggregate
-            save_json(aggregated_path, aggregated)
+            done = set(corr_summary.done)
+            update_aggregate(aggregated_path, {(s.artist, s.song): aggregated[s.artist][s.song]
+                                               for s in kept if s.key in done}, args.force,
+                             args.strong_window_features)
             log.info("wrote %s", aggregated_path)
     return summary.exit_code
 
@@ -128,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     setup_logging(args.verbose)
     try:
         return run(args)
-    except (SettingsError, MetadataError) as exc:
+    except (SettingsError, MetadataError, UnreadableFileError) as exc:
         log.error("%s", exc)
         return 2
 

@@ -10,8 +10,10 @@ from pathlib import Path
 import numpy as np
 
 from core.audio import load_audio, save_wav
-from core.dataset import find_mixture
+from core.dataset import (FACE_KEYPOINTS_NAME, KEYPOINTS_NAME, POSE_INFO_NAME, SCORES_NAME,
+                          find_mixture)
 from core.device import resolve_device
+from core.freshness import is_up_to_date, record_inputs, snapshot
 from core.io import load_json, save_json
 from core.metadata import load_metadata, select_songs
 from core.runner import UP_TO_DATE, SongSkipped, run_per_song
@@ -19,8 +21,9 @@ from core.settings import DEFAULT_METADATA_NAME, Settings, settings_from_args
 
 from .checkpoint import load_checkpoint
 from .data import load_song_audio, load_song_visual, song_chunks
-from .inference import estimate_chunks, separate_song
+from .inference import estimate_chunks, hop_samples, separate_song
 from .metrics import SDR_NAME, SI_SDR_NAME, chunk_metrics, mean_ignoring_nan
+from .splits import SPLIT_LABELS, checkpoint_key, song_split, split_difference
 from .training import TrainOptions, collect_songs, resume_path, train
 from .vovit import CHUNK_SECONDS, SAMPLE_RATE, make_config
 
@@ -101,27 +104,34 @@ def run_separate(args: argparse.Namespace) -> int:
     model, meta = load_checkpoint(args.checkpoint, map_location=device)
     config, instrument = meta["config"], meta.get("instrument")
     if instrument is None:
-        raise SystemExit(f"checkpoint {args.checkpoint} does not record its instrument")
-    hop = int(round(args.hop_seconds * SAMPLE_RATE))
+        raise ValueError(f"checkpoint {args.checkpoint} does not record its instrument")
+    hop = hop_samples(args.hop_seconds)
     songs, skips = selected_songs(args, dataset_path, settings)
 
     def work(song):
         song_dir = song.folder(dataset_path)
         out = song_dir / instrument / f"separated_{config.name}.wav"
-        if out.exists() and not args.force:
+        # the re-run rule (core.freshness): redone when the checkpoint, a wav or the keypoints change
+        inputs = [Path(args.checkpoint), *sorted(song_dir.glob("*.wav")),
+                  *(song_dir / instrument / name for name in (KEYPOINTS_NAME, SCORES_NAME,
+                                                             POSE_INFO_NAME, FACE_KEYPOINTS_NAME))]
+        if is_up_to_date([out], inputs, args.force):
             return UP_TO_DATE
         if instrument not in song.instruments:
             raise SongSkipped(f"no {instrument} in the layout {list(song.layout or ())}")
+        inputs_before = snapshot(inputs)
         visual = mask = None
         if config.visual != "none":
             visual, mask = load_song_visual(song_dir, song, instrument, config.visual)
         mixture = load_mixture(song_dir, song, instrument)
         estimate = separate_song(model, mixture, visual, mask, device, hop=hop)
-        save_wav(out, estimate, SAMPLE_RATE)
+        save_wav(out, estimate, SAMPLE_RATE)      # refuses NaN/inf: never a silent bad file
+        record_inputs([out], inputs_before)
         log.info("%s: wrote %s (%.1f s)", song.key, out, len(estimate) / SAMPLE_RATE)
         return None
 
-    return run_per_song(f"separate[{config.name}/{instrument}]", songs, work, skips, log).exit_code
+    return run_per_song(f"separate[{config.name}/{instrument}]", songs, work, skips, log,
+                        results_dir=settings.results_dir).exit_code
 
 
 # --- evaluate --------------------------------------------------------------------------------------
@@ -150,9 +160,11 @@ def evaluate_song_chunks(model, baseline, chunks, device) -> dict:
     return {"chunks": rows, "song": song}
 
 
-def format_table(rows: list[dict]) -> str:
-    """Plain-text table of per-song means (dB); ``-`` = not available."""
-    head = (f"{'song':40s} {'held':>4s} {'n':>3s} | {'SDR model':>9s} {'mixture':>8s} "
+def format_table(rows: list[dict], warnings: list[str] = ()) -> str:
+    """Plain-text table of per-song means (dB); ``-`` = not available. ``split`` is the song's
+    split relative to the checkpoint (``separation.splits``: only ``test`` is held out);
+    ``warnings`` are printed under the table."""
+    head = (f"{'song':40s} {'split':>10s} {'n':>3s} | {'SDR model':>9s} {'mixture':>8s} "
             f"{'baseline':>8s} | {'SI-SDR model':>12s} {'mixture':>8s} {'baseline':>8s}")
     lines = [head, "-" * len(head)]
 
@@ -162,11 +174,12 @@ def format_table(rows: list[dict]) -> str:
 
     for r in rows:
         s = r["song_means"]
-        lines.append(f"{r['key'][:40]:40s} {('yes' if r['held_out'] else 'no'):>4s} "
+        lines.append(f"{r['key'][:40]:40s} {r['split']:>10s} "
                      f"{r['n_chunks']:>3d} | {cell(s.get('model_sdr'), 9)} "
                      f"{cell(s.get('mixture_sdr'), 8)} {cell(s.get('baseline_sdr'), 8)} | "
                      f"{cell(s.get('model_si_sdr'), 12)} {cell(s.get('mixture_si_sdr'), 8)} "
                      f"{cell(s.get('baseline_si_sdr'), 8)}")
+    lines += [f"WARNING: {w}" for w in warnings]
     return "\n".join(lines)
 
 
@@ -181,12 +194,19 @@ def run_evaluate(args: argparse.Namespace) -> int:
         baseline, baseline_meta = load_checkpoint(args.baseline, map_location=device,
                                                   expect_visual="none")
         if baseline_meta.get("instrument") != instrument:
-            raise SystemExit(f"baseline {args.baseline} separates {baseline_meta.get('instrument')}, "
+            raise ValueError(f"baseline {args.baseline} separates {baseline_meta.get('instrument')}, "
                              f"but {args.checkpoint} separates {instrument}")
-    trained_on = set(meta.get("train_songs", []))
+    warnings = []
+    baseline_difference = None
+    if baseline_meta is not None:
+        baseline_difference = split_difference(meta, baseline_meta)
+        if baseline_difference:
+            warnings.append(f"the baseline {args.baseline} was trained or selected on other songs "
+                            f"than {args.checkpoint} (baseline_split_difference in the JSON)")
     songs, skips = selected_songs(args, dataset_path, settings)
+    split_of = {s.key: song_split(s.key, dataset_path, meta) for s in songs}
     if args.held_out:
-        songs = [s for s in songs if s.key not in trained_on]
+        songs = [s for s in songs if split_of[s.key] == "test"]
     rows: list[dict] = []
 
     def work(song):
@@ -194,7 +214,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
         out = song_dir / instrument / f"separation_eval_{config.name}.json"
         if out.exists() and not args.force:
             previous = load_json(out)
-            if previous.get("baseline") == (str(args.baseline) if args.baseline else None):
+            if (previous.get("baseline") == (str(args.baseline) if args.baseline else None)
+                    and previous.get("split") == split_of[song.key]):
                 rows.append(previous)
                 return UP_TO_DATE
         if instrument not in song.instruments:
@@ -207,7 +228,9 @@ def run_evaluate(args: argparse.Namespace) -> int:
                   "instrument": instrument, "model": config.name,
                   "checkpoint": str(args.checkpoint),
                   "baseline": str(args.baseline) if args.baseline else None,
-                  "held_out": song.key not in trained_on,
+                  "split": split_of[song.key],
+                  "checkpoint_key": checkpoint_key(song.key, dataset_path, meta),
+                  "held_out": split_of[song.key] == "test",
                   "metrics": {"sdr": SDR_NAME, "si_sdr": SI_SDR_NAME},
                   "n_chunks": len(chunks), "chunks": result["chunks"],
                   "song_means": result["song"]}
@@ -215,13 +238,16 @@ def run_evaluate(args: argparse.Namespace) -> int:
         rows.append(record)
         return None
 
-    summary = run_per_song(f"evaluate[{config.name}/{instrument}]", songs, work, skips, log)
+    summary = run_per_song(f"evaluate[{config.name}/{instrument}]", songs, work, skips, log,
+                           results_dir=settings.results_dir)
     if rows:
-        table = format_table(rows)
+        table = format_table(rows, warnings)
         print(f"\n{instrument} with {config.name} ({args.checkpoint}); per-song means over chunks, "
               f"dB; SDR = {SDR_NAME}, SI-SDR = {SI_SDR_NAME}\n{table}\n")
         overall = {}
-        for subset, picked in (("all", rows), ("held_out", [r for r in rows if r["held_out"]])):
+        subsets = [("all", rows), ("held_out", [r for r in rows if r["split"] == "test"])]
+        subsets += [(label, [r for r in rows if r["split"] == label]) for label in SPLIT_LABELS]
+        for subset, picked in subsets:
             overall[subset] = {k: mean_ignoring_nan([r["song_means"].get(k, np.nan) for r in picked])
                                for k in (f"{m}_{x}" for m in METHODS for x in ("sdr", "si_sdr"))}
             overall[subset]["n_songs"] = len(picked)
@@ -230,7 +256,10 @@ def run_evaluate(args: argparse.Namespace) -> int:
                   {"instrument": instrument, "model": config.name,
                    "checkpoint": str(args.checkpoint), "baseline": args.baseline,
                    "metrics": {"sdr": SDR_NAME, "si_sdr": SI_SDR_NAME},
-                   "songs": rows, "overall": overall})
+                   "split_note": "split of each song relative to the checkpoint's recorded run; "
+                                 "held_out = test (never trained or selected on)",
+                   "baseline_split_difference": baseline_difference,
+                   "warnings": warnings, "songs": rows, "overall": overall})
         log.info("wrote %s", results_dir / f"eval_{instrument}_{config.name}.json")
     return summary.exit_code
 

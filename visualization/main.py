@@ -79,7 +79,8 @@ def main(argv: list[str] | None = None) -> int:
     if options.end_s is not None and options.end_s <= options.start_s:
         log.error("-et %g is not after -st %g", options.end_s, options.start_s)
         return 2
-    summary = render_songs(songs, Path(settings.dataset_path), options, skipped=skipped)
+    summary = render_songs(songs, Path(settings.dataset_path), options, skipped=skipped,
+                           results_dir=settings.results_dir)
     return summary.exit_code
 
 

@@ -44,8 +44,8 @@ def test_filters_and_instrument_expectation(metadata_file):
 
 
 @pytest.mark.parametrize("text, message", [("{not json", "not valid JSON"),
-                                           ('{"A": {"s": {"fps": -3}}}', "fps must be a positive"),
-                                           ('["list"]', "artist -> song")])
+                                           ('["list"]', "artist -> song"),
+                                           ('{"A": ["s"]}', "artist -> song")])
 def test_bad_metadata_is_a_clear_error(tmp_path, text, message):
     path = tmp_path / "m.json"
     path.write_text(text)
@@ -96,3 +96,53 @@ def test_failed_body_detection_is_one_named_rule(metadata_file):
     kept, skipped = select_songs([bad, unknown, good], require_body_detection=True)
     assert [s.song for s in kept] == ["unknown", "good"]
     assert [(s.song.song, s.reason) for s in skipped] == [("bad", reason)]
+
+
+def test_run_summary_is_recorded_per_song_and_merged_across_runs(metadata_file, tmp_path):
+    from core.metadata import Skip
+    from core.runner import load_run_summaries, run_summary_path
+
+    songs = load_metadata(metadata_file)
+    ok, pan, nofps, odd = songs[:4]
+    # a song name that itself contains ": " must not be cut at the wrong place
+    tricky = type(ok)(artist="A", song="Raga: Todi", layout=ok.layout, fps=30.0, duration=10.0)
+
+    def work(song):
+        if song.key == "A/Raga: Todi":
+            raise RuntimeError("boom: twice")
+        return UP_TO_DATE if song.key == "A/pan" else None
+
+    results = tmp_path / "results"
+    run_per_song("separate[face_small/vocal]", [ok, pan, tricky], work,
+                 skipped=[Skip(nofps, "null fps in metadata")], progress_bar=False,
+                 results_dir=results)
+    path = run_summary_path(results, "separate[face_small/vocal]")
+    assert path.name == "separate[face_small_vocal].json"
+    recorded = load_run_summaries(results)["separate[face_small/vocal]"]
+    assert {k: (v["outcome"], v["reason"]) for k, v in recorded.items()} == {
+        "A/ok": ("done", None), "A/pan": ("up_to_date", None),
+        "A/nofps": ("skipped", "null fps in metadata"),
+        "A/Raga: Todi": ("failed", "RuntimeError: boom: twice")}
+
+    # a later run of one song updates that song and keeps the others' last outcome
+    run_per_song("separate[face_small/vocal]", [tricky], lambda song: None, progress_bar=False,
+                 results_dir=results)
+    recorded = load_run_summaries(results)["separate[face_small/vocal]"]
+    assert recorded["A/Raga: Todi"] == {**recorded["A/Raga: Todi"], "outcome": "done",
+                                        "reason": None}
+    assert recorded["A/nofps"]["reason"] == "null fps in metadata" and len(recorded) == 4
+    # an unreadable record is ignored by readers and replaced by the next run
+    path.write_text("{broken")
+    assert load_run_summaries(results) == {}
+    run_per_song("separate[face_small/vocal]", [odd], lambda song: None, progress_bar=False,
+                 results_dir=results)
+    assert list(load_run_summaries(results)["separate[face_small/vocal]"]) == ["B/odd"]
+
+
+def test_run_without_results_dir_writes_nothing(metadata_file, tmp_path, monkeypatch):
+    work_dir = tmp_path / "cwd"
+    work_dir.mkdir()
+    monkeypatch.chdir(work_dir)
+    run_per_song("stage", load_metadata(metadata_file)[:1], lambda song: None, progress_bar=False)
+    assert list(work_dir.iterdir()) == [] and sorted(p.name for p in tmp_path.iterdir()) == \
+        ["cwd", "dataset_metadata.json"]
