@@ -108,7 +108,8 @@ def song_saliency(model: torch.nn.Module, visual_kind: str, chunks: list, config
     ``visual_mask`` (T, J) (True = present; without it every entry counts). ``mean_face``: (2, 68)
     mean face in model coordinates (face baseline).
     Returns ``{"chunks", "n_frames", "keypoint_importance": {group: (J_g,) NaN = no data},
-    "keypoint_coverage": {group: (J_g,)}, "part_importance", "part_coverage", "audio_share",
+    "keypoint_coverage": {group: (J_g,)}, "coverage": {group: share of its (frame, keypoint)
+    entries present}, "part_importance", "part_coverage", "audio_share",
     "missing_keypoint_share", "layout": {group: (J_g, 2)}, "per_chunk": [{"chunk", "loss",
     "audio_share", "audio_abs_sum", "keypoints_abs_sum" (present entries), "keypoint_coverage",
     "missing_keypoint_share", and for Integrated Gradients "baseline_loss", "attribution_sum" (signed
@@ -171,8 +172,8 @@ def song_saliency(model: torch.nn.Module, visual_kind: str, chunks: list, config
     shares_arr = np.array([e["audio_share"] for e in per_chunk], dtype=float)
     song["audio_share"] = float(np.nanmean(shares_arr)) if np.isfinite(shares_arr).any() else None
     if audio_only:
-        song.update(n_frames=0, keypoint_importance={}, keypoint_coverage={}, part_importance={},
-                    part_coverage={}, layout={}, missing_keypoint_share=None)
+        song.update(n_frames=0, keypoint_importance={}, keypoint_coverage={}, coverage={},
+                    part_importance={}, part_coverage={}, layout={}, missing_keypoint_share=None)
     else:
         with np.errstate(invalid="ignore", divide="ignore"):
             layout = position_sum / position_count[:, None]
@@ -181,6 +182,7 @@ def song_saliency(model: torch.nn.Module, visual_kind: str, chunks: list, config
         song["keypoint_importance"] = split_groups(ratio(importance_sum, present_count), visual_kind)
         song["keypoint_coverage"] = split_groups(coverage, visual_kind)
         groups = bl.joint_groups(visual_kind)
+        song["coverage"] = {g: float(coverage[j].mean()) for g, j in groups.items()}
         song["part_importance"] = {g: part_sums(g, importance_sum[j], present_count[j])
                                    for g, j in groups.items()}
         song["part_coverage"] = {g: part_coverage(g, coverage[j]) for g, j in groups.items()}

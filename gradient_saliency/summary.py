@@ -216,6 +216,8 @@ def average_songs(song_results: list[dict]) -> dict:
         "n_frames": int(frames.sum()),
         "keypoint_importance": importance,
         "keypoint_coverage": coverage,
+        "coverage": {g: float(np.nanmean(coverage[g])) if np.isfinite(coverage[g]).any() else None
+                     for g in groups},
         "songs_with_data": with_data,
         "part_importance": parts,
         "part_coverage": parts_cov,

@@ -158,6 +158,21 @@ def test_attention_json_has_the_published_shape(toy_dataset, capsys):
     assert calls == ["A/s2"]
 
 
+def test_failed_body_detection_is_skipped_unless_asked(toy_dataset, capsys):
+    root, calls = toy_dataset
+    metadata = json.loads((root / "dataset_metadata.json").read_text())
+    metadata["A"]["s2"]["correct_body_detection"] = False
+    (root / "dataset_metadata.json").write_text(json.dumps(metadata))
+    assert main(["--model", "vocal", "--dataset_path", str(root), "-a", "A"]) == 0
+    assert calls == ["A/s1"]
+    assert "skipped A/s2: correct_body_detection is false" in capsys.readouterr().err
+    info = json.loads((root / "results" / "attention_scores_vocal_info.json").read_text())
+    assert info["include_incorrect_body_detection"] is False
+    assert main(["--model", "vocal", "--dataset_path", str(root), "-a", "A",
+                 "--include-incorrect-body-detection"]) == 0
+    assert calls == ["A/s1", "A/s2"]
+
+
 def _inspect(table):
     return lambda path: CheckpointInfo(path, *table[path.name])
 

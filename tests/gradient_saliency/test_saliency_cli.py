@@ -154,3 +154,23 @@ def test_integration_step_options_exist_only_for_integrated_gradients():
         ["--model", "face", "--num_steps", "7"]).num_steps == 7
     with pytest.raises(SystemExit):       # a one-pass gradient has no steps to set
         cli.build_parser("gradient_saliency").parse_args(["--model", "face", "--num_steps", "7"])
+
+
+def test_run_prints_the_convergence_and_skips_failed_body_detection(toy_dataset, capsys):
+    root, calls = toy_dataset
+    metadata = json.loads((root / "dataset_metadata.json").read_text())
+    metadata["A"]["s2"]["correct_body_detection"] = False
+    (root / "dataset_metadata.json").write_text(json.dumps(metadata))
+    assert _run(root, "-a", "A") == 0
+    captured = capsys.readouterr()
+    assert "A/s2" not in calls
+    assert "skipped A/s2: correct_body_detection is false" in captured.err
+    out_dir = root / "results" / "integrated_gradients_all_face"
+    song = json.loads((out_dir / "A_s1.json").read_text())
+    relative = song["convergence_delta"]["relative_per_chunk"]
+    assert len(relative) == 3
+    line = next(l for l in captured.out.splitlines() if "convergence over 3 chunk(s)" in l)
+    assert f"median {np.median(relative):.4f}, max {max(relative):.4f}" in line
+    assert song["coverage"] == {"face": 1.0} and song["include_incorrect_body_detection"] is False
+    assert _run(root, "-a", "A", "--include-incorrect-body-detection") == 0
+    assert "A/s2" in calls and (out_dir / "A_s2.json").exists()

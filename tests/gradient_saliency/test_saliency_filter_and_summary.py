@@ -161,6 +161,8 @@ def test_average_songs_weighs_songs_equally_and_only_songs_with_data():
     np.testing.assert_array_equal(average["songs_with_data"]["body"][34:], 1)
     # coverage is frame-weighted: 0.5 of y's 500 frames out of 600
     np.testing.assert_allclose(average["keypoint_coverage"]["body"][34:], 250 / 600)
+    assert average["coverage"]["body"] == pytest.approx((34 + 21 * 250 / 600) / 55)
+    assert average["coverage"]["face"] == pytest.approx(1.0)
     nobody = average_songs([_song("x", 1.0, 0.2, 1)])
     assert np.isnan(nobody["keypoint_importance"]["body"][34:]).all()
     assert np.isnan(nobody["part_importance"]["body"]["right_hand"])
