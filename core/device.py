@@ -1,11 +1,36 @@
-"""``--device auto|cpu|cuda|cuda:N`` → a torch device, with a clear error when CUDA is absent."""
+"""``--device auto|cpu|cuda|cuda:N`` → a torch device, with a clear error when CUDA is absent.
+
+Inside a Ray task (``core.ray_executor``) the GPUs are the ones Ray assigned to the task: Ray shows
+the task only those (``CUDA_VISIBLE_DEVICES``), so ``auto`` means "the assigned GPU if there is
+one, else the CPU", and ``cuda``/``cuda:N`` mean the first assigned GPU (N numbers the GPUs of the
+machine the stage was started on, which says nothing on another node).
+"""
 from __future__ import annotations
+
+import logging
+
+log = logging.getLogger(__name__)
+
+# Set by core.ray_executor in a task: the GPU ids Ray assigned to it (empty: none). None = not in
+# a Ray task.
+task_gpu_ids: list | None = None
 
 
 def resolve_device(spec: str | None = "auto"):
     import torch
 
     spec = (spec or "auto").strip().lower()
+    if task_gpu_ids is not None and (spec == "auto" or spec.startswith("cuda")):
+        if task_gpu_ids:
+            if spec not in ("auto", "cuda"):
+                log.debug("--device %s in a Ray task: using the GPU Ray assigned (%s)", spec,
+                          task_gpu_ids[0])
+            spec = "cuda"
+        elif spec == "auto":
+            return torch.device("cpu")
+        else:
+            raise RuntimeError(f"--device {spec}: this Ray task was given no GPU (the cluster "
+                               f"decides; ask for one with --task-gpus)")
     if spec == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if spec == "cpu":
@@ -19,3 +44,9 @@ def resolve_device(spec: str | None = "auto"):
             raise RuntimeError(f"--device {spec}: only {torch.cuda.device_count()} GPU(s) visible")
         return device
     raise ValueError(f"unknown device {spec!r}: use auto, cpu, cuda or cuda:N")
+
+
+def wants_gpu(spec: str | None, cluster_has_gpu: bool) -> bool:
+    """Whether a torch stage with device ``spec`` should ask the executor for a GPU."""
+    spec = (spec or "auto").strip().lower()
+    return spec.startswith("cuda") or (spec == "auto" and cluster_has_gpu)

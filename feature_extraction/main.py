@@ -13,13 +13,22 @@ import sys
 from core.io import load_json, save_json
 from core.log import setup_logging
 from core.metadata import MetadataError, load_metadata, select_songs
-from core.runner import RunSummary, run_per_song
+from core.runner import RunSummary, TaskResources, run_per_song
 from core.settings import SettingsError, add_common_args, settings_from_args
 
 from .pipeline import (AGGREGATED_FILE, CORRELATION_DIR, MOTION_TYPES, FeatureOptions,
                        correlate_and_write, extract_song)
 
 log = logging.getLogger("feature_extraction")
+
+# Ray task resources. Extraction: one CPU per performer thread (--workers); memory from the
+# 1-hour benchmark (README speed table: peak 2.2 GB for three performers) with headroom, so that
+# a node is not handed more long songs than its memory holds. Correlation: one core.
+CORRELATION_TASK = TaskResources(cpus=1)
+
+
+def extraction_task(workers: int) -> TaskResources:
+    return TaskResources(cpus=workers, memory_base_gib=0.5, memory_gib_per_hour=2.5)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -73,16 +82,21 @@ def run(args: argparse.Namespace) -> int:
                                  workers=args.workers)
         summary.merge(run_per_song("feature extraction", kept,
                                    lambda song: extract_song(song, dataset_path, options),
-                                   skipped, log))
+                                   skipped, log, settings=settings,
+                                   resources=extraction_task(args.workers)))
     if args.correlate:
         aggregated_path = settings.results_dir / CORRELATION_DIR / AGGREGATED_FILE
         aggregated = load_json(aggregated_path) if aggregated_path.exists() else {}
         corr_summary = run_per_song("correlation", kept,
                                     lambda song: correlate_and_write(song, dataset_path, aggregated,
                                                                      args.force),
-                                    [] if args.extract else skipped, log)
+                                    [] if args.extract else skipped, log, settings=settings,
+                                    resources=CORRELATION_TASK)
         summary.merge(corr_summary)
         if corr_summary.done:              # only newly correlated songs change the aggregate
+            by_key = {song.key: song for song in kept}
+            for key, counts in corr_summary.values.items():     # song order, as run serially
+                aggregated.setdefault(by_key[key].artist, {})[by_key[key].song] = counts
             save_json(aggregated_path, aggregated)
             log.info("wrote %s", aggregated_path)
     return summary.exit_code

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import logging
 import shlex
 import sys
@@ -14,7 +15,7 @@ from core.dataset import find_mixture
 from core.device import resolve_device
 from core.io import load_json, save_json
 from core.metadata import load_metadata, select_songs
-from core.runner import UP_TO_DATE, SongSkipped, run_per_song
+from core.runner import UP_TO_DATE, Finished, SongSkipped, TaskResources, run_per_song
 from core.settings import DEFAULT_METADATA_NAME, Settings, settings_from_args
 
 from .checkpoint import load_checkpoint
@@ -25,6 +26,21 @@ from .training import TrainOptions, collect_songs, resume_path, train
 from .vovit import CHUNK_SECONDS, SAMPLE_RATE, make_config
 
 log = logging.getLogger("separation")
+
+# Ray task resources of separate/evaluate: one song's model passes. One CPU (torch then runs one
+# thread: Ray sets OMP_NUM_THREADS, see README "Running on a cluster"), and one GPU when --device
+# asks for CUDA.
+SEPARATION_TASK = TaskResources(cpus=1, gpus=1)
+
+
+@functools.lru_cache(maxsize=4)
+def model_on_device(checkpoint: str, device_spec: str | None, expect_visual: str | None = None):
+    """``(model, meta, device)`` for a checkpoint, loaded once per process: the stage's process
+    loads it up front (a bad checkpoint fails before any song) and the per-song work asks again,
+    so a Ray worker loads its own copy on the device Ray gave it."""
+    device = resolve_device(device_spec)
+    model, meta = load_checkpoint(checkpoint, map_location=device, expect_visual=expect_visual)
+    return model, meta, device
 
 
 def selected_songs(args, dataset_path: Path, settings: Settings):
@@ -91,8 +107,7 @@ def load_mixture(song_dir: Path, song, instrument: str) -> np.ndarray:
 def run_separate(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
     dataset_path = Path(settings.require("dataset_path"))
-    device = resolve_device(settings.device)
-    model, meta = load_checkpoint(args.checkpoint, map_location=device)
+    _, meta, _ = model_on_device(str(args.checkpoint), settings.device)
     config, instrument = meta["config"], meta.get("instrument")
     if instrument is None:
         raise SystemExit(f"checkpoint {args.checkpoint} does not record its instrument")
@@ -100,6 +115,7 @@ def run_separate(args: argparse.Namespace) -> int:
     songs, skips = selected_songs(args, dataset_path, settings)
 
     def work(song):
+        model, _, device = model_on_device(str(args.checkpoint), settings.device)
         song_dir = song.folder(dataset_path)
         out = song_dir / instrument / f"separated_{config.name}.wav"
         if out.exists() and not args.force:
@@ -115,7 +131,8 @@ def run_separate(args: argparse.Namespace) -> int:
         log.info("%s: wrote %s (%.1f s)", song.key, out, len(estimate) / SAMPLE_RATE)
         return None
 
-    return run_per_song(f"separate[{config.name}/{instrument}]", songs, work, skips, log).exit_code
+    return run_per_song(f"separate[{config.name}/{instrument}]", songs, work, skips, log,
+                        settings=settings, resources=SEPARATION_TASK).exit_code
 
 
 # --- evaluate --------------------------------------------------------------------------------------
@@ -167,13 +184,10 @@ def format_table(rows: list[dict]) -> str:
 def run_evaluate(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
     dataset_path = Path(settings.require("dataset_path"))
-    device = resolve_device(settings.device)
-    model, meta = load_checkpoint(args.checkpoint, map_location=device)
+    _, meta, _ = model_on_device(str(args.checkpoint), settings.device)
     config, instrument = meta["config"], meta.get("instrument")
-    baseline = baseline_meta = None
     if args.baseline:
-        baseline, baseline_meta = load_checkpoint(args.baseline, map_location=device,
-                                                  expect_visual="none")
+        _, baseline_meta, _ = model_on_device(str(args.baseline), settings.device, "none")
         if baseline_meta.get("instrument") != instrument:
             raise SystemExit(f"baseline {args.baseline} separates {baseline_meta.get('instrument')}, "
                              f"but {args.checkpoint} separates {instrument}")
@@ -181,7 +195,6 @@ def run_evaluate(args: argparse.Namespace) -> int:
     songs, skips = selected_songs(args, dataset_path, settings)
     if args.held_out:
         songs = [s for s in songs if s.key not in trained_on]
-    rows: list[dict] = []
 
     def work(song):
         song_dir = song.folder(dataset_path)
@@ -189,13 +202,15 @@ def run_evaluate(args: argparse.Namespace) -> int:
         if out.exists() and not args.force:
             previous = load_json(out)
             if previous.get("baseline") == (str(args.baseline) if args.baseline else None):
-                rows.append(previous)
-                return UP_TO_DATE
+                return Finished(previous, up_to_date=True)
         if instrument not in song.instruments:
             raise SongSkipped(f"no {instrument} in the layout {list(song.layout or ())}")
         chunks = song_chunks(song_dir, song, instrument, config.visual)
         if not chunks:
             raise SongSkipped("no usable 4-s chunk (too short or keypoints missing)")
+        model, _, device = model_on_device(str(args.checkpoint), settings.device)
+        baseline = model_on_device(str(args.baseline), settings.device, "none")[0] \
+            if args.baseline else None
         result = evaluate_song_chunks(model, baseline, chunks, device)
         record = {"artist": song.artist, "song": song.song, "key": song.key,
                   "instrument": instrument, "model": config.name,
@@ -206,10 +221,11 @@ def run_evaluate(args: argparse.Namespace) -> int:
                   "n_chunks": len(chunks), "chunks": result["chunks"],
                   "song_means": result["song"]}
         save_json(out, record)
-        rows.append(record)
-        return None
+        return Finished(record)
 
-    summary = run_per_song(f"evaluate[{config.name}/{instrument}]", songs, work, skips, log)
+    summary = run_per_song(f"evaluate[{config.name}/{instrument}]", songs, work, skips, log,
+                           settings=settings, resources=SEPARATION_TASK)
+    rows: list[dict] = list(summary.values.values())      # song order
     if rows:
         table = format_table(rows)
         print(f"\n{instrument} with {config.name} ({args.checkpoint}); per-song means over chunks, "

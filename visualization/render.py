@@ -25,7 +25,7 @@ from core.dataset import SongDataError, find_video
 from core.io import atomic_path
 from core.log import progress
 from core.metadata import SongInfo
-from core.runner import UP_TO_DATE, RunSummary, outputs_exist, run_per_song
+from core.runner import UP_TO_DATE, RunSummary, TaskResources, outputs_exist, run_per_song
 from core.video import VideoInfo, VideoWriter, iter_frames, probe_video
 from .draw import FrameDrawer
 from .figures import FIGURE_NAME, feature_figure
@@ -193,8 +193,13 @@ def render_song(song: SongInfo, dataset_path: Path, options: RenderOptions) -> s
     return None
 
 
+# Ray task resources: decoding, drawing and encoding one clip keep about one core busy.
+RENDER_TASK = TaskResources(cpus=1)
+
+
 def render_songs(songs: list[SongInfo], dataset_path: Path, options: RenderOptions,
-                 skipped=()) -> RunSummary:
-    """Render every song through ``core.runner.run_per_song`` (a failing song is named and skipped)."""
+                 skipped=(), settings=None) -> RunSummary:
+    """Render every song through ``core.runner.run_per_song`` (a failing song is named and skipped);
+    ``settings`` chooses the executor (serial when None)."""
     return run_per_song("visualization", songs, lambda song: render_song(song, dataset_path, options),
-                        skipped=skipped, logger=log)
+                        skipped=skipped, logger=log, settings=settings, resources=RENDER_TASK)
