@@ -89,12 +89,14 @@ def connect(address: str | None) -> None:
 
 def _use_token_if_available() -> None:
     """Ray 2.60 clusters use token authentication when a token exists (``ray start`` finds
-    ``~/.ray/auth_token``), but a client joining them does not switch it on by itself."""
-    if "RAY_AUTH_MODE" in os.environ:
+    ``~/.ray/auth_token``), but a client joining them does not switch it on by itself; Ray's own
+    helper does, when ``RAY_AUTH_MODE`` is unset and a token is there."""
+    try:
+        from ray._private.authentication.authentication_token_setup import \
+            maybe_enable_token_auth_if_token_available
+    except ImportError:        # another Ray version: its own defaults apply
         return
-    if os.environ.get("RAY_AUTH_TOKEN") or os.environ.get("RAY_AUTH_TOKEN_PATH") or \
-            (Path.home() / ".ray" / "auth_token").exists():
-        os.environ["RAY_AUTH_MODE"] = "token"
+    maybe_enable_token_auth_if_token_available(warn_if_disabled=False)
 
 
 def shutdown() -> None:
