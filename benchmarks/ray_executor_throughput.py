@@ -225,8 +225,8 @@ def readme_section(result: dict) -> str:
         f"{cap['node_hours']['pose']:.0f} node-hours; features "
         f"{cap['features_s_per_song_s']:.2f} s per second of song → "
         f"{cap['node_hours']['features']:.0f} node-hours (measured on short songs, so per-song "
-        f"start-up costs make this an upper bound; the 1-hour benchmark in the speed table is "
-        f"~40 s per hour); total {cap['node_hours']['total']:.0f} node-hours, i.e. {days}, "
+        f"start-up costs make this an upper bound: compare the 1-hour features benchmark in the "
+        f"speed table); total {cap['node_hours']['total']:.0f} node-hours, i.e. {days}, "
         f"assuming songs spread evenly (they are independent tasks) and the load measured here.",
         MARK_END])
 

@@ -57,7 +57,7 @@ class RayCluster:
 
     def _start(self, args: list[str], hide: Path | None) -> None:
         log = Path(self.temp_dir) / f"node{len(self.processes)}.log"
-        command = [RAY, "start", "--block", "--include-dashboard=false", *args]
+        command = [RAY, "start", "--block", *args]
         if hide is not None:
             inner = " ".join(f"'{a}'" for a in command)
             command = ["unshare", "-m", "sh", "-c",
@@ -74,7 +74,7 @@ class RayCluster:
 
         try:
             self._start(["--head", f"--port={self.port}", f"--num-cpus={self.node_cpus[0]}",
-                         f"--temp-dir={self.temp_dir}"], None)
+                         f"--temp-dir={self.temp_dir}", "--include-dashboard=false"], None)
             self._wait_for_nodes(1)
             for cpus in self.node_cpus[1:]:
                 self._start([f"--address={self.address}", f"--num-cpus={cpus}"], self.hide)
