@@ -41,8 +41,8 @@ class TaskResources:
     """What one song's task asks a Ray cluster for; declared once per stage, ignored by the serial
     executor. ``TASK_CPUS`` / ``TASK_GPUS`` / ``TASK_MEMORY`` override it.
 
-    ``cpus``: cores the song's work keeps busy (its worker processes or threads); Ray also sets
-    ``OMP_NUM_THREADS`` to this in the task. ``gpus``: asked for only when the stage's device
+    ``cpus``: cores the song's work keeps busy (its worker processes or threads); the executor
+    also sets the task's ``OMP_NUM_THREADS`` to it. ``gpus``: asked for only when the stage's device
     setting wants CUDA (``cuda``/``cuda:N``, or ``auto`` on a cluster that has GPUs).
     ``memory_base_gib + memory_gib_per_hour × song hours``: memory reserved for the song (0 = no
     reservation), so that long songs are not packed onto one node beyond its memory.

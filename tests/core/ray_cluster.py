@@ -3,7 +3,7 @@ nodes (``ray start --address ... --block``), each a child process of the test in
 
 An extra node may be started in its own mount namespace with a folder hidden under an empty tmpfs
 (``hide=``): to that node the folder is empty, as a dataset on a filesystem the node has not mounted
-would be. Teardown stops each ``ray start`` process with SIGTERM (it stops its own raylet, GCS and
+would be. Every node uses Ray's token authentication. Teardown stops each ``ray start`` process with SIGTERM (it stops its own raylet, GCS and
 workers) and checks that no process of those sessions is left.
 """
 from __future__ import annotations
@@ -62,8 +62,10 @@ class RayCluster:
             inner = " ".join(f"'{a}'" for a in command)
             command = ["unshare", "-m", "sh", "-c",
                        f"mount -t tmpfs none '{hide}' && exec {inner}"]
-        # a node environment that asks for 2 threads: tasks must still get their own count
-        env = {**os.environ, "OMP_NUM_THREADS": "2"}
+        # a node environment that asks for 2 threads: tasks must still get their own count. Token
+        # authentication (Ray 2.60's default for a local instance) on every node, as the README
+        # asks of a real cluster: a joining node does not switch it on by itself.
+        env = {**os.environ, "OMP_NUM_THREADS": "2", "RAY_AUTH_MODE": "token"}
         with open(log, "wb") as out:
             self.processes.append(subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT,
                                                    start_new_session=True, env=env))
@@ -72,6 +74,9 @@ class RayCluster:
     def __enter__(self) -> "RayCluster":
         import ray
 
+        # the token file Ray itself writes for a local instance (~/.ray/auth_token), if missing
+        subprocess.run([RAY, "get-auth-token", "--generate"], stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL, check=True)
         try:
             self._start(["--head", f"--port={self.port}", f"--num-cpus={self.node_cpus[0]}",
                          f"--temp-dir={self.temp_dir}", "--include-dashboard=false"], None)
