@@ -58,6 +58,12 @@ def save_wav(path: str | Path, wave: np.ndarray, sr: int, subtype: str = "FLOAT"
     from .io import atomic_path
 
     wave = np.asarray(wave, dtype=np.float32)
+    finite = np.isfinite(wave)
+    if not finite.all():
+        # a WAV full of NaN plays as silence or noise and poisons every later metric: refuse it
+        first = int(np.argmin(finite))
+        raise ValueError(f"refusing to write {path}: {int((~finite).sum())} of {len(wave)} samples "
+                         f"are NaN or infinite (first at sample {first})")
     if subtype.startswith("PCM"):
         wave = np.clip(wave, -1.0, 1.0)
     with atomic_path(path) as tmp:
@@ -76,6 +82,25 @@ def average_signals(signals: list[np.ndarray]) -> np.ndarray:
     return out / len(signals)
 
 
+STEM_LENGTH_TOLERANCE_S = 1.0   # stems of one instrument are recorded together: same length
+
+
+def average_stems(paths: list[Path], signals: list[np.ndarray], sr: int) -> np.ndarray:
+    """Average several stems of one instrument (e.g. mridangam left + right), refusing to do it
+    when one is empty or much shorter than another: averaging would mix silence in and scale the
+    instrument down (one of two stems empty → half the amplitude) without anyone noticing."""
+    if len(signals) > 1:
+        lengths = [len(s) for s in signals]
+        longest = max(lengths)
+        for path, length in zip(paths, lengths):
+            if length == 0 or (longest - length) / sr > STEM_LENGTH_TOLERANCE_S:
+                other = paths[lengths.index(longest)]
+                raise SongDataError(
+                    f"stem {path} has {length / sr:.2f} s of audio but {other.name} has "
+                    f"{longest / sr:.2f} s: refusing to average it in as silence (fix or remove it)")
+    return average_signals(signals)
+
+
 def load_stem(song_dir: str | Path, instrument: str, sr: int) -> np.ndarray:
     """The instrument's stem at ``sr`` Hz: matching ``.wav`` files averaged (published rule)."""
     paths = find_stems(song_dir, instrument)
@@ -85,4 +110,4 @@ def load_stem(song_dir: str | Path, instrument: str, sr: int) -> np.ndarray:
     signals = [load_audio(p, sr) for p in paths]
     if all(len(s) == 0 for s in signals):
         raise SongDataError(f"{instrument} stem(s) in {song_dir} are empty (zero samples)")
-    return average_signals(signals)
+    return average_stems(paths, signals, sr)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .io import load_npy
 from .keypoints import FACE_RIGID
 
 MEAN_FACE_PATH = Path(__file__).resolve().parent / "reference" / "vovit_speech_mean_face.npy"
@@ -19,7 +20,7 @@ MEAN_FACE_PATH = Path(__file__).resolve().parent / "reference" / "vovit_speech_m
 
 def load_mean_face() -> np.ndarray:
     """VoViT's speech mean face as ``(68, 2)`` float64, pixel units, y down (x, y rows of the file)."""
-    mean_face = np.load(MEAN_FACE_PATH)          # (3, 68): x, y, z
+    mean_face = load_npy(MEAN_FACE_PATH)          # (3, 68): x, y, z
     return np.ascontiguousarray(mean_face[:2].T)
 
 

@@ -1,16 +1,25 @@
-"""Atomic file writing and JSON helpers.
+"""Atomic file writing, and reading files that may come from someone else.
 
 Every output of the pipeline is written to a temporary file in the destination folder and then
 renamed over the final name (``os.replace`` is atomic on POSIX), so an interrupted run never leaves a
 half-written file that a later run would take for finished work.
+
+Every file the pipeline reads may come from another lab (pose pickles, keypoints, checkpoints,
+feature files), so the loaders here never run code from a file: pickles go through
+``DataOnlyUnpickler`` (plain containers, numbers, strings and numpy arrays only), ``.npy`` files are
+read with ``allow_pickle=False``, torch files with ``weights_only=True``. A file that cannot be read
+raises ``UnreadableFileError`` (a ``ValueError``) whose message names the file and the reason; one
+refused because it asks to run code raises its subclass ``RefusedFileError``.
 """
 from __future__ import annotations
 
+import builtins
 import contextlib
 import json
 import math
 import os
 import pickle
+import re
 import tempfile
 from pathlib import Path
 from typing import Any, Iterator
@@ -63,9 +72,124 @@ def save_pickle(path: str | os.PathLike, obj: Any) -> None:
             pickle.dump(obj, fh, protocol=pickle.HIGHEST_PROTOCOL)
 
 
+class UnreadableFileError(ValueError):
+    """A file is corrupt, truncated or not in the expected format; the message names the file."""
+
+
+class RefusedFileError(UnreadableFileError):
+    """A file asks to run code (or build objects that could) when loaded, so it was not loaded."""
+
+
+def _numpy_pickle_globals() -> dict[tuple[str, str], Any]:
+    """The numpy names a pickle of arrays, dtypes and numpy scalars refers to, under the module
+    paths of numpy 2 (``numpy._core``) and numpy 1 (``numpy.core``, files written before 2024)."""
+    import numpy._core.multiarray as multiarray
+    import numpy._core.numeric as numeric
+
+    allowed = {("numpy", "ndarray"): np.ndarray, ("numpy", "dtype"): np.dtype}
+    for package in ("numpy._core", "numpy.core"):
+        allowed[(f"{package}.multiarray", "_reconstruct")] = multiarray._reconstruct
+        allowed[(f"{package}.multiarray", "scalar")] = multiarray.scalar
+        allowed[(f"{package}.numeric", "_frombuffer")] = numeric._frombuffer
+    return allowed
+
+
+# Builtin types a pickle of plain data may name (protocols 0-2 write ``__builtin__``): constructors
+# of values, none of which can reach the file system, the interpreter or other modules.
+_PLAIN_TYPES = ("dict", "list", "tuple", "set", "frozenset", "bytes", "bytearray", "str", "int",
+                "float", "complex", "bool")
+_ALLOWED_GLOBALS: dict[tuple[str, str], Any] = {
+    **{(module, name): getattr(builtins, name)
+       for module in ("builtins", "__builtin__") for name in _PLAIN_TYPES},
+    # protocols 0-2 store bytes (e.g. array buffers) as _codecs.encode(text, "latin1")
+    ("_codecs", "encode"): __import__("codecs").encode,
+}
+
+
+class DataOnlyUnpickler(pickle.Unpickler):
+    """An unpickler that builds only plain data: builtin containers and scalars, numpy arrays,
+    dtypes and numpy scalars. Any other global (``os.system``, ``builtins.eval``, a class of some
+    module) is refused with ``pickle.UnpicklingError`` before it is looked up, so a crafted file
+    cannot run code. Protocols 0-5 and files written by numpy 1 or 2 load."""
+
+    _allowed: dict[tuple[str, str], Any] | None = None
+
+    def find_class(self, module: str, name: str) -> Any:
+        allowed = DataOnlyUnpickler._allowed
+        if allowed is None:
+            allowed = DataOnlyUnpickler._allowed = {**_ALLOWED_GLOBALS, **_numpy_pickle_globals()}
+        target = allowed.get((module, name))
+        if target is None:
+            raise pickle.UnpicklingError(
+                f"it refers to {module}.{name}; only plain containers, numbers, strings and numpy "
+                f"arrays are accepted")
+        return target
+
+    def persistent_load(self, pid: Any) -> Any:
+        raise pickle.UnpicklingError("it uses persistent ids, which plain data never needs")
+
+
 def load_pickle(path: str | os.PathLike) -> Any:
+    """Unpickle a file of plain data (``DataOnlyUnpickler``) without running any code from it.
+
+    Raises ``RefusedFileError`` for a file that names anything else (e.g. a crafted payload) and
+    ``UnreadableFileError`` for a damaged one; both name the file. ``FileNotFoundError`` passes.
+    """
     with open(path, "rb") as fh:
-        return pickle.load(fh)
+        try:
+            return DataOnlyUnpickler(fh).load()
+        except pickle.UnpicklingError as exc:
+            if str(exc).startswith(("it refers to", "it uses persistent")):
+                raise RefusedFileError(f"{path} refused: {exc}") from None
+            raise UnreadableFileError(f"{path} is not a readable pickle: {exc}") from None
+        except (EOFError, ValueError, TypeError, IndexError, KeyError, AttributeError,
+                MemoryError, OverflowError, UnicodeDecodeError) as exc:
+            # what a truncated or garbled pickle raises part-way
+            raise UnreadableFileError(f"{path} is not a readable pickle "
+                                      f"({type(exc).__name__}: {exc})") from None
+
+
+def load_npy(path: str | os.PathLike) -> np.ndarray:
+    """Read a ``.npy`` array with ``allow_pickle=False`` (object arrays would unpickle, i.e. could
+    run code); a corrupt or refused file raises ``UnreadableFileError`` naming it."""
+    try:
+        return np.load(path, allow_pickle=False)
+    except FileNotFoundError:
+        raise
+    except (ValueError, OSError, EOFError) as exc:
+        raise UnreadableFileError(f"{path} is not a readable .npy array: {exc}") from None
+
+
+_TORCH_GLOBAL = re.compile(r"unsupported global:?\s+(?:GLOBAL\s+)?([\w.]+)", re.IGNORECASE)
+_TORCH_ADVICE = ("weights_only", "weights only", "pytorch.org", "trusted source", "file an issue",
+                 "check the documentation")
+
+
+def load_torch(path: str | os.PathLike, map_location: Any = "cpu") -> Any:
+    """``torch.load(..., weights_only=True)``: tensors and plain containers only, never code.
+
+    A file that names other Python objects raises ``RefusedFileError``, a damaged one
+    ``UnreadableFileError``; the messages name the file and never repeat torch's advice to retry
+    with ``weights_only=False`` (which would run whatever an untrusted file contains).
+    """
+    import torch
+
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except FileNotFoundError:
+        raise
+    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, OSError,
+            AttributeError, KeyError, TypeError, IndexError) as exc:
+        text = str(exc)
+        found = _TORCH_GLOBAL.search(text)
+        if found:
+            raise RefusedFileError(
+                f"{path} refused: it names {found.group(1)}, not tensors or plain data, and "
+                f"loading it could run code") from None
+        reasons = [line.strip() for line in text.splitlines() if line.strip()
+                   and not any(word in line.lower() for word in _TORCH_ADVICE)]
+        reason = reasons[0].split(". ")[0] if reasons else type(exc).__name__
+        raise UnreadableFileError(f"{path} is not a readable torch file: {reason}") from None
 
 
 def float_array_to_json(values: np.ndarray) -> list:
@@ -119,8 +243,13 @@ def save_json(path: str | os.PathLike, obj: Any, indent: int | None = 1) -> None
 
 
 def load_json(path: str | os.PathLike) -> Any:
+    """Parse a JSON file; a damaged one raises ``UnreadableFileError`` naming it (JSON never runs
+    code, whatever keys it holds)."""
     with open(path, encoding="utf-8") as fh:
-        return json.load(fh)
+        try:
+            return json.load(fh)
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise UnreadableFileError(f"{path} is not valid JSON: {exc}") from None
 
 
 def null_to_nan(values: list) -> np.ndarray:

@@ -14,7 +14,7 @@ import numpy as np
 
 from .dataset import (FACE_KEYPOINTS_NAME, KEYPOINTS_NAME, POSE_INFO_NAME, SCORES_NAME,
                       SongDataError)
-from .io import load_json, save_json, save_npy
+from .io import load_json, load_npy, save_json, save_npy
 from .keypoints import NUM_KEYPOINTS
 
 # Default confidence threshold per backend score scale. MMPose/RTMW scores are SimCC confidences
@@ -55,8 +55,8 @@ def load_instrument_pose(song_dir: str | Path, instrument: str) -> InstrumentPos
     kpath, spath = folder / KEYPOINTS_NAME, folder / SCORES_NAME
     if not kpath.exists():
         raise SongDataError(f"no keypoints for {instrument}: {kpath} missing (run pose_estimation --post)")
-    keypoints = np.load(kpath)
-    scores = np.load(spath) if spath.exists() else np.where(
+    keypoints = load_npy(kpath)
+    scores = load_npy(spath) if spath.exists() else np.where(
         np.isnan(keypoints[..., 0]), 0.0, 1.0).astype(np.float32)
     if keypoints.ndim != 3 or keypoints.shape[1:] != (NUM_KEYPOINTS, 2):
         raise SongDataError(f"{kpath}: shape {keypoints.shape}, expected (F, {NUM_KEYPOINTS}, 2)")

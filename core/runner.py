@@ -173,7 +173,12 @@ def run_per_song(stage: str, songs: Iterable[SongInfo], work: Callable[[SongInfo
     finishes.
     """
     logger = logger or logging.getLogger(stage)
-    summary = RunSummary(stage, skipped=[str(s) for s in skipped])
+    # a bad metadata entry (core.metadata: unsafe name, malformed field) is the user's error to
+    # fix: it counts as a failed song (exit 1), not as a planned skip
+    skipped = list(skipped)
+    bad_entries = [s for s in skipped if getattr(s, "is_error", False)]
+    summary = RunSummary(stage, skipped=[str(s) for s in skipped if s not in bad_entries],
+                         failed=[str(s) for s in bad_entries])
     songs = list(songs)
     if settings is not None and settings.executor == "ray":
         from .ray_executor import run_songs_on_ray   # only here: the serial path never imports Ray

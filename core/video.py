@@ -24,6 +24,7 @@ class VideoInfo:
     height: int
     duration: float        # seconds
     codec: str
+    container_frames: int = 0   # what the container promises (0 = not stored); see n_frames
 
 
 def _open(path: str | Path):
@@ -53,7 +54,7 @@ def probe_video(path: str | Path, count_frames: bool = False) -> VideoInfo:
         if not rate:
             raise SongDataError(f"video {path} has no frame rate")
         fps = float(rate)
-        n_frames = int(stream.frames or 0)
+        n_frames = int(stream.frames or 0)   # the container's promise; decoding may find fewer
         if stream.duration is not None and stream.time_base is not None:
             duration = float(stream.duration * stream.time_base)
         elif container.duration is not None:
@@ -61,16 +62,30 @@ def probe_video(path: str | Path, count_frames: bool = False) -> VideoInfo:
         else:
             duration = n_frames / fps
         if count_frames or n_frames == 0:
-            n_frames = sum(1 for _ in container.decode(video=0))
+            n_frames = _count_decodable_frames(container)
             duration = duration or n_frames / fps
         return VideoInfo(Path(path), fps, n_frames, stream.codec_context.width,
-                         stream.codec_context.height, duration, stream.codec_context.name)
+                         stream.codec_context.height, duration, stream.codec_context.name,
+                         int(stream.frames or 0))
     except SongDataError:
         raise
     except Exception as exc:
         raise SongDataError(f"video {path} cannot be decoded: {exc}") from exc
     finally:
         container.close()
+
+
+def _count_decodable_frames(container) -> int:
+    """Frames that decode, stopping at the first damaged packet (a truncated file ends there);
+    a video where not even the first frame decodes raises."""
+    counted = 0
+    try:
+        for _ in container.decode(video=0):
+            counted += 1
+    except Exception:
+        if counted == 0:
+            raise
+    return counted
 
 
 def iter_frames(path: str | Path, start: int = 0, stop: int | None = None,
@@ -96,7 +111,8 @@ def iter_frames(path: str | Path, start: int = 0, stop: int | None = None,
         except Exception as exc:
             if isinstance(exc, GeneratorExit):
                 raise
-            raise SongDataError(f"video {path}: decoding failed after frame {index}: {exc}") from exc
+            raise SongDataError(f"video {path}: decoding failed after frame {index} (truncated or "
+                                f"damaged file?): {exc}") from exc
         if index < 0:
             raise SongDataError(f"video {path} has no decodable frames")
     finally:

@@ -42,7 +42,9 @@ def build_parser() -> argparse.ArgumentParser:
         "validate", help="check files against the metadata; non-zero exit if something blocks",
         description="Probe every song's video (fps, duration) and stems (soundfile) and compare them "
                     "with dataset_metadata.json. Prints a table and writes a JSON report. BLOCKING "
-                    "(exit 1): missing song folder or video, unreadable video or wav, empty wav, video "
+                    "(exit 1): an unusable metadata entry (a name such as '..', 'a/b' or '/abs' "
+                    "that would lead outside the dataset, a malformed field, a song listed twice), "
+                    "missing song folder or video, unreadable video or wav, empty wav, video "
                     "fps differing from the metadata, no vocal/violin/mridangam stem when the layout "
                     "names it. WARNING (exit 0): songs the pipeline skips (null layout/fps/duration, "
                     "unknown instrument, moving camera for post-processing), null layout slots, "
@@ -59,7 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("--duration-tolerance", type=float, default=None,
                           help="allowed |file duration - metadata duration| in s (default 1.0)")
     validate.add_argument("--count-frames", action="store_true",
-                          help="decode every video to count frames (slow; catches truncated videos)")
+                          help="decode every video to count frames (slow; catches truncated videos: "
+                               "blocking when more than a second of promised frames do not decode)")
 
     report = commands.add_parser(
         "report", help="statistics as published: Markdown + PNG plots + JSON",
@@ -107,9 +110,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _select(songs, artist, song):
-    """The ``-a``/``-s`` filters only: validate and report look at skipped songs too."""
-    chosen, _ = select_songs(songs, artist, song, require=())
-    return chosen
+    """The ``-a``/``-s`` filters only: validate and report look at skipped songs too (bad
+    metadata entries included), in metadata order."""
+    chosen, skipped = select_songs(songs, artist, song, require=())
+    picked = {id(s) for s in chosen} | {id(s.song) for s in skipped}
+    return [s for s in songs if id(s) in picked]
 
 
 def run_validate(args) -> int:

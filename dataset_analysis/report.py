@@ -59,6 +59,8 @@ def collect_keypoint_survey(songs: list[SongInfo], dataset_path: Path | None,
         return survey, problems
     iterator = progress(songs, desc="keypoint statistics", unit="song") if show_progress else songs
     for song in iterator:
+        if song.problem:       # a bad entry (e.g. an unsafe name): nothing on disk is looked at
+            continue
         folder = song.folder(dataset_path)
         # Without a layout (e.g. an imported song not in the reference) look for any known instrument.
         instruments = song.instruments if song.layout is not None else KNOWN_INSTRUMENTS

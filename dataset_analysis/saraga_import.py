@@ -56,7 +56,7 @@ from pathlib import Path
 import numpy as np
 
 from core.dataset import SongDataError
-from core.io import atomic_path, load_json, save_json
+from core.io import atomic_path, load_json, load_npy, save_json
 from core.keypoints import FACE, NUM_KEYPOINTS, empty_keypoints
 from core.metadata import MetadataError, SongInfo, duration_for_frames, load_metadata
 from core.pose_files import InstrumentPose, save_face_keypoints, save_instrument_pose
@@ -319,8 +319,8 @@ def _import_gestures(track: SaragaTrack, song_dir: Path, fps: float, n_frames: i
                                  f"{start:g}-{end:g}: ignored")
                     continue
                 try:
-                    kpts = np.load(files["kpts"])
-                    scores = np.load(files["scores"]) if "scores" in files else None
+                    kpts = load_npy(files["kpts"])
+                    scores = load_npy(files["scores"]) if "scores" in files else None
                     kpts, scores = normalize_segment(kpts, scores)
                     first, unit = segment_start_frame(start, end, len(kpts), fps, units)
                 except (ValueError, OSError, EOFError) as exc:

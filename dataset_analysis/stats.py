@@ -113,6 +113,8 @@ def total_duration_hours(songs: Iterable[SongInfo]) -> float:
 
 def avoid_reasons(song: SongInfo) -> list[str]:
     """Every reason to leave ``song`` out (empty list: nothing known against it)."""
+    if song.problem:
+        return [f"{song.problem} (failed by every stage)"]
     reasons = []
     nulls = [name for name in ("layout", "fps", "duration") if getattr(song, name) is None]
     if nulls:

@@ -5,10 +5,14 @@ For every song of the metadata the files are probed (``gather_facts``: the video
 metadata by the pure function ``evaluate`` into issues of two severities:
 
 **blocking** — a stage would fail on a song that the metadata says it should process:
-  ``no_folder`` (song folder missing), ``no_video`` (no ``.mov``), ``bad_video`` (cannot be opened or
+  ``bad_metadata`` (the entry is unusable: a name that is not one safe folder name, e.g. ``..``, a
+  path separator or an absolute path, which would make stages read or write outside the dataset; a
+  malformed field such as ``fps: "30"``; or the song listed twice; every stage fails the song and
+  nothing on disk is looked at), ``no_folder`` (song folder missing), ``no_video`` (no ``.mov``), ``bad_video`` (cannot be opened or
   probed), ``fps_mismatch`` (``|fps_video − fps_metadata| > fps_tolerance``, default 0.05 fps: every
   stage converts frames and seconds with the metadata fps, so a mismatch misaligns motion and audio;
-  29.97 vs 30 passes), ``no_stem`` for vocal, violin or mridangam when the layout names it (the feature
+  29.97 vs 30 passes), ``truncated_video`` (with ``--count-frames``: fewer frames decode than the
+  container promises, more than a second's worth), ``no_stem`` for vocal, violin or mridangam when the layout names it (the feature
   and separation stages need their close-microphone stems), ``bad_wav`` (unreadable) and ``empty_wav``
   (zero samples).
 
@@ -39,8 +43,9 @@ STEM_INSTRUMENTS = ("vocal", "violin", "mridangam")
 DEFAULT_FPS_TOLERANCE = 0.05        # frames per second
 DEFAULT_DURATION_TOLERANCE = 1.0    # seconds
 DEFINITIONS = {
-    BLOCKING: "a stage would fail on a song the metadata says it should process (missing or "
-              "unreadable video or stem of vocal/violin/mridangam, fps mismatch, missing folder)",
+    BLOCKING: "a stage would fail on a song the metadata says it should process (unusable metadata "
+              "entry, missing or unreadable video or stem of vocal/violin/mridangam, fps mismatch, "
+              "missing folder)",
     WARNING: "the pipeline copes (skips the song with a reason, or lengths differ slightly); "
              "check it, but it does not stop a run",
 }
@@ -77,6 +82,7 @@ class SongFacts:
     video_fps: float | None = None
     video_duration: float | None = None      # seconds
     video_frames: int | None = None
+    video_container_frames: int | None = None  # frames the container promises (0/None: unknown)
     video_size: tuple[int, int] | None = None
     video_error: str | None = None           # set when there is no video or it cannot be probed
     stems: dict[str, list[StemFacts]] = field(default_factory=dict)   # instrument -> stems
@@ -129,7 +135,10 @@ def stem_instruments(song: SongInfo) -> list[str]:
 
 
 def gather_facts(song: SongInfo, dataset_path: Path, count_frames: bool = False) -> SongFacts:
-    """Probe the song's video and stems. Never raises for a missing or corrupt file."""
+    """Probe the song's video and stems. Never raises for a missing or corrupt file; a song with
+    a bad metadata entry (``SongInfo.problem``) is not looked for on disk at all."""
+    if song.problem:
+        return SongFacts(folder_exists=False)
     folder = song.folder(dataset_path)
     if not folder.is_dir():
         return SongFacts(folder_exists=False)
@@ -140,6 +149,7 @@ def gather_facts(song: SongInfo, dataset_path: Path, count_frames: bool = False)
         info = probe_video(video, count_frames=count_frames)
         facts.video_fps, facts.video_duration = info.fps, info.duration
         facts.video_frames, facts.video_size = info.n_frames, (info.width, info.height)
+        facts.video_container_frames = info.container_frames if count_frames else None
     except SongDataError as exc:
         facts.video_error = str(exc)
     for instrument in stem_instruments(song):
@@ -152,6 +162,8 @@ def gather_facts(song: SongInfo, dataset_path: Path, count_frames: bool = False)
 def evaluate(song: SongInfo, facts: SongFacts, fps_tolerance: float = DEFAULT_FPS_TOLERANCE,
              duration_tolerance: float = DEFAULT_DURATION_TOLERANCE) -> list[Issue]:
     """Judge ``facts`` against the metadata entry (see the module docstring for the codes)."""
+    if song.problem:
+        return [Issue(BLOCKING, "bad_metadata", song.problem)]
     issues: list[Issue] = []
     reason = skip_reason(song, REQUIRED_FIELDS)
     # Problems with the files of a song every stage skips (null fields, unknown instrument) do not
@@ -182,6 +194,11 @@ def evaluate(song: SongInfo, facts: SongFacts, fps_tolerance: float = DEFAULT_FP
             issues.append(Issue(BLOCKING, "fps_mismatch",
                                 f"video {facts.video_name} runs at {facts.video_fps:.3f} fps, metadata "
                                 f"says {song.fps:g}"))
+        promised = facts.video_container_frames
+        if promised and promised - facts.video_frames > max(2, round(facts.video_fps)):
+            issues.append(Issue(BLOCKING, "truncated_video",
+                                f"video {facts.video_name}: the container promises {promised} frames "
+                                f"but only {facts.video_frames} decode (truncated or damaged file)"))
         if song.duration is not None and facts.video_duration is not None \
                 and abs(facts.video_duration - song.duration) > duration_tolerance:
             issues.append(Issue(WARNING, "duration_mismatch",

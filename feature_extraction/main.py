@@ -10,14 +10,14 @@ import argparse
 import logging
 import sys
 
-from core.io import load_json, save_json
+from core.io import UnreadableFileError
 from core.log import setup_logging
 from core.metadata import MetadataError, load_metadata, select_songs
 from core.runner import RunSummary, TaskResources, run_per_song
 from core.settings import SettingsError, add_common_args, settings_from_args
 
 from .pipeline import (AGGREGATED_FILE, CORRELATION_DIR, MOTION_TYPES, FeatureOptions,
-                       correlate_and_write, extract_song)
+                       correlate_and_write, extract_song, read_aggregate, update_aggregate)
 
 log = logging.getLogger("feature_extraction")
 
@@ -75,6 +75,9 @@ def run(args: argparse.Namespace) -> int:
     kept, skipped = select_songs(songs, args.artist, args.song,
                                  expected_instruments=settings.instruments)
     summary = RunSummary("features")
+    aggregated_path = settings.results_dir / CORRELATION_DIR / AGGREGATED_FILE
+    # read before any work: a damaged aggregate stops the run at once (named; -f rebuilds it)
+    aggregated = read_aggregate(aggregated_path, args.force) if args.correlate else {}
     if args.extract:
         options = FeatureOptions(extract=args.extract, motion_type=args.motion_type,
                                  threshold=args.threshold, all_body_parts=args.all_body_parts,
@@ -85,8 +88,6 @@ def run(args: argparse.Namespace) -> int:
                                    skipped, log, settings=settings,
                                    resources=extraction_task(args.workers)))
     if args.correlate:
-        aggregated_path = settings.results_dir / CORRELATION_DIR / AGGREGATED_FILE
-        aggregated = load_json(aggregated_path) if aggregated_path.exists() else {}
         corr_summary = run_per_song("correlation", kept,
                                     lambda song: correlate_and_write(song, dataset_path, aggregated,
                                                                      args.force),
@@ -94,10 +95,10 @@ def run(args: argparse.Namespace) -> int:
                                     resources=CORRELATION_TASK)
         summary.merge(corr_summary)
         if corr_summary.done:              # only newly correlated songs change the aggregate
-            by_key = {song.key: song for song in kept}
-            for key, counts in corr_summary.values.items():     # song order, as run serially
-                aggregated.setdefault(by_key[key].artist, {})[by_key[key].song] = counts
-            save_json(aggregated_path, aggregated)
+            by_key = {song.key: song for song in kept}      # values: song order, as run serially
+            update_aggregate(aggregated_path,
+                             {(by_key[key].artist, by_key[key].song): counts
+                              for key, counts in corr_summary.values.items()}, args.force)
             log.info("wrote %s", aggregated_path)
     return summary.exit_code
 
@@ -114,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     setup_logging(args.verbose)
     try:
         return run(args)
-    except (SettingsError, MetadataError) as exc:
+    except (SettingsError, MetadataError, UnreadableFileError) as exc:
         log.error("%s", exc)
         return 2
 

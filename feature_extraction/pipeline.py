@@ -24,9 +24,10 @@ from threadpoolctl import threadpool_limits
 
 from core.audio import load_stem
 from core.dataset import (AUDIO_FEATURES_NAME, CORRELATION_DIR, CORRELATIONS_NAME,
-                          MOTION_FEATURES_NAME, SPECIFIC_MOTION_FEATURES_NAME, SongDataError,
-                          find_stems)
-from core.io import load_json, null_to_nan, save_json
+                          KEYPOINTS_NAME, MOTION_FEATURES_NAME, POSE_INFO_NAME, SCORES_NAME,
+                          SPECIFIC_MOTION_FEATURES_NAME, SongDataError, find_stems)
+from core.freshness import is_up_to_date, record_inputs, snapshot
+from core.io import UnreadableFileError, load_json, null_to_nan, save_json
 from core.keypoints import (BODY_PARTS, FACE, LOWER_BODY, RIGHT_ARM_AND_HAND, RIGHT_ELBOW,
                             RIGHT_SHOULDER, RIGHT_WRIST, part_of)
 from core.metadata import SongInfo
@@ -243,15 +244,19 @@ def extract_audio(song: SongInfo, song_dir: Path, instrument: str, options: Feat
 
 
 def extraction_jobs(song: SongInfo, song_dir: Path, options: FeatureOptions) -> list[tuple]:
-    """(kind, instrument, motion_type or None, output path) for everything this run produces."""
+    """(kind, instrument, motion_type or None, output path, input paths) for everything this run
+    produces; the inputs decide when an existing output is stale (``core.freshness``)."""
     jobs = []
     for instrument in song.instruments:
         if options.extract in ("both", "motion"):
+            pose_inputs = [song_dir / instrument / name
+                           for name in (KEYPOINTS_NAME, SCORES_NAME, POSE_INFO_NAME)]
             for motion_type in motion_types_for(instrument, options.motion_type):
                 jobs.append(("motion", instrument, motion_type,
-                             motion_output(song_dir, instrument, motion_type)))
+                             motion_output(song_dir, instrument, motion_type), pose_inputs))
         if options.extract in ("both", "audio"):
-            jobs.append(("audio", instrument, None, song_dir / instrument / AUDIO_FILE))
+            jobs.append(("audio", instrument, None, song_dir / instrument / AUDIO_FILE,
+                         find_stems(song_dir, instrument)))
     return jobs
 
 
@@ -284,9 +289,15 @@ def _extract_song(song: SongInfo, dataset_path: Path, options: FeatureOptions) -
         jobs = [job for job in jobs if job[0] != "motion"]
         if not jobs:
             raise SongSkipped("moving camera: no keypoints, so no motion features")
-    todo = [job for job in jobs if options.force or not job[3].exists()]
+    todo = [job for job in jobs if not is_up_to_date([job[3]], job[4], options.force)]
     if not todo:
         return UP_TO_DATE
+    inputs_before = {job[3]: snapshot(job[4]) for job in todo}   # what each output is made from
+
+    def write(path: Path, doc: dict) -> None:
+        save_json(path, doc, indent=None)
+        record_inputs([path], inputs_before[path])
+        log.debug("%s: wrote %s", song.key, path)
 
     def instrument_work(instrument: str) -> list[str]:
         """Compute and write this performer's files; returns its failure messages."""
@@ -302,18 +313,16 @@ def _extract_song(song: SongInfo, dataset_path: Path, options: FeatureOptions) -
                 if isinstance(doc, Exception):
                     failures.append(f"{instrument} {motion_type} motion: {doc}")
                 else:
-                    save_json(motion_jobs[motion_type], doc, indent=None)
-                    log.debug("%s: wrote %s", song.key, motion_jobs[motion_type])
+                    write(motion_jobs[motion_type], doc)
             del docs
-        for kind, inst, _, path in todo:
+        for kind, inst, _, path, _ in todo:
             if kind == "audio" and inst == instrument:
                 try:
                     # one stem in memory at a time: an hour-long 48 kHz stem costs ~2 GB while it
                     # loads (core.audio), two at once would approach the 4 GB budget
                     with _AUDIO_LOCK:
                         doc = extract_audio(song, song_dir, instrument, options)
-                    save_json(path, doc, indent=None)
-                    log.debug("%s: wrote %s", song.key, path)
+                    write(path, doc)
                 except Exception as exc:  # noqa: BLE001
                     failures.append(f"{instrument} audio: {exc}")
         return failures
@@ -421,6 +430,44 @@ def correlation_outputs(song: SongInfo, dataset_path: Path) -> tuple[Path, Path]
     return folder / CORRELATIONS_FILE, folder / SUMMARY_FIGURE
 
 
+def correlation_inputs(song: SongInfo, dataset_path: Path) -> list[Path]:
+    """Every feature file the song's correlation may read (those that exist are its inputs)."""
+    song_dir = song.folder(dataset_path)
+    return [song_dir / inst / name for inst in song.instruments
+            for name in (AUDIO_FILE, MOTION_FILE, VIOLIN_FILE, VOCAL_FILE)]
+
+
+def read_aggregate(path: Path, force: bool) -> dict:
+    """The aggregated strong-window counts (``{}`` when absent). A damaged file is an error naming
+    it, unless ``force``: then it is started afresh (the songs of this run refill it)."""
+    if not path.exists():
+        return {}
+    try:
+        aggregated = load_json(path)
+        if not isinstance(aggregated, dict):
+            raise UnreadableFileError(f"{path} is not an artist -> song -> counts object")
+        return aggregated
+    except UnreadableFileError as exc:
+        if not force:
+            raise UnreadableFileError(f"{exc}; run with -f to rebuild it") from None
+        log.warning("%s; -f: starting it afresh with the songs of this run", exc)
+        return {}
+
+
+def update_aggregate(path: Path, counts: dict[tuple[str, str], dict], force: bool) -> None:
+    """Merge ``{(artist, song): chunk counts}`` into the aggregated file under a file lock, so
+    that runs on different songs at the same time (``-s``) never drop each other's songs: the
+    file is re-read inside the lock, so only these songs' entries change."""
+    from filelock import FileLock
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(path) + ".lock"):
+        aggregated = read_aggregate(path, force)
+        for (artist, song), song_counts in counts.items():
+            aggregated.setdefault(artist, {})[song] = song_counts
+        save_json(path, aggregated)
+
+
 def correlate_and_write(song: SongInfo, dataset_path: Path, aggregated: dict, force: bool
                         ) -> str | Finished:
     """Per-song correlation work for the runner. ``aggregated`` (the aggregate file as it was) is
@@ -431,12 +478,15 @@ def correlate_and_write(song: SongInfo, dataset_path: Path, aggregated: dict, fo
     if song.moving_camera:
         raise SongSkipped("moving camera: no keypoints, so no motion-audio correlation")
     json_path, figure_path = correlation_outputs(song, dataset_path)
+    inputs = correlation_inputs(song, dataset_path)
     known = aggregated.get(song.artist, {}).get(song.song)
-    if not force and known is not None and json_path.exists() and figure_path.exists():
+    if known is not None and is_up_to_date([json_path, figure_path], inputs, force):
         return UP_TO_DATE
+    before = snapshot(inputs)
     with one_blas_thread():
         doc = correlate_song(song, dataset_path)
     counts = doc.pop("_counts")
     save_json(json_path, doc, indent=None)
     strong_share_figure(doc, figure_path)
+    record_inputs([json_path, figure_path], before)
     return Finished(counts)

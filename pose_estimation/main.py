@@ -7,8 +7,10 @@ Examples::
     python -m pose_estimation.main --post -a "Demo Artist A" -s "Kriti Reversed" -f
     python -m pose_estimation.main --pose --backend mmpose --device cuda:0
 
-Finished songs are skipped unless -f. ``--device`` applies to the mmpose and rtmlib backends;
-MediaPipe always runs on the CPU. Exit code: 0 when no song failed, 1 when any song failed (each
+Finished songs are skipped unless -f: a song is finished when its outputs were made from its
+inputs as they are now (a re-posed video makes --post redo the keypoints). ``--device`` applies to
+the mmpose and rtmlib backends; MediaPipe always runs on the CPU (a misspelt device is still an
+error, a GPU one a warning). Exit code: 0 when no song failed, 1 when any song failed (each
 is named in the summary), 2 for a setup error (unreadable metadata, missing backend setting).
 """
 from __future__ import annotations
@@ -17,6 +19,7 @@ import argparse
 import logging
 import sys
 
+from core.device import DeviceError, check_device_spec
 from core.log import setup_logging
 from core.metadata import MetadataError, load_metadata, select_songs
 from core.runner import RunSummary, run_per_song
@@ -55,10 +58,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = settings_from_args(args, pose_backend=args.backend)
         dataset_path = settings.require("dataset_path")
+        device = check_device_spec(settings.device)     # misspelt: an error whatever the backend
         songs = load_metadata(settings.metadata_path)
-    except (SettingsError, MetadataError) as exc:
+    except (SettingsError, MetadataError, DeviceError) as exc:
         log.error("%s", exc)
         return 2
+    if args.pose and settings.pose_backend == "mediapipe" and device not in ("auto", "cpu"):
+        log.warning("--device/DEVICE %s has no effect: the MediaPipe backend runs on the CPU only "
+                    "(--backend mmpose or rtmlib use a GPU)", device)
     summary = RunSummary("pose_estimation")
     if args.pose:
         try:

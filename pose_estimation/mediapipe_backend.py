@@ -24,7 +24,9 @@ from __future__ import annotations
 
 import logging
 import multiprocessing as mp_proc
+import os
 import queue
+import sys
 from collections import deque
 from dataclasses import dataclass
 from typing import Iterable, Iterator
@@ -129,16 +131,41 @@ class HolisticPool:
             self.drop(track_id)
 
 
-def _worker_main(requests, results) -> None:
-    """Worker process: ``("pose", frame_index, track_id, crop, crop_xywh, face_score)`` →
-    ``(frame_index, track_id, output or None)``; ``("drop", track_id)``; ``None`` stops."""
-    import os
+PARENT_CHECK_S = 1.0    # how often an idle worker checks that its parent is still alive
 
+
+def _exit_with_parent(parent_pid: int) -> None:
+    """Make this worker die with its parent, whatever kills the parent (SIGKILL included): on
+    Linux the kernel sends it SIGKILL when the parent exits (``PR_SET_PDEATHSIG``); everywhere,
+    ``_worker_main`` also polls the parent id. A parent already gone before this ran: exit now."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import signal
+
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(1, int(signal.SIGKILL), 0, 0, 0)   # 1 = PR_SET_PDEATHSIG
+        except (OSError, AttributeError):                 # no prctl: the poll below still works
+            pass
+    if os.getppid() != parent_pid:
+        os._exit(0)
+
+
+def _worker_main(requests, results, parent_pid: int) -> None:
+    """Worker process: ``("pose", frame_index, track_id, crop, crop_xywh, face_score)`` →
+    ``(frame_index, track_id, output or None)``; ``("drop", track_id)``; ``None`` stops.
+    Exits by itself when ``parent_pid`` is no longer its parent (the parent died)."""
+    _exit_with_parent(parent_pid)
     os.environ.setdefault("GLOG_minloglevel", "2")
     pool = HolisticPool()
     try:
         while True:
-            message = requests.get()
+            try:
+                message = requests.get(timeout=PARENT_CHECK_S)
+            except queue.Empty:
+                if os.getppid() != parent_pid:
+                    os._exit(0)       # orphaned: nobody will read a result or send "stop"
+                continue
             if message is None:
                 break
             if message[0] == "drop":
@@ -181,8 +208,8 @@ class _ProcessWorkers:
         context = mp_proc.get_context("spawn")   # no fork after MediaPipe has started threads
         self.requests = [context.Queue() for _ in range(n_workers)]
         self.results = [context.Queue() for _ in range(n_workers)]
-        self.processes = [context.Process(target=_worker_main, args=(rq, rs), daemon=True,
-                                          name=f"holistic-worker-{i}")
+        self.processes = [context.Process(target=_worker_main, args=(rq, rs, os.getpid()),
+                                          daemon=True, name=f"holistic-worker-{i}")
                           for i, (rq, rs) in enumerate(zip(self.requests, self.results))]
         for process in self.processes:
             process.start()

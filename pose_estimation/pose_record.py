@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from core.dataset import SongDataError
-from core.io import load_pickle
+from core.io import UnreadableFileError, load_pickle
 from core.keypoints import NUM_KEYPOINTS
 from core.pose_files import BACKEND_SCORE_SCALE
 
@@ -72,6 +72,13 @@ def arrays_to_persons(keypoints: np.ndarray, scores: np.ndarray, boxes: np.ndarr
 
 def validate_record(record, where: str | Path = "pose file") -> dict:
     """Check a loaded record's shape; ``SongDataError`` names the first problem."""
+    try:
+        return _validate_record(record, where)
+    except (TypeError, AttributeError, ValueError, KeyError) as exc:   # e.g. frames not a list
+        raise SongDataError(f"{where}: not a pose record ({type(exc).__name__}: {exc})") from None
+
+
+def _validate_record(record, where) -> dict:
     if not isinstance(record, dict):
         raise SongDataError(f"{where}: not a pose record (a {type(record).__name__})")
     missing = [k for k in REQUIRED_KEYS if k not in record]
@@ -97,7 +104,7 @@ def load_record(path: str | Path) -> dict:
     if not path.exists():
         raise SongDataError(f"{path} does not exist (run pose_estimation --pose first)")
     try:
-        record = load_pickle(path)
-    except Exception as exc:  # pickle raises many kinds on a damaged file
-        raise SongDataError(f"{path} cannot be read: {exc}") from exc
+        record = load_pickle(path)   # data only: a crafted file is refused, its code never runs
+    except UnreadableFileError as exc:
+        raise SongDataError(str(exc)) from None
     return validate_record(record, path)

@@ -12,12 +12,13 @@ import numpy as np
 
 from core.dataset import POSE_INFO_NAME, POSE_PICKLE_NAME, KEYPOINTS_NAME, SCORES_NAME, \
     FACE_KEYPOINTS_NAME, SongDataError, find_video
+from core.freshness import is_up_to_date, record_inputs, snapshot
 from core.io import save_pickle
 from core.log import progress
 from core.metadata import SongInfo
 from core.pose_files import InstrumentPose, save_face_keypoints, save_instrument_pose
-from core.runner import UP_TO_DATE, SongSkipped, TaskResources, outputs_exist
-from core.video import iter_frames, probe_video
+from core.runner import UP_TO_DATE, SongSkipped, TaskResources
+from core.video import VideoInfo, iter_frames, probe_video
 
 from .backends import Backend
 from .pose_record import load_record, make_record
@@ -47,13 +48,33 @@ class PoseJob:
     progress_bar: bool = True
 
 
+def check_all_frames_decoded(n_decoded: int, info: VideoInfo) -> None:
+    """``SongDataError`` when the video decodes to fewer frames than its container promises (a
+    truncated or damaged file: the pose file would silently cover only the start of the song).
+    Up to a second's worth of frames may go missing (edit lists, a last frame the decoder drops)."""
+    missing = info.n_frames - n_decoded
+    if missing > max(2, round(info.fps)):
+        raise SongDataError(f"video {info.path}: the container promises {info.n_frames} frames but "
+                            f"only {n_decoded} decode (truncated or damaged file)")
+
+
 def pose_song(song: SongInfo, job: PoseJob) -> str | None:
-    """Run the backend over the song's video and write ``pose_estimation_30fps.pkl`` atomically."""
+    """Run the backend over the song's video and write ``pose_estimation_30fps.pkl`` atomically.
+
+    Skipped when the pickle was made from the video as it is now (``core.freshness``); a pickle
+    without its video (e.g. received from another lab) is kept.
+    """
     song_dir = song.folder(job.dataset_path)
     out = song_dir / POSE_PICKLE_NAME
-    if outputs_exist([out], job.force):
+    try:
+        video = find_video(song_dir)
+    except SongDataError:
+        if out.exists() and not job.force:
+            return UP_TO_DATE
+        raise
+    if is_up_to_date([out], [video], job.force):
         return UP_TO_DATE
-    video = find_video(song_dir)
+    inputs = snapshot([video])
     info = probe_video(video)
     frames: list[list[dict]] = []
     stream = job.backend.estimate(iter_frames(video))
@@ -65,12 +86,14 @@ def pose_song(song: SongInfo, job: PoseJob) -> str | None:
         frames.append(persons)
     if not frames:
         raise SongDataError(f"video {video} has no decodable frames")
+    check_all_frames_decoded(len(frames), info)
     if song.fps is not None and abs(info.fps - song.fps) > 0.01:
         log.warning("%s: video has %.3f fps, metadata says %.3f; the video's rate is recorded",
                     song.key, info.fps, song.fps)
     record = make_record(job.backend.name, job.backend.model, info.fps, (info.width, info.height),
                          video.name, frames)
     save_pickle(out, record)
+    record_inputs([out], inputs)
     n_people = np.mean([len(p) for p in frames])
     log.info("%s: %d frames, %.1f people per frame -> %s", song.key, len(frames), n_people, out)
     return None
@@ -105,9 +128,11 @@ def post_song(song: SongInfo, job: PostJob) -> str | None:
         raise SongDataError(f"layout {list(layout)} names an instrument twice; outputs would collide")
     song_dir = song.folder(job.dataset_path)
     outputs = post_outputs(song_dir, layout)
-    if outputs_exist(outputs, job.force):
+    pose_file = song_dir / POSE_PICKLE_NAME
+    if is_up_to_date(outputs, [pose_file], job.force):
         return UP_TO_DATE
-    record = load_record(song_dir / POSE_PICKLE_NAME)
+    inputs = snapshot([pose_file])
+    record = load_record(pose_file)
     frame_wh = tuple(int(v) for v in record["frame_size"])
     tracks = split_performers(record["frames"], len(layout), frame_wh)
     # the face file first: pose_info.json, written last of all, marks a finished song
@@ -124,6 +149,7 @@ def post_song(song: SongInfo, job: PostJob) -> str | None:
                 "presence": float(tracks.presence[position])}
         save_instrument_pose(song_dir / instrument,
                              InstrumentPose(tracks.keypoints[position], tracks.scores[position], info))
+    record_inputs(outputs, inputs)
     log.info("%s: %s", song.key, ", ".join(
         f"{inst} at x={tracks.centres[p][0]:.0f} in {tracks.presence[p]:.0%} of frames"
         for p, inst in enumerate(layout) if inst is not None))

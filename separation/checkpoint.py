@@ -17,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-from core.io import atomic_path
+from core.io import atomic_path, load_torch
 
 from .vovit import VoViT, VoViTConfig
 
@@ -62,10 +62,8 @@ def read_checkpoint(path: str | Path, map_location="cpu") -> dict:
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"checkpoint {path} does not exist")
-    try:
-        payload = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as exc:  # noqa: BLE001 -- name the file whatever torch complains about
-        raise ValueError(f"checkpoint {path} cannot be read: {exc}") from exc
+    # weights only: a crafted file is refused by name (RefusedFileError, a ValueError), never run
+    payload = load_torch(path, map_location=map_location)
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise ValueError(f"checkpoint {path} is not a {FORMAT} file "
                          f"(an official VoViT file loads with separation.vovit.load_reference_weights)")

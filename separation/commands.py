@@ -11,8 +11,10 @@ from pathlib import Path
 import numpy as np
 
 from core.audio import load_audio, save_wav
-from core.dataset import find_mixture
+from core.dataset import (FACE_KEYPOINTS_NAME, KEYPOINTS_NAME, POSE_INFO_NAME, SCORES_NAME,
+                          find_mixture)
 from core.device import resolve_device
+from core.freshness import is_up_to_date, record_inputs, snapshot
 from core.io import load_json, save_json
 from core.metadata import load_metadata, select_songs
 from core.runner import UP_TO_DATE, Finished, SongSkipped, TaskResources, run_per_song
@@ -20,7 +22,7 @@ from core.settings import DEFAULT_METADATA_NAME, Settings, settings_from_args
 
 from .checkpoint import load_checkpoint
 from .data import load_song_audio, load_song_visual, song_chunks
-from .inference import estimate_chunks, separate_song
+from .inference import estimate_chunks, hop_samples, separate_song
 from .metrics import SDR_NAME, SI_SDR_NAME, chunk_metrics, mean_ignoring_nan
 from .training import TrainOptions, collect_songs, resume_path, train
 from .vovit import CHUNK_SECONDS, SAMPLE_RATE, make_config
@@ -110,24 +112,30 @@ def run_separate(args: argparse.Namespace) -> int:
     _, meta, _ = model_on_device(str(args.checkpoint), settings.device)
     config, instrument = meta["config"], meta.get("instrument")
     if instrument is None:
-        raise SystemExit(f"checkpoint {args.checkpoint} does not record its instrument")
-    hop = int(round(args.hop_seconds * SAMPLE_RATE))
+        raise ValueError(f"checkpoint {args.checkpoint} does not record its instrument")
+    hop = hop_samples(args.hop_seconds)
     songs, skips = selected_songs(args, dataset_path, settings)
 
     def work(song):
-        model, _, device = model_on_device(str(args.checkpoint), settings.device)
         song_dir = song.folder(dataset_path)
         out = song_dir / instrument / f"separated_{config.name}.wav"
-        if out.exists() and not args.force:
+        # the re-run rule (core.freshness): redone when the checkpoint, a wav or the keypoints change
+        inputs = [Path(args.checkpoint), *sorted(song_dir.glob("*.wav")),
+                  *(song_dir / instrument / name for name in (KEYPOINTS_NAME, SCORES_NAME,
+                                                             POSE_INFO_NAME, FACE_KEYPOINTS_NAME))]
+        if is_up_to_date([out], inputs, args.force):
             return UP_TO_DATE
         if instrument not in song.instruments:
             raise SongSkipped(f"no {instrument} in the layout {list(song.layout or ())}")
+        inputs_before = snapshot(inputs)
+        model, _, device = model_on_device(str(args.checkpoint), settings.device)
         visual = mask = None
         if config.visual != "none":
             visual, mask = load_song_visual(song_dir, song, instrument, config.visual)
         mixture = load_mixture(song_dir, song, instrument)
         estimate = separate_song(model, mixture, visual, mask, device, hop=hop)
-        save_wav(out, estimate, SAMPLE_RATE)
+        save_wav(out, estimate, SAMPLE_RATE)      # refuses NaN/inf: never a silent bad file
+        record_inputs([out], inputs_before)
         log.info("%s: wrote %s (%.1f s)", song.key, out, len(estimate) / SAMPLE_RATE)
         return None
 
@@ -189,7 +197,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     if args.baseline:
         _, baseline_meta, _ = model_on_device(str(args.baseline), settings.device, "none")
         if baseline_meta.get("instrument") != instrument:
-            raise SystemExit(f"baseline {args.baseline} separates {baseline_meta.get('instrument')}, "
+            raise ValueError(f"baseline {args.baseline} separates {baseline_meta.get('instrument')}, "
                              f"but {args.checkpoint} separates {instrument}")
     trained_on = set(meta.get("train_songs", []))
     songs, skips = selected_songs(args, dataset_path, settings)

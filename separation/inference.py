@@ -17,6 +17,21 @@ from .data import visual_window
 from .vovit import CHUNK_SAMPLES, CHUNK_VIDEO_FRAMES, SAMPLE_RATE, VIDEO_FPS, VoViT
 
 DEFAULT_HOP = CHUNK_SAMPLES // 2 + 1    # 32768 samples = 2 s = 50 video frames
+MAX_HOP_SECONDS = 4.0                   # windows back to back; a longer hop leaves gaps
+
+
+def hop_samples(hop_seconds: float) -> int:
+    """``--hop_seconds`` → samples, for ``0 < hop_seconds ≤ 4``; 4 s means back-to-back windows
+    (65535 samples, the window length). Anything else raises ``ValueError``: a hop longer than the
+    window leaves samples no window covers (their estimate would be 0 / 0 = NaN)."""
+    if not (math.isfinite(hop_seconds) and 0 < hop_seconds <= MAX_HOP_SECONDS):
+        raise ValueError(f"--hop_seconds {hop_seconds:g} must be > 0 and at most "
+                         f"{MAX_HOP_SECONDS:g} s (the 4-s windows must overlap or touch)")
+    hop = min(int(round(hop_seconds * SAMPLE_RATE)), CHUNK_SAMPLES)
+    if hop < 1:
+        raise ValueError(f"--hop_seconds {hop_seconds:g} is shorter than one sample at "
+                         f"{SAMPLE_RATE} Hz")
+    return hop
 
 
 def window_starts(n_samples: int, hop: int = DEFAULT_HOP) -> list[int]:
@@ -48,7 +63,13 @@ def estimate_chunks(model: VoViT, mixtures: np.ndarray, visuals: np.ndarray | No
 def separate_song(model: VoViT, mixture: np.ndarray, visual: np.ndarray | None,
                   visual_mask: np.ndarray | None, device: torch.device, hop: int = DEFAULT_HOP,
                   batch_size: int = 4) -> np.ndarray:
-    """``(N,)`` mixture at 16384 Hz (+ ``(F25, J, 2)`` visual and mask) → ``(N,)`` float32 estimate."""
+    """``(N,)`` mixture at 16384 Hz (+ ``(F25, J, 2)`` visual and mask) → ``(N,)`` float32 estimate.
+
+    ``hop``: samples between window starts, 1 ≤ hop ≤ 65535 (``hop_samples``), so every sample is
+    covered by at least one window."""
+    if not 1 <= hop <= CHUNK_SAMPLES:
+        raise ValueError(f"hop {hop} samples: must be between 1 and {CHUNK_SAMPLES} (the window) "
+                         f"so that every sample is covered")
     n = len(mixture)
     starts = window_starts(n, hop)
     padded = np.zeros(starts[-1] + CHUNK_SAMPLES, np.float32)

@@ -15,16 +15,48 @@ Examples::
 separation_eval_<model>.json`` per song and ``<results>/separation/eval_<instrument>_<model>.json``
 (SDR (BSS-eval v3, torchmetrics) and SI-SDR per chunk and per song, for the model, the mixture and
 the audio-only baseline) and prints a table.
+
+Exit code: 0 when every song went well, 1 when a song failed (each named in the summary), 2 for a
+bad setting (an out-of-range option, unreadable metadata, a device this machine lacks, a checkpoint
+that is refused or unreadable); errors are one line, ``-v`` adds the traceback.
 """
 from __future__ import annotations
 
 import argparse
+import logging
+import math
 import sys
 
 from core.log import setup_logging
-from core.settings import add_common_args
+from core.metadata import MetadataError
+from core.settings import SettingsError, add_common_args
 
 INSTRUMENTS = ("vocal", "violin", "mridangam")
+log = logging.getLogger("separation")
+
+
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not ≥ 1")
+    return value
+
+
+def hop_seconds(text: str) -> float:
+    from .inference import hop_samples
+
+    value = float(text)
+    try:
+        hop_samples(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix(f"--hop_seconds {value:g} "))
+    return value
+
+
+def one_line(exc: BaseException) -> str:
+    """The first line of an error's message (torch's may run to a page)."""
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -44,12 +76,14 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--cross_modal", action="store_true",
                        help="add FiLM + audio-to-visual cross-attention fusion (keeps attention)")
     train.add_argument("--out", required=True, help="checkpoint to write (resumes if present)")
-    train.add_argument("--steps", type=int, default=600, help="optimizer steps (default 600)")
-    train.add_argument("--batch_size", type=int, default=4)
+    train.add_argument("--steps", type=positive_int, default=600,
+                       help="optimizer steps (default 600)")
+    train.add_argument("--batch_size", type=positive_int, default=4)
     train.add_argument("--lr", type=float, default=1e-3)
     train.add_argument("--max_minutes", type=float, default=None,
                        help="stop after this much training time (checkpoint kept; for shared CPUs)")
-    train.add_argument("--eval_every", type=int, default=100, help="validate + checkpoint period")
+    train.add_argument("--eval_every", type=positive_int, default=100,
+                       help="validate + checkpoint period in steps (≥ 1)")
     train.add_argument("--remix_probability", type=float, default=0.5,
                        help="share of examples remixed with another chunk's accompaniment")
     train.add_argument("--val_songs", nargs="*", default=None, metavar="ARTIST/SONG",
@@ -64,8 +98,8 @@ def build_parser() -> argparse.ArgumentParser:
     separate = sub.add_parser("separate", help="separate whole songs with a checkpoint")
     add_common_args(separate)
     separate.add_argument("--checkpoint", required=True, help="model checkpoint (.pt)")
-    separate.add_argument("--hop_seconds", type=float, default=2.0,
-                          help="hop between the overlapping 4-s windows (default 2)")
+    separate.add_argument("--hop_seconds", type=hop_seconds, default=2.0,
+                          help="hop between the overlapping 4-s windows, 0 < hop ≤ 4 (default 2)")
 
     evaluate = sub.add_parser("evaluate", help="SDR / SI-SDR of model, mixture and baseline")
     add_common_args(evaluate)
@@ -82,8 +116,15 @@ def main(argv: list[str] | None = None) -> int:
     setup_logging(args.verbose)
     from . import commands
 
-    return {"train": commands.run_train, "separate": commands.run_separate,
-            "evaluate": commands.run_evaluate}[args.command](args)
+    run = {"train": commands.run_train, "separate": commands.run_separate,
+           "evaluate": commands.run_evaluate}[args.command]
+    try:
+        return run(args)
+    except (SettingsError, MetadataError, ValueError, FileNotFoundError) as exc:
+        # bad settings, metadata, device or checkpoint (refused or unreadable: core.io, a
+        # ValueError); per-song problems never get here (core.runner names them)
+        log.error("%s", one_line(exc), exc_info=args.verbose)
+        return 2
 
 
 if __name__ == "__main__":

@@ -18,7 +18,10 @@ Checkpoints (``separation.checkpoint``) are written atomically at every validati
 model with the best validation loss so far plus ``extra`` (training arguments, the song split, the
 metrics history); ``<out>.resume.pt`` holds the latest model, optimizer, step and RNG states, so a
 re-run with the same ``out`` resumes (deleted when all ``steps`` are done; kept after a
-``max_minutes`` stop).
+``max_minutes`` stop). The resume state is written before the checkpoint, so "checkpoint present, no
+resume state" always means finished: a run killed between the two resumes, and re-saves the best
+checkpoint the kill cut short. The resume state holds tensors and plain data only (the numpy RNG
+state is a dict of ints) and is read with ``weights_only=True`` (``core.io.load_torch``).
 """
 from __future__ import annotations
 
@@ -32,7 +35,7 @@ import numpy as np
 import torch
 
 from core.dataset import SongDataError
-from core.io import atomic_path
+from core.io import atomic_path, load_torch
 from core.log import progress
 from core.metadata import SongInfo
 from core.runner import SongSkipped
@@ -183,6 +186,16 @@ def train_step(model: VoViT, optimizer: torch.optim.Optimizer, mixture: torch.Te
     return loss
 
 
+def _checkpoint_at_step(out: Path, step: int) -> bool:
+    """Does the checkpoint ``out`` hold the model of training step ``step``?"""
+    from .checkpoint import read_checkpoint
+
+    try:
+        return out.exists() and read_checkpoint(out)["extra"].get("step") == step
+    except (ValueError, KeyError):
+        return False
+
+
 def train(config: VoViTConfig, by_song: dict[str, SongArrays], out: Path, opts: TrainOptions,
           device: torch.device, instrument: str, val_songs: list[str] | None = None,
           force: bool = False, run_info: dict | None = None) -> dict:
@@ -200,21 +213,26 @@ def train(config: VoViTConfig, by_song: dict[str, SongArrays], out: Path, opts: 
 
     model = VoViT(config).to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=opts.lr, weight_decay=opts.weight_decay)
-    step, history, best = 0, [], float("inf")
+    step, history, best, best_step = 0, [], float("inf"), None
+    extra_base = {"instrument": instrument, "train_songs": train_keys, "val_songs": val_keys,
+                  "options": asdict(opts), "run": run_info or {}}
     resume = resume_path(out)
     if resume.exists() and not force:
-        state = torch.load(resume, map_location=device, weights_only=False)
+        state = load_torch(resume, map_location=device)      # data only: never runs code
         if state["config"] != config.to_dict():
             raise ValueError(f"{resume} is for {state['config']}, not {config.to_dict()}: use -f")
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         step, history, best = state["step"], state["history"], state["best"]
+        best_step = state.get("best_step")
         rng.bit_generator.state = state["numpy_rng"]
-        torch.set_rng_state(state["torch_rng"])
+        torch.set_rng_state(state["torch_rng"].cpu())
         log.info("resuming from %s at step %d", resume, step)
+        if best_step == step and history and not _checkpoint_at_step(out, step):
+            # killed after the resume state, before the new best checkpoint: that model is this one
+            save_checkpoint(out, model, **extra_base, step=step, history=history,
+                            best_val=history[-1])
 
-    extra_base = {"instrument": instrument, "train_songs": train_keys, "val_songs": val_keys,
-                  "options": asdict(opts), "run": run_info or {}}
     started = time.perf_counter()
     steps_done = 0
     bar = progress(range(step, opts.steps), desc=f"train {config.name}", total=opts.steps - step,
@@ -239,16 +257,19 @@ def train(config: VoViTConfig, by_song: dict[str, SongArrays], out: Path, opts: 
                      ", ".join(f"val {k} {v:.3f}" for k, v in metrics.items()
                                if k in ("loss", "sdr", "mixture_sdr")))
             score = metrics.get("loss", float(loss.item()))
-            if score < best:
-                best = score
-                save_checkpoint(out, model, **extra_base, step=step + 1, history=history,
-                                best_val=metrics)
+            improved = score < best
+            if improved:
+                best, best_step = score, step + 1
+            # resume state first: a kill before the checkpoint below leaves a run that resumes
             with atomic_path(resume) as tmp:
                 torch.save({"config": config.to_dict(), "model": model.state_dict(),
                             "optimizer": optimizer.state_dict(), "step": step + 1,
-                            "history": history, "best": best,
+                            "history": history, "best": best, "best_step": best_step,
                             "numpy_rng": rng.bit_generator.state,
                             "torch_rng": torch.get_rng_state()}, tmp)
+            if improved:
+                save_checkpoint(out, model, **extra_base, step=step + 1, history=history,
+                                best_val=metrics)
         if out_of_time:
             log.info("stopping after %.1f min (--max_minutes) at step %d", opts.max_minutes, step + 1)
             break

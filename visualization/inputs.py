@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 
 from core.dataset import (AUDIO_FEATURES_NAME, CORRELATION_DIR, CORRELATIONS_NAME,
-                          FACE_KEYPOINTS_NAME, MOTION_FEATURES_NAME,
-                          SPECIFIC_MOTION_FEATURES_NAME, SongDataError)
-from core.io import load_json, null_to_nan
+                          FACE_KEYPOINTS_NAME, KEYPOINTS_NAME, MOTION_FEATURES_NAME, POSE_INFO_NAME,
+                          SCORES_NAME, SPECIFIC_MOTION_FEATURES_NAME, SongDataError)
+from core.io import load_json, load_npy, null_to_nan
 from core.pose_files import InstrumentPose, load_instrument_pose
 
 MOTION_FILE = MOTION_FEATURES_NAME
@@ -64,6 +64,25 @@ def feature_file_names(instrument: str) -> tuple[str, ...]:
     return names + ((SPECIFIC_MOTION_FILE[instrument],) if instrument in SPECIFIC_MOTION_FILE else ())
 
 
+def overlay_input_paths(song_dir: str | Path, layout: tuple[str | None, ...],
+                        with_features: bool = True, with_audio: bool = False) -> list[Path]:
+    """Every file a clip may be drawn from, besides the video (those that exist are its inputs
+    for the re-run rule, ``core.freshness``): keypoints, and the feature files and wavs if used."""
+    song_dir = Path(song_dir)
+    paths = []
+    for instrument in (i for i in layout if i is not None):
+        folder = song_dir / instrument
+        paths += [folder / KEYPOINTS_NAME, folder / SCORES_NAME, folder / POSE_INFO_NAME,
+                  folder / FACE_KEYPOINTS_NAME]
+        if with_features:
+            paths += [folder / name for name in feature_file_names(instrument)]
+    if with_features:
+        paths.append(song_dir / CORRELATIONS_FILE)
+    if with_audio:
+        paths += sorted(song_dir.glob("*.wav"))
+    return paths
+
+
 def load_song_inputs(song_dir: str | Path, layout: tuple[str | None, ...],
                      with_features: bool = True) -> SongInputs:
     """Keypoints of every named instrument of ``layout`` (stage order) and, if asked, its features.
@@ -85,7 +104,7 @@ def load_song_inputs(song_dir: str | Path, layout: tuple[str | None, ...],
         performer = PerformerInputs(instrument, pose)
         face_path = song_dir / instrument / FACE_KEYPOINTS_NAME
         if instrument == "vocal" and face_path.exists():
-            performer.face = np.load(face_path).astype(np.float64)
+            performer.face = load_npy(face_path).astype(np.float64)
         if with_features:
             for name in feature_file_names(instrument):
                 path = song_dir / instrument / name

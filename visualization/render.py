@@ -11,7 +11,8 @@ seek yet). Skeletons are prepared for the clip's frames only; feature normalisat
 song.
 
 ``<song>/feature_timeseries.png`` (``figures.py``) is rewritten each time a clip is rendered with
-features. A song whose clip already exists is skipped unless ``force`` (``-f``).
+features. A song whose clip exists and was drawn from its inputs as they are now (video, keypoints,
+feature files, wavs with ``--add_audio``; ``core.freshness``) is skipped unless ``force`` (``-f``).
 """
 from __future__ import annotations
 
@@ -25,11 +26,12 @@ from core.dataset import SongDataError, find_video
 from core.io import atomic_path
 from core.log import progress
 from core.metadata import SongInfo
-from core.runner import UP_TO_DATE, RunSummary, TaskResources, outputs_exist, run_per_song
+from core.freshness import is_up_to_date, record_inputs, snapshot
+from core.runner import UP_TO_DATE, RunSummary, TaskResources, run_per_song
 from core.video import VideoInfo, VideoWriter, iter_frames, probe_video
 from .draw import FrameDrawer
 from .figures import FIGURE_NAME, feature_figure
-from .inputs import load_song_inputs
+from .inputs import load_song_inputs, overlay_input_paths
 from .plan import song_plans
 from .soundtrack import clip_soundtrack, mux_audio
 
@@ -158,8 +160,11 @@ def render_song(song: SongInfo, dataset_path: Path, options: RenderOptions) -> s
     first, stop = clip_frames(video, options.start_s, options.end_s)
     out_path = clip_path(song_dir, video, first, stop)
     figure_path = song_dir / FIGURE_NAME
-    if outputs_exist([out_path], options.force):
+    inputs = [video.path] + overlay_input_paths(song_dir, song.layout or (), options.features,
+                                                options.add_audio)
+    if is_up_to_date([out_path], inputs, options.force):
         return UP_TO_DATE
+    inputs_before = snapshot(inputs)
 
     inputs = load_song_inputs(song_dir, song.layout or (), with_features=options.features)
     if options.features and inputs.missing:
@@ -190,6 +195,7 @@ def render_song(song: SongInfo, dataset_path: Path, options: RenderOptions) -> s
             log.info("%s: wrote %s", song.key, figure_path)
         else:
             log.warning("%s: no features, no %s", song.key, FIGURE_NAME)
+    record_inputs([out_path], inputs_before)
     return None
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core.audio import average_signals, read_audio, resample
+from core.audio import average_stems, read_audio, resample
 from core.dataset import SongDataError, find_mixture, find_stems
 
 
@@ -41,7 +41,7 @@ def clip_soundtrack(song_dir: str | Path, instruments: tuple[str, ...], start_s:
                 segment, file_sr = read_audio(path, start_s, duration_s)
                 sr = sr or file_sr
                 parts.append(resample(segment, file_sr, sr))
-            per_instrument.append(average_signals(parts))
+            per_instrument.append(average_stems(paths, parts, sr))
         if not per_instrument:
             raise SongDataError(f"--add_audio: no mixture*.wav and no stems of {', '.join(instruments)} "
                                 f"in {song_dir}")

@@ -66,3 +66,48 @@ def test_read_audio_segment_seeks_to_the_right_samples_and_averages_channels(tmp
     np.testing.assert_allclose(segment, 0.75 * ramp[sr:sr + sr // 2], rtol=1e-6)
     with pytest.raises(SongDataError, match="cannot be read"):
         read_audio(tmp_path / "missing.wav")
+
+
+def test_an_empty_stem_among_several_is_a_named_error_not_silence(tmp_path):
+    sr = 48000
+    t = np.arange(sr) / sr
+    sf.write(tmp_path / "mri_left.wav", 0.4 * np.sin(2 * np.pi * 100 * t), sr)
+    sf.write(tmp_path / "mri_right.wav", np.zeros(0), sr)
+    with pytest.raises(SongDataError, match=r"mri_right\.wav has 0\.00 s of audio but mri_left\.wav "
+                                            r"has 1\.00 s: refusing to average it in as silence"):
+        load_stem(tmp_path, "mridangam", 16000)
+    # a truncated stem (more than a second short) is refused the same way
+    sf.write(tmp_path / "mri_right.wav", 0.4 * np.sin(2 * np.pi * 100 * t[: sr // 4]), sr)
+    sf.write(tmp_path / "mri_left.wav", 0.4 * np.sin(2 * np.pi * 100 * np.arange(3 * sr) / sr), sr)
+    with pytest.raises(SongDataError, match=r"mri_right\.wav has 0\.25 s"):
+        load_stem(tmp_path, "mridangam", 16000)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_save_wav_refuses_non_finite_audio_and_writes_nothing(tmp_path, bad):
+    from core.audio import save_wav
+
+    wave = np.zeros(100, np.float32)
+    wave[[10, 20]] = bad
+    with pytest.raises(ValueError, match=r"out\.wav: 2 of 100 samples are NaN or infinite \(first at "
+                                         r"sample 10\)"):
+        save_wav(tmp_path / "out.wav", wave, 16000)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("spec, normal", [(None, "auto"), ("AUTO", "auto"), (" cpu ", "cpu"),
+                                          ("cuda", "cuda"), ("cuda:1", "cuda:1")])
+def test_device_spec_is_checked_without_torch(spec, normal):
+    from core.device import check_device_spec
+
+    assert check_device_spec(spec) == normal
+
+
+@pytest.mark.parametrize("spec", ["gpu", "cuda:", "cuda:x", "cpu0", "mps", "cuda:0,1"])
+def test_misspelt_device_is_an_error(spec):
+    from core.device import DeviceError, check_device_spec, resolve_device
+
+    with pytest.raises(DeviceError, match="unknown device"):
+        check_device_spec(spec)
+    with pytest.raises(DeviceError, match="unknown device"):
+        resolve_device(spec)

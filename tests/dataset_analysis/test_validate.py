@@ -131,3 +131,42 @@ def test_validate_passes_when_only_warnings_remain(tiny_tree):
 def test_validate_without_metadata_is_a_clear_error(tmp_path):
     result = run_cli("dataset_analysis.main", "validate", "--dataset_path", str(tmp_path))
     assert result.returncode == 1 and "does not exist" in result.stderr
+
+
+def test_validate_blocks_unsafe_malformed_and_duplicate_entries_and_truncated_videos(tmp_path):
+    """Issue 11 causes 3, 6, 10, 13: each is named, blocking, and nothing outside is looked at."""
+    from crafted_inputs import write_truncated_video
+
+    root = tmp_path / "data"
+    good = media.entry(duration=4.0)
+    text = json.dumps({"..": {"escape": good},
+                       "A": {"/abs/path": good, "str fps": {**good, "fps": "30"}, "cut": good,
+                             "twice": good}})
+    # a song key listed twice: json.dumps cannot write it, so it is spliced into the text
+    text = text.replace('"twice": {', '"twice": {"fps": 24}, "twice": {', 1)
+    root.mkdir()
+    (root / "dataset_metadata.json").write_text(text)
+    folder = root / "A" / "cut"
+    write_truncated_video(folder / "video.mov", 120, 30)
+    for i, stem in enumerate(("vocal_a.wav", "violin_a.wav", "mridangam_left.wav")):
+        media.wav(folder / stem, 4.0, seed=i)
+    out = tmp_path / "report.json"
+    result = run_cli("dataset_analysis.main", "validate", "--dataset_path", str(root), "--out",
+                     str(out), "--count-frames")
+    assert result.returncode == 1, result.stderr[-2000:]
+    songs = json.loads(out.read_text())["songs"]
+    issues = {key: [(i["severity"], i["code"], i["message"]) for i in song["issues"]]
+              for key, song in songs.items()}
+    assert issues["../escape"] == [(BLOCKING, "bad_metadata", "bad entry in dataset_metadata.json: "
+                                    "artist name '..' would leave its folder")]
+    assert issues["A//abs/path"][0][:2] == (BLOCKING, "bad_metadata")
+    assert "song name '/abs/path' contains a path separator" in issues["A//abs/path"][0][2]
+    assert issues["A/str fps"] == [(BLOCKING, "bad_metadata", "bad entry in dataset_metadata.json: "
+                                    "fps must be a positive number or null, got '30'")]
+    assert issues["A/twice"][0][:2] == (BLOCKING, "bad_metadata")
+    assert "listed 2 times" in issues["A/twice"][0][2]
+    cut = [i for i in issues["A/cut"] if i[1] == "truncated_video"]
+    assert cut and cut[0][0] == BLOCKING
+    assert "the container promises 120 frames but only" in cut[0][2]
+    assert songs["A/cut"]["files"]["video"]["frames"] < 100
+    assert "A/str fps" in result.stdout and "bad_metadata" in result.stdout

@@ -77,11 +77,12 @@ def test_separate_and_evaluate_cli_on_synthetic_songs(synthetic_dataset, tmp_pat
     assert overall["overall"]["all"]["n_songs"] == 2
     assert overall["overall"]["held_out"]["n_songs"] == 1
 
-    # A baseline that is not audio-only is refused with both sides named.
-    from separation.checkpoint import CheckpointMismatchError
-    with pytest.raises(CheckpointMismatchError, match="visual=face.*visual=none was asked"):
-        run_main_in_process(capsys, "evaluate", "--dataset_path", str(root), "--checkpoint",
-                            str(model_path), "--baseline", str(model_path))
+    # A baseline that is not audio-only is refused with both sides named: one line, exit 2.
+    code, _, err = run_main_in_process(capsys, "evaluate", "--dataset_path", str(root),
+                                       "--checkpoint", str(model_path), "--baseline",
+                                       str(model_path))
+    assert code == 2 and "Traceback" not in err
+    assert f"checkpoint {model_path} is visual=face preset=small, but visual=none was asked" in err
 
 
 @pytest.mark.slow

@@ -197,3 +197,35 @@ def test_demo_dataset_end_to_end(request, tmp_path):
         assert audio is not None
         assert len(audio["samples"]) / audio["rate"] == pytest.approx(frames_expected / source.fps,
                                                                       abs=0.05)
+
+
+def test_clip_is_redrawn_when_its_keypoints_change_and_bad_entries_are_named(tmp_path, capsys):
+    """Issue 11: cause 11 (a clip is current only for the inputs it was drawn from) and cause 3
+    (a metadata entry naming a folder outside the dataset fails by name, nothing is written)."""
+    import json
+
+    from visualization.main import main
+
+    dataset = tmp_path / "data"
+    song = build_synthetic_song(dataset, "Artist", "Good", seconds=0.5, fps=FPS, width=320,
+                                height=180, features=False, correlations=False, audio=None)
+    metadata_path = dataset / "dataset_metadata.json"
+    metadata = json.loads(metadata_path.read_text())
+    metadata[".."] = {"outside": metadata["Artist"]["Good"]}
+    metadata_path.write_text(json.dumps(metadata))
+    shutil.copytree(song.folder, tmp_path / "outside")           # what "../outside" would reach
+    args = ["--no_features", "--dataset_path", str(dataset)]
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert "FAILED  ../outside: bad entry in dataset_metadata.json: artist name '..' would leave " \
+           "its folder" in err
+    assert not list((tmp_path / "outside").glob("*.mp4"))
+    clip = song.folder / "0_0.5_test.mp4"
+    first = clip.stat().st_mtime_ns
+    assert main(args + ["-a", "Artist"]) == 0
+    assert clip.stat().st_mtime_ns == first and "1 already up to date" in capsys.readouterr().err
+    keypoints_path = song.folder / "violin" / "keypoints.npy"
+    np.save(keypoints_path, np.load(keypoints_path) + 3.0)       # post-processing was redone
+    assert main(args + ["-a", "Artist"]) == 0
+    assert clip.stat().st_mtime_ns != first
+    assert "1 done" in capsys.readouterr().err
