@@ -16,10 +16,15 @@ process on a fresh copy of the data:
 Times: ``stage_s`` is the stage's ``main()`` (for Ray: from the first node check to the last song,
 so task dispatch, worker start-up and imports in the workers count as Ray overhead);
 ``startup_s`` is starting the local Ray instance, a one-off cost per command that does not grow
-with the number of songs, reported separately. ``overhead`` = Ray stage time / serial stage time
-- 1 (goal: < 10 % for songs of >= 10 s). The outputs of both executors are compared (byte-equal).
-The machine is shared: the 1-minute load average before and after each run is recorded; a load
-above the number of cores makes every figure pessimistic, serial and Ray alike.
+with the number of songs, reported separately. ``cpu_s`` is the CPU time (user + system) that the
+stage's ``main()`` cost every process it started or used: the child itself, MediaPipe's worker
+processes, and for Ray the raylet, GCS and every Ray worker with their own children (read from
+``/proc`` for the whole process tree, before and after). The machine is shared: when the load is
+above the number of cores, wall-clock times mostly measure the other users, while CPU time stays
+a fair measure of the work. So ``overhead`` = Ray CPU time / serial CPU time - 1 (goal: < 10 % for
+songs of >= 10 s), and the songs/hour of an idle node = cores x 3600 / CPU seconds per song (an
+upper bound: it assumes the work spreads over the cores); the wall-clock songs/hour and the load
+averages are recorded too. The outputs of both executors are compared (byte-equal).
 
 The capacity estimate for Saraga Audiovisual (DESIGN.md section 2: 42 concerts, more than 60 h,
 233 tracks) scales the measured Ray throughput per node of this size (2 cores) linearly with the
@@ -58,6 +63,28 @@ NODE_COUNTS = (1, 4, 16)
 
 # --- child: one timed run ---------------------------------------------------------------------------
 
+def tree_cpu_seconds(root_pid: int) -> float:
+    """User + system CPU of ``root_pid`` and every live descendant, each with its reaped children
+    (``/proc/<pid>/stat`` fields utime, stime, cutime, cstime)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    parents, times = {}, {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents[int(entry)] = int(fields[1])
+        times[int(entry)] = sum(int(v) for v in fields[11:15]) / ticks
+    tree, frontier = {root_pid}, [root_pid]
+    while frontier:
+        children = [pid for pid, parent in parents.items() if parent in frontier]
+        frontier = [pid for pid in children if pid not in tree]
+        tree.update(frontier)
+    return sum(times.get(pid, 0.0) for pid in tree)
+
+
 def child(stage: str, executor: str, dataset: str) -> dict:
     import importlib
 
@@ -73,9 +100,12 @@ def child(stage: str, executor: str, dataset: str) -> dict:
         start = time.perf_counter()
         ray_executor.connect(None)
         startup = time.perf_counter() - start
+    cpu_before = tree_cpu_seconds(os.getpid())
     start = time.perf_counter()
     code = main([*args, "--dataset_path", dataset, "--executor", executor])
-    return {"exit_code": code, "stage_s": time.perf_counter() - start, "startup_s": startup}
+    stage_s = time.perf_counter() - start
+    cpu_s = tree_cpu_seconds(os.getpid()) - cpu_before
+    return {"exit_code": code, "stage_s": stage_s, "startup_s": startup, "cpu_s": cpu_s}
 
 
 def timed_run(stage: str, executor: str, dataset: Path) -> dict:
@@ -159,10 +189,14 @@ def measure(workdir: Path) -> dict:
         if stage == "pose":
             entry["frames"] = sum(probe_video(next(s.folder(base).glob("*.mov"))).n_frames
                                   for s in songs)
+        cores = result["cpu_cores"]
         for executor in ("serial", "ray"):
             entry[f"{executor}_songs_per_hour"] = len(songs) * 3600 / runs[executor]["stage_s"]
-        entry["ray_over_serial"] = entry["ray_songs_per_hour"] / entry["serial_songs_per_hour"]
-        entry["overhead_pct"] = 100 * (runs["ray"]["stage_s"] / runs["serial"]["stage_s"] - 1)
+            entry[f"{executor}_idle_songs_per_hour"] = \
+                len(songs) * 3600 * cores / runs[executor]["cpu_s"]
+        entry["ray_over_serial"] = entry["ray_idle_songs_per_hour"] / entry["serial_idle_songs_per_hour"]
+        entry["overhead_pct"] = 100 * (runs["ray"]["cpu_s"] / runs["serial"]["cpu_s"] - 1)
+        entry["wall_overhead_pct"] = 100 * (runs["ray"]["stage_s"] / runs["serial"]["stage_s"] - 1)
         result["stages"][stage] = entry
         if stage == "pose":
             posed = workdir / "posed"
@@ -180,14 +214,17 @@ def capacity(result: dict) -> dict:
     """Node-hours for Saraga Audiovisual from the measured Ray throughput of one node."""
     pose = result["stages"]["pose"]
     features = result["stages"]["features"]
-    frames_per_s = pose["frames"] / pose["ray"]["stage_s"]
+    cores = result["cpu_cores"]
+    # an idle node of this size: its cores x the measured CPU time per frame / per song second
+    frames_per_s = pose["frames"] * cores / pose["ray"]["cpu_s"]
     video_s = SARAGA_AV["hours"] * 3600
     pose_hours = video_s * SARAGA_AV["fps"] / frames_per_s / 3600
     # feature work per second of song, measured on short songs (fixed per-song costs included)
-    features_hours = video_s * features["ray"]["stage_s"] / features["song_seconds"] / 3600
+    features_s_per_song_s = features["ray"]["cpu_s"] / cores / features["song_seconds"]
+    features_hours = video_s * features_s_per_song_s / 3600
     total = pose_hours + features_hours
     return {"pose_frames_per_s_per_node": frames_per_s,
-            "features_s_per_song_s": features["ray"]["stage_s"] / features["song_seconds"],
+            "features_s_per_song_s": features_s_per_song_s,
             "node_hours": {"pose": pose_hours, "features": features_hours, "total": total},
             "days_by_nodes": {str(n): total / n / 24 for n in NODE_COUNTS}}
 
@@ -197,13 +234,16 @@ def readme_section(result: dict) -> str:
     cap = capacity(result)
 
     def row(name: str, entry: dict) -> str:
-        load = max(entry["serial"]["load_before"], entry["ray"]["load_after"])
-        return (f"| {name} | {entry['songs']} ({entry['shortest_song_s']:g}–"
-                f"{entry['song_seconds'] / entry['songs']:.0f} s avg) | "
-                f"{entry['serial_songs_per_hour']:.0f} | {entry['ray_songs_per_hour']:.0f} | "
-                f"{entry['ray_over_serial']:.2f} | {entry['overhead_pct']:+.1f} % | "
+        load = max(entry["serial"]["load_before"], entry["serial"]["load_after"],
+                   entry["ray"]["load_before"], entry["ray"]["load_after"])
+        return (f"| {name} | {entry['songs']} ({entry['shortest_song_s']:g} s shortest) | "
+                f"{entry['serial']['cpu_s']:.0f} / {entry['ray']['cpu_s']:.0f} | "
+                f"**{entry['overhead_pct']:+.1f} %** | "
+                f"{entry['serial_idle_songs_per_hour']:.0f} / {entry['ray_idle_songs_per_hour']:.0f} | "
+                f"{entry['serial_songs_per_hour']:.0f} / {entry['ray_songs_per_hour']:.0f} "
+                f"({entry['wall_overhead_pct']:+.0f} %) | {load:.0f} | "
                 f"{entry['ray']['startup_s']:.1f} s | "
-                f"{'yes' if entry['outputs_identical'] else 'NO'} | {load:.0f} |")
+                f"{'yes' if entry['outputs_identical'] else 'NO'} |")
 
     days = ", ".join(f"{n} node{'s' if n != '1' else ''}: {d:.1f} days"
                      for n, d in cap["days_by_nodes"].items())
@@ -211,23 +251,26 @@ def readme_section(result: dict) -> str:
         MARK_START,
         f"Measured by `benchmarks/ray_executor_throughput.py` on this {result['cpu_cores']}-core "
         f"machine (commit `{result['git_commit'][:12]}`, Ray {result['ray_version']}; "
-        f"`benchmarks/results/ray_executor.json`):",
+        f"`benchmarks/results/ray_executor.json`). Overhead is Ray's extra CPU time (all processes, "
+        f"Ray's own included); songs/hour of an idle node = cores × 3600 / CPU seconds per song; "
+        f"the wall-clock figures were taken at the load shown, shared with other users:",
         "",
-        "| stage | songs (shortest, average) | songs/hour serial | songs/hour Ray | Ray / serial "
-        "| Ray overhead | Ray start-up (once) | outputs identical | load (1 min) |",
+        "| stage | songs | CPU s serial / Ray | Ray overhead | songs/hour, idle node: serial / Ray "
+        "| songs/hour, wall clock: serial / Ray | load (1 min, max) | Ray start-up (once) "
+        "| outputs identical |",
         "|---|---|---|---|---|---|---|---|---|",
         row("pose (MediaPipe, 3 workers)", pose),
         row("features (both, PCA 3, correlation)", features),
         "",
         f"Capacity for Saraga Audiovisual ({SARAGA_AV['concerts']} concerts, "
-        f"{SARAGA_AV['hours']:g} h of video, {SARAGA_AV['tracks']} tracks), from the Ray "
-        f"throughput of one such node: pose {cap['pose_frames_per_s_per_node']:.1f} frames/s → "
+        f"{SARAGA_AV['hours']:g} h of video, {SARAGA_AV['tracks']} tracks), from the Ray CPU time "
+        f"on an idle node of this size: pose {cap['pose_frames_per_s_per_node']:.1f} frames/s → "
         f"{cap['node_hours']['pose']:.0f} node-hours; features "
-        f"{cap['features_s_per_song_s']:.2f} s per second of song → "
+        f"{cap['features_s_per_song_s']:.3f} s per second of song → "
         f"{cap['node_hours']['features']:.0f} node-hours (measured on short songs, so per-song "
         f"start-up costs make this an upper bound: compare the 1-hour features benchmark in the "
         f"speed table); total {cap['node_hours']['total']:.0f} node-hours, i.e. {days}, "
-        f"assuming songs spread evenly (they are independent tasks) and the load measured here.",
+        f"with the songs spread evenly over the nodes (they are independent tasks).",
         MARK_END])
 
 

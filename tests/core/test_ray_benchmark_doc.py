@@ -23,10 +23,13 @@ def test_readme_ray_section_is_rendered_from_the_committed_json():
 
 def test_capacity_scales_measured_rates_to_saraga_av():
     bench = load_benchmark()
-    result = {"stages": {"pose": {"frames": 900, "ray": {"stage_s": 100.0}},
-                         "features": {"song_seconds": 30.0, "ray": {"stage_s": 15.0}}}}
+    # a 2-core node: 900 frames in 200 CPU seconds = 9 frames/s on both cores; features 30 CPU
+    # seconds for 30 s of song = 0.5 s of node time per second of song
+    result = {"cpu_cores": 2,
+              "stages": {"pose": {"frames": 900, "ray": {"cpu_s": 200.0}},
+                         "features": {"song_seconds": 30.0, "ray": {"cpu_s": 30.0}}}}
     cap = bench.capacity(result)
-    assert cap["pose_frames_per_s_per_node"] == 9.0
+    assert cap["pose_frames_per_s_per_node"] == 9.0 and cap["features_s_per_song_s"] == 0.5
     assert cap["node_hours"]["pose"] == 60 * 3600 * 30 / 9.0 / 3600          # 200 h
     assert cap["node_hours"]["features"] == 60 * 0.5                          # 30 h
     assert cap["days_by_nodes"]["4"] == (200 + 30) / 4 / 24
