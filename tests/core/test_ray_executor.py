@@ -149,11 +149,11 @@ def test_a_dataset_path_that_no_node_sees_is_a_named_error(ray_settings, tmp_pat
 
 
 def gpu_device_of_task(song: SongInfo):
-    from core.device import resolve_device
+    from core.device import DeviceError, resolve_device
 
     try:
         cuda = str(resolve_device("cuda:1"))
-    except RuntimeError as exc:
+    except DeviceError as exc:
         cuda = str(exc)
     return Finished((str(resolve_device("auto")), cuda))
 

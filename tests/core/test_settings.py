@@ -68,3 +68,18 @@ def test_executor_flags_override_the_environment(monkeypatch):
     assert settings.sources["executor"] == "command line"
     no_executor = add_common_args(argparse.ArgumentParser(), executor=False)
     assert "executor" not in vars(no_executor.parse_args([]))
+
+
+def test_device_in_a_ray_task_is_the_assigned_gpu_or_a_named_error(monkeypatch):
+    import torch
+
+    import core.device
+    from core.device import DeviceError, resolve_device, wants_gpu
+
+    monkeypatch.setattr(core.device, "task_gpu_ids", [])          # a task Ray gave no GPU
+    assert resolve_device("auto") == torch.device("cpu")
+    assert resolve_device("cpu") == torch.device("cpu")
+    with pytest.raises(DeviceError, match="this Ray task was given no GPU"):
+        resolve_device("cuda:1")
+    assert wants_gpu("cuda:1", cluster_has_gpu=False) and not wants_gpu("cpu", True)
+    assert wants_gpu("auto", True) and not wants_gpu("auto", False)
