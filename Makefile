@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 export OMP_NUM_THREADS ?= 2
 export PYTHONUNBUFFERED := 1
 
-.PHONY: help setup demo test mmpose rtmlib clean-demo bench
+.PHONY: help setup demo test mmpose rtmlib clean-demo bench browser-test
 
 help:
 	@echo "make demo    set up the virtualenv and run the pipeline on the demo dataset ($(DEMO_DIR)/)"
@@ -18,6 +18,7 @@ help:
 	@echo "make mmpose  add the optional MMPose backend to the virtualenv (see requirements-mmpose.txt)"
 	@echo "make rtmlib  add the optional rtmlib (RTMPose/RTMW ONNX) backend"
 	@echo "make bench   run the benchmarks in benchmarks/"
+	@echo "make browser-test  install Debian's chromium if absent, load the results site in it"
 
 setup: $(STAMP)
 
@@ -45,12 +46,14 @@ demo: setup
 	$(DEMO_ENV) $(PY) -m separation.main evaluate --checkpoint $(CKPT)/violin_body_small.pt --baseline $(CKPT)/violin_none_small.pt
 	$(DEMO_ENV) $(PY) -m gradient_saliency.integrated_gradients --model face_body --num_steps 10
 	$(DEMO_ENV) $(PY) -m attention_analysis.attention_analysis --model vocal
+	$(DEMO_ENV) $(PY) -m visualization.site
 	@echo
 	@echo "Demo finished. Outputs:"
 	@echo "  per song:      $(DEMO_DIR)/<artist>/<song>/  (pose_estimation_30fps.pkl, <instrument>/keypoints.npy,"
 	@echo "                 *_features.json, correlation/, 0_*_test.mp4 overlay videos, separated_*.wav)"
 	@echo "  dataset level: $(DEMO_DIR)/results/  (dataset report, correlation, separation scores,"
 	@echo "                 integrated_gradients_all_face_body/figures, attention_figures_vocal)"
+	@echo "  results site:  $(abspath $(DEMO_DIR))/results/site/index.html  (open it in a browser)"
 
 # MMPose 1.3.2 pins and the reasons for --no-deps are in requirements-mmpose.txt. xtcocotools' PyPI
 # wheel is built against numpy 1, so it is compiled here against the installed numpy 2.
@@ -64,6 +67,18 @@ rtmlib: setup
 
 test: setup
 	$(PY) -m pytest -q -ra tests
+
+# The results site in a real browser (headless Chromium over the DevTools pipe). `make test` skips
+# this test when /usr/bin/chromium is absent; this target installs it (Debian packages) first.
+# Screenshots of the pages land in results/browser-test/.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+browser-test: setup
+	@if [ ! -x /usr/bin/chromium ]; then \
+		echo "installing Debian's chromium and chromium-driver"; \
+		$(SUDO) apt-get update -q && \
+		$(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver; fi
+	SITE_SCREENSHOTS=$(CURDIR)/results/browser-test $(PY) -m pytest -q -ra tests/visualization/test_site.py
+	@echo "screenshots: $(CURDIR)/results/browser-test/"
 
 bench: setup
 	@for script in benchmarks/*.py; do echo "== $$script"; $(PY) $$script || exit 1; done

@@ -185,8 +185,9 @@ def run_attention(args) -> int:
         save_json(scores_path, scores)        # after every song: an interrupted run keeps its work
 
     checkpoint_stem = loaded.path.stem
-    summary = run_per_song("attention_analysis", songs, work, skipped=skipped, logger=log,
-                           settings=settings, resources=ATTENTION_TASK, on_result=song_finished)
+    summary = run_per_song(f"attention_analysis[{args.model}]", songs, work, skipped=skipped,
+                           logger=log, results_dir=settings.results_dir, settings=settings,
+                           resources=ATTENTION_TASK, on_result=song_finished)
     if summary.done:
         save_json(info_path, {
             "checkpoint": str(loaded.path), "instrument": loaded.instrument,

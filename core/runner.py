@@ -13,20 +13,30 @@ process; ``ray`` (``core.ray_executor``, imported only then) runs each song as a
 per-song function must be picklable (cloudpickle: closures are fine; load heavy models inside it,
 cached per process) and must write its outputs itself (atomically, ``core.io``). The summary, skips,
 failure messages, exit code and outputs are the same for both.
+
+Given ``results_dir``, the run also records each song's outcome in
+``<results>/run_summaries/<stage>.json`` (``save_run_summary``; read back with
+``load_run_summaries``), so that later readers (the results site) can say why a song has no output.
 """
 from __future__ import annotations
 
 import logging
+import re
 import traceback
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
+from .io import load_json, save_json
 from .log import progress
 from .metadata import Skip, SongInfo
 
 UP_TO_DATE = "up-to-date"
 GIB = 2 ** 30
+RUN_SUMMARY_DIR = "run_summaries"          # <results>/run_summaries/<stage>.json
+OUTCOMES = ("done", "up_to_date", "skipped", "failed")
+
 
 
 @dataclass(frozen=True)
@@ -82,6 +92,27 @@ class RunSummary:
         self.not_run = self.not_run or other.not_run
         return self
 
+    def by_song(self, keys: Iterable[str]) -> dict[str, dict]:
+        """``{song key: {"outcome": done|up_to_date|skipped|failed, "reason": str | None}}``.
+
+        ``keys`` are the keys of every song the run saw: the reasons are stored as
+        ``"artist/song: reason"``, and matching on the known keys (longest first) keeps a song name
+        that itself contains ``": "`` intact."""
+        keys = sorted(set(keys), key=len, reverse=True)
+        songs: dict[str, dict] = {}
+        for outcome in OUTCOMES:
+            for line in getattr(self, outcome):
+                if outcome in ("done", "up_to_date"):
+                    songs[line] = {"outcome": outcome, "reason": None}
+                    continue
+                key = next((k for k in keys if line.startswith(k + ": ")), None)
+                if key is None:      # a line that names no known song: keep it whole
+                    key, reason = line.partition(": ")[::2]
+                else:
+                    reason = line[len(key) + 2:]
+                songs[key] = {"outcome": outcome, "reason": reason}
+        return songs
+
     def report(self, logger: logging.Logger) -> None:
         if self.not_run:
             logger.error("%s: not run: %s", self.stage, self.not_run)
@@ -93,6 +124,49 @@ class RunSummary:
             logger.info("  skipped %s", line)
         for line in self.failed:
             logger.error("  FAILED  %s", line)
+
+
+def run_summary_path(results_dir: str | Path, stage: str) -> Path:
+    """``<results>/run_summaries/<stage>.json``; characters a file name cannot hold (``/``, spaces)
+    become ``_`` (the exact stage name is stored inside)."""
+    return Path(results_dir) / RUN_SUMMARY_DIR / (re.sub(r"[^\w.\[\]=+-]+", "_", stage) + ".json")
+
+
+def save_run_summary(summary: RunSummary, results_dir: str | Path, keys: Iterable[str]) -> Path:
+    """Record this run's per-song outcomes in ``run_summary_path`` (atomically).
+
+    Songs of earlier runs that this run did not see (e.g. a ``-s`` re-run of one song) keep their
+    last recorded outcome; each entry carries the UTC time it was recorded. Format:
+    ``{"stage", "songs": {key: {"outcome", "reason", "finished_utc"}}}``. Two runs of the same
+    stage at the same moment would race on this file (last writer wins)."""
+    path = run_summary_path(results_dir, summary.stage)
+    songs: dict = {}
+    if path.exists():
+        try:
+            previous = load_json(path)
+            same_stage = previous.get("stage") == summary.stage
+            songs = dict(previous.get("songs", {})) if same_stage else {}
+        except (ValueError, OSError, AttributeError):
+            songs = {}                # unreadable record: start again rather than fail the run
+    now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    for key, entry in summary.by_song(keys).items():
+        songs[key] = {**entry, "finished_utc": now}
+    save_json(path, {"stage": summary.stage, "songs": dict(sorted(songs.items()))})
+    return path
+
+
+def load_run_summaries(results_dir: str | Path) -> dict[str, dict]:
+    """Every recorded stage: ``{stage: {song key: {"outcome", "reason", "finished_utc"}}}``.
+    Unreadable files are left out (they are only explanations, never data)."""
+    folder = Path(results_dir) / RUN_SUMMARY_DIR
+    stages: dict[str, dict] = {}
+    for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+        try:
+            record = load_json(path)
+            stages[str(record["stage"])] = dict(record["songs"])
+        except (ValueError, OSError, KeyError, TypeError):
+            continue
+    return stages
 
 
 def outputs_exist(paths: Iterable[str | Path], force: bool) -> bool:
@@ -162,9 +236,11 @@ def add_outcome(summary: RunSummary, outcome: SongOutcome) -> None:
 
 def run_per_song(stage: str, songs: Iterable[SongInfo], work: Callable[[SongInfo], Any],
                  skipped: Iterable[Skip] = (), logger: logging.Logger | None = None,
-                 progress_bar: bool = True, settings=None, resources: TaskResources | None = None,
+                 progress_bar: bool = True, results_dir: str | Path | None = None, settings=None,
+                 resources: TaskResources | None = None,
                  on_result: Callable[[SongInfo, Any], None] | None = None) -> RunSummary:
-    """Call ``work(song)`` for each song, isolating failures; log a summary at the end.
+    """Call ``work(song)`` for each song, isolating failures; log a summary at the end and, given
+    ``results_dir``, record it there (``save_run_summary``).
 
     ``settings`` (``core.settings.Settings``) chooses the executor (``executor``, ``ray_address``,
     ``task_*``; ``dataset_path`` is checked on every Ray node); None or ``executor="serial"`` runs
@@ -185,19 +261,22 @@ def run_per_song(stage: str, songs: Iterable[SongInfo], work: Callable[[SongInfo
 
         outcomes = run_songs_on_ray(stage, songs, work, settings, resources or TaskResources(),
                                     logger, progress_bar, on_result)
-        if isinstance(outcomes, str):
+        if isinstance(outcomes, str):     # no song ran: nothing to record
             summary.not_run = outcomes
-        else:
-            for outcome in outcomes:      # song order, whatever order they finished in
-                add_outcome(summary, outcome)
-        summary.report(logger)
-        return summary
-    iterator = progress(songs, desc=stage, unit="song") if progress_bar else songs
-    for song in iterator:
-        outcome = run_song(work, song)
-        log_outcome(outcome, logger)
-        add_outcome(summary, outcome)
-        if outcome.has_value and on_result is not None:
-            on_result(song, outcome.value)
+            summary.report(logger)
+            return summary
+        for outcome in outcomes:          # song order, whatever order they finished in
+            add_outcome(summary, outcome)
+    else:
+        iterator = progress(songs, desc=stage, unit="song") if progress_bar else songs
+        for song in iterator:
+            outcome = run_song(work, song)
+            log_outcome(outcome, logger)
+            add_outcome(summary, outcome)
+            if outcome.has_value and on_result is not None:
+                on_result(song, outcome.value)
     summary.report(logger)
+    if results_dir is not None:
+        keys = [s.key for s in songs] + [s.song.key for s in skipped if isinstance(s, Skip)]
+        save_run_summary(summary, results_dir, keys)
     return summary

@@ -85,14 +85,14 @@ def run(args: argparse.Namespace) -> int:
                                  workers=args.workers)
         summary.merge(run_per_song("feature extraction", kept,
                                    lambda song: extract_song(song, dataset_path, options),
-                                   skipped, log, settings=settings,
-                                   resources=extraction_task(args.workers)))
+                                   skipped, log, results_dir=settings.results_dir,
+                                   settings=settings, resources=extraction_task(args.workers)))
     if args.correlate:
         corr_summary = run_per_song("correlation", kept,
                                     lambda song: correlate_and_write(song, dataset_path, aggregated,
                                                                      args.force),
-                                    [] if args.extract else skipped, log, settings=settings,
-                                    resources=CORRELATION_TASK)
+                                    skipped, log, results_dir=settings.results_dir,
+                                    settings=settings, resources=CORRELATION_TASK)
         summary.merge(corr_summary)
         if corr_summary.done:              # only newly correlated songs change the aggregate
             by_key = {song.key: song for song in kept}      # values: song order, as run serially

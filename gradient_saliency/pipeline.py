@@ -257,8 +257,9 @@ def run_saliency(args) -> int:
                               f"{config.method} · {args.model} · {song.artist}/{song.song}")
         return None
 
-    summary = run_per_song(config.method, songs, work, skipped=skipped, logger=log,
-                           settings=settings, resources=SALIENCY_TASK)
+    summary = run_per_song(out_dir.name, songs, work, skipped=skipped, logger=log,
+                           results_dir=settings.results_dir, settings=settings,
+                           resources=SALIENCY_TASK)
     # the average covers this run's songs (and, with a filter, only the selected ones)
     song_files = [out_dir / f"{s.artist}_{s.song}.json" for s in songs
                   if selection is None or (s.artist, s.song) in selection]

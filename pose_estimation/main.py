@@ -80,7 +80,8 @@ def main(argv: list[str] | None = None) -> int:
         def pose_work(song):
             return pose_song(song, PoseJob(dataset_path, shared_backend(*backend_args), args.force))
 
-        summary.merge(run_per_song("pose", chosen, pose_work, skipped, log, settings=settings,
+        summary.merge(run_per_song("pose", chosen, pose_work, skipped, log,
+                                   results_dir=settings.results_dir, settings=settings,
                                    resources=pose_task(settings.pose_backend, workers)))
     if args.post:
         try:
@@ -91,7 +92,8 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         post_job = PostJob(dataset_path, args.force)
         summary.merge(run_per_song("post", chosen, lambda s: post_song(s, post_job), skipped, log,
-                                   settings=settings, resources=POST_TASK))
+                                   results_dir=settings.results_dir, settings=settings,
+                                   resources=POST_TASK))
     return summary.exit_code
 
 

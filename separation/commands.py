@@ -140,7 +140,8 @@ def run_separate(args: argparse.Namespace) -> int:
         return None
 
     return run_per_song(f"separate[{config.name}/{instrument}]", songs, work, skips, log,
-                        settings=settings, resources=SEPARATION_TASK).exit_code
+                        results_dir=settings.results_dir, settings=settings,
+                        resources=SEPARATION_TASK).exit_code
 
 
 # --- evaluate --------------------------------------------------------------------------------------
@@ -232,7 +233,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
         return Finished(record)
 
     summary = run_per_song(f"evaluate[{config.name}/{instrument}]", songs, work, skips, log,
-                           settings=settings, resources=SEPARATION_TASK)
+                           results_dir=settings.results_dir, settings=settings,
+                           resources=SEPARATION_TASK)
     rows: list[dict] = list(summary.values.values())      # song order
     if rows:
         table = format_table(rows)

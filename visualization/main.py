@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
         log.error("-et %g is not after -st %g", options.end_s, options.start_s)
         return 2
     summary = render_songs(songs, Path(settings.dataset_path), options, skipped=skipped,
-                           settings=settings)
+                           results_dir=settings.results_dir, settings=settings)
     return summary.exit_code
 
 

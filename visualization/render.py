@@ -204,8 +204,10 @@ RENDER_TASK = TaskResources(cpus=1)
 
 
 def render_songs(songs: list[SongInfo], dataset_path: Path, options: RenderOptions,
-                 skipped=(), settings=None) -> RunSummary:
-    """Render every song through ``core.runner.run_per_song`` (a failing song is named and skipped);
-    ``settings`` chooses the executor (serial when None)."""
+                 skipped=(), results_dir: Path | None = None, settings=None) -> RunSummary:
+    """Render every song through ``core.runner.run_per_song`` (a failing song is named and skipped;
+    given ``results_dir``, the outcomes are recorded there); ``settings`` chooses the executor
+    (serial when None)."""
     return run_per_song("visualization", songs, lambda song: render_song(song, dataset_path, options),
-                        skipped=skipped, logger=log, settings=settings, resources=RENDER_TASK)
+                        skipped=skipped, logger=log, results_dir=results_dir, settings=settings,
+                        resources=RENDER_TASK)

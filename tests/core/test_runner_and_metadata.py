@@ -76,3 +76,53 @@ def test_frame_ranges_mask_is_inclusive_and_clipped_to_the_video():
     from core.metadata import frame_ranges_mask
     mask = frame_ranges_mask([(2, 3), (-5, 0), (8, 40)], 10)
     assert mask.tolist() == [True, False, True, True, False, False, False, False, True, True]
+
+
+def test_run_summary_is_recorded_per_song_and_merged_across_runs(metadata_file, tmp_path):
+    from core.metadata import Skip
+    from core.runner import load_run_summaries, run_summary_path
+
+    songs = load_metadata(metadata_file)
+    ok, pan, nofps, odd = songs[:4]
+    # a song name that itself contains ": " must not be cut at the wrong place
+    tricky = type(ok)(artist="A", song="Raga: Todi", layout=ok.layout, fps=30.0, duration=10.0)
+
+    def work(song):
+        if song.key == "A/Raga: Todi":
+            raise RuntimeError("boom: twice")
+        return UP_TO_DATE if song.key == "A/pan" else None
+
+    results = tmp_path / "results"
+    run_per_song("separate[face_small/vocal]", [ok, pan, tricky], work,
+                 skipped=[Skip(nofps, "null fps in metadata")], progress_bar=False,
+                 results_dir=results)
+    path = run_summary_path(results, "separate[face_small/vocal]")
+    assert path.name == "separate[face_small_vocal].json"
+    recorded = load_run_summaries(results)["separate[face_small/vocal]"]
+    assert {k: (v["outcome"], v["reason"]) for k, v in recorded.items()} == {
+        "A/ok": ("done", None), "A/pan": ("up_to_date", None),
+        "A/nofps": ("skipped", "null fps in metadata"),
+        "A/Raga: Todi": ("failed", "RuntimeError: boom: twice")}
+
+    # a later run of one song updates that song and keeps the others' last outcome
+    run_per_song("separate[face_small/vocal]", [tricky], lambda song: None, progress_bar=False,
+                 results_dir=results)
+    recorded = load_run_summaries(results)["separate[face_small/vocal]"]
+    assert recorded["A/Raga: Todi"] == {**recorded["A/Raga: Todi"], "outcome": "done",
+                                        "reason": None}
+    assert recorded["A/nofps"]["reason"] == "null fps in metadata" and len(recorded) == 4
+    # an unreadable record is ignored by readers and replaced by the next run
+    path.write_text("{broken")
+    assert load_run_summaries(results) == {}
+    run_per_song("separate[face_small/vocal]", [odd], lambda song: None, progress_bar=False,
+                 results_dir=results)
+    assert list(load_run_summaries(results)["separate[face_small/vocal]"]) == ["B/odd"]
+
+
+def test_run_without_results_dir_writes_nothing(metadata_file, tmp_path, monkeypatch):
+    work_dir = tmp_path / "cwd"
+    work_dir.mkdir()
+    monkeypatch.chdir(work_dir)
+    run_per_song("stage", load_metadata(metadata_file)[:1], lambda song: None, progress_bar=False)
+    assert list(work_dir.iterdir()) == [] and sorted(p.name for p in tmp_path.iterdir()) == \
+        ["cwd", "dataset_metadata.json"]
