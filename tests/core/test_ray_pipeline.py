@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 
 from conftest import SETTING_VARIABLES, copy_tree, run_cli
+from core.runner import RUN_SUMMARY_DIR, load_run_summaries
 from core.settings import REPO_ROOT
 from ray_cluster import RayCluster, worker_pids
 
@@ -47,10 +48,18 @@ def summary_lines(stderr: str) -> list[str]:
 
 
 def outputs(root: Path) -> dict[str, bytes]:
-    """Every feature and correlation file (JSON) of the dataset, by relative path."""
+    """Every feature and correlation file (JSON) of the dataset, by relative path (the run
+    records, which carry the time they were written, are compared by ``run_records``)."""
     return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*.json"))
             if not p.name.startswith(".") and p.name != "dataset_metadata.json"
-            and "demo_ground_truth" not in p.name}
+            and "demo_ground_truth" not in p.name and RUN_SUMMARY_DIR not in p.parts}
+
+
+def run_records(root: Path) -> dict[str, dict]:
+    """``<results>/run_summaries``: each stage's per-song outcomes, without their times."""
+    return {stage: {key: {k: v for k, v in entry.items() if k != "finished_utc"}
+                    for key, entry in songs.items()}
+            for stage, songs in load_run_summaries(root / "results").items()}
 
 
 def test_features_on_ray_are_byte_identical_to_serial(serial_features, posed_demo_dataset,
@@ -64,6 +73,7 @@ def test_features_on_ray_are_byte_identical_to_serial(serial_features, posed_dem
     assert "feature extraction: 3 done, 0 already up to date" in result.stderr
     expected = outputs(serial_root)
     assert len(expected) > 20 and outputs(root) == expected
+    assert run_records(root) == run_records(serial_root) != {}
     # one progress line per song, naming the node (IP/node id) it ran on
     done_lines = re.findall(r"(Demo Artist \w/[^:]+): done \[on ([\d.]+/[0-9a-f]{8}), ", result.stderr)
     assert len(done_lines) == 3 + 2            # extraction (3 songs) + correlation (2)
