@@ -54,6 +54,8 @@ BEATS_PER_CYCLE = 8                            # Adi tala
 STROKES_PER_BEAT = 4                           # chatusra nadai
 BLEED_DB = -25.0
 CONTROL_RATE = 1000                            # Hz, pitch contours are built here, then interpolated
+CALL_OVERLAP_S = (-0.6, 1.0)                   # call and response: next phrase enters this early (s)
+SHADOW_DELAY_S = (0.25, 0.6)                   # a shadowing voice repeats a phrase this late (s)
 
 
 def raga_notes(lowest: int = VOCAL_LOWEST, highest: int = VOCAL_HIGHEST) -> np.ndarray:
@@ -77,30 +79,100 @@ class VocalLine:
     phrases: list[tuple[float, float]] = field(default_factory=list)   # (start, end) seconds
 
 
+def _compose_phrase(rng: np.random.Generator, t: float, notes: np.ndarray, index: int
+                    ) -> tuple[list[tuple[float, float, float, float, float]], float, int]:
+    """One phrase of 4-9 notes from ``t`` (s), a random walk over ``notes`` from ``notes[index]``.
+
+    Returns the notes as ``(start, duration, semitones, gamaka neighbour or NaN, gamaka rate)``,
+    the phrase end (s) and the walk's last index."""
+    phrase = []
+    for _ in range(int(rng.integers(4, 10))):
+        length = float(rng.choice([0.25, 0.375, 0.5, 0.75, 1.0], p=[0.2, 0.25, 0.25, 0.2, 0.1]))
+        index = int(np.clip(index + rng.choice([-2, -1, 1, 2]), 0, len(notes) - 1))
+        neighbour = np.nan
+        if length >= 0.5 and rng.random() < 0.5:
+            neighbour = notes[index + 1] if index + 1 < len(notes) else notes[index - 1]
+        phrase.append((t, length, float(notes[index]), float(neighbour), float(rng.uniform(4.0, 6.0))))
+        t += length
+    return phrase, t, index
+
+
+def _line_from_phrases(phrases: list[list[tuple[float, float, float, float, float]]]) -> VocalLine:
+    """A ``VocalLine`` from phrases of ``(start, duration, semitones, neighbour, rate)`` notes."""
+    notes = [note for phrase in phrases for note in phrase]
+    columns = np.array(notes, dtype=np.float64).reshape(-1, 5).T
+    bounds = [(phrase[0][0], phrase[-1][0] + phrase[-1][1]) for phrase in phrases if phrase]
+    return VocalLine(columns[0], columns[1], columns[2], columns[3], columns[4], bounds)
+
+
 def compose_vocal_line(rng: np.random.Generator, duration: float) -> VocalLine:
     """Phrases of 4-9 notes, a random walk over the raga, separated by 0.3-1.1 s rests."""
     notes = raga_notes()
-    starts, durations, pitches, gamakas, rates, phrases = [], [], [], [], [], []
+    phrases = []
     t = float(rng.uniform(0.2, 0.6))
     index = int(np.searchsorted(notes, 0))     # start around Sa
     while t < duration:
-        phrase_start = t
-        for _ in range(int(rng.integers(4, 10))):
-            length = float(rng.choice([0.25, 0.375, 0.5, 0.75, 1.0], p=[0.2, 0.25, 0.25, 0.2, 0.1]))
-            index = int(np.clip(index + rng.choice([-2, -1, 1, 2]), 0, len(notes) - 1))
-            neighbour = np.nan
-            if length >= 0.5 and rng.random() < 0.5:
-                neighbour = notes[index + 1] if index + 1 < len(notes) else notes[index - 1]
-            starts.append(t)
-            durations.append(length)
-            pitches.append(notes[index])
-            gamakas.append(neighbour)
-            rates.append(float(rng.uniform(4.0, 6.0)))
-            t += length
-        phrases.append((phrase_start, t))
+        phrase, t, index = _compose_phrase(rng, t, notes, index)
+        phrases.append(phrase)
         t += float(rng.uniform(0.3, 1.1))
-    return VocalLine(np.array(starts), np.array(durations), np.array(pitches, dtype=np.float64),
-                     np.array(gamakas, dtype=np.float64), np.array(rates), phrases)
+    return _line_from_phrases(phrases)
+
+
+def compose_call_and_response(rng: np.random.Generator, duration: float, n_voices: int = 2,
+                              overlap_s: tuple[float, float] = CALL_OVERLAP_S) -> list[VocalLine]:
+    """Voices that take turns (call and response), one ``VocalLine`` per voice.
+
+    The first phrase goes to a random voice; each next phrase goes to the next voice in turn and
+    starts ``o ~ U(overlap_s)`` seconds before the previous phrase ends (``o < 0``: a rest of
+    ``-o``), but never before the same voice's own previous phrase has ended + 0.2 s. Every voice
+    walks over the same raga notes in the same register (``raga_notes()``), so the voices are
+    exchangeable: which one starts, how long each sings, and the overlaps are all random.
+    """
+    notes = raga_notes()
+    phrases: list[list] = [[] for _ in range(n_voices)]
+    index = [int(np.searchsorted(notes, 0))] * n_voices
+    own_end = [-np.inf] * n_voices
+    voice = int(rng.integers(n_voices))
+    t = float(rng.uniform(0.2, 0.6))
+    while t < duration:
+        t = max(t, own_end[voice] + 0.2)
+        phrase, end, index[voice] = _compose_phrase(rng, t, notes, index[voice])
+        phrases[voice].append(phrase)
+        own_end[voice] = end
+        t = end - float(rng.uniform(*overlap_s))
+        voice = (voice + 1) % n_voices
+    return [_line_from_phrases(p) for p in phrases]
+
+
+def compose_shadow_lines(rng: np.random.Generator, duration: float,
+                         delay_s: tuple[float, float] = SHADOW_DELAY_S) -> list[VocalLine]:
+    """Two voices singing the same line, one shadowing the other (the Carnatic violinist's way).
+
+    One line is composed (``compose_vocal_line``); per phrase a random voice leads and the other
+    repeats the phrase ``d ~ U(delay_s)`` seconds later (one ``d`` per phrase). Because the leader
+    is drawn per phrase, "who is first" carries no information about who is who.
+    """
+    line = compose_vocal_line(rng, duration)
+    phrases: list[list] = [[], []]
+    bounds = np.array(line.phrases).reshape(-1, 2)
+    for start, end in bounds:
+        inside = (line.note_starts >= start - 1e-9) & (line.note_starts < end - 1e-9)
+        notes = list(zip(line.note_starts[inside], line.note_durations[inside],
+                         line.note_semitones[inside], line.gamaka[inside], line.gamaka_rate_hz[inside]))
+        leader = int(rng.integers(2))
+        delay = float(rng.uniform(*delay_s))
+        phrases[leader].append(notes)
+        phrases[1 - leader].append([(s + delay, *rest) for s, *rest in notes])
+    return [_line_from_phrases(p) for p in phrases]
+
+
+SVARA_NAMES = ("sa", "ri", "ri", "ga", "ga", "ma", "ma", "pa", "dha", "dha", "ni", "ni")
+
+
+def svara_syllables(semitones: np.ndarray) -> list[str]:
+    """The solfege syllable (svara) sung on each note: ``SVARA_NAMES[semitones mod 12]`` (the raga's
+    notes S R1 G3 M1 P D1 N3 map to sa ri ga ma pa dha ni)."""
+    return [SVARA_NAMES[int(round(s)) % 12] for s in np.asarray(semitones)]
 
 
 def vocal_pitch_contour(line: VocalLine, duration: float, rate: int = CONTROL_RATE) -> np.ndarray:

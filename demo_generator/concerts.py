@@ -64,7 +64,7 @@ from . import video as dv
 
 log = logging.getLogger(__name__)
 
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 3   # 3: benchmark scenes (demo_generator.scenes), shared close-mic mixer
 COMPLETE_MARKER = ".demo_complete.json"
 GROUND_TRUTH_NAME = "demo_ground_truth.json"
 VIDEO_NAME = "video.mov"
@@ -151,27 +151,55 @@ def synthesize_song_audio(seed_seq: np.random.SeedSequence, full_seconds: float,
     right_head, left_head = da.synth_mridangam(rng_mri, strokes, n_samples, sr)
     drone = da.tanpura_drone(rng_drone, n_samples, sr)
 
-    vocal, violin = LEVELS["vocal"] * vocal, LEVELS["violin"] * violin
-    right_head, left_head = LEVELS["mridangam"] * right_head, LEVELS["mridangam"] * left_head
-    g = da.db_to_gain(da.BLEED_DB)
-    # Mic crosstalk between the heads, scaled so that the two mics average to left + right head.
-    mri_left = (4 / 3) * (left_head + 0.5 * right_head) + g * (vocal + violin)
-    mri_right = (4 / 3) * (right_head + 0.5 * left_head) + g * (vocal + violin)
-    mridangam = left_head + right_head
-    stems = {"vocal_close.wav": vocal + g * (violin + mridangam),
-             "violin_close.wav": violin + g * (vocal + mridangam),
-             "mridangam_left.wav": mri_left, "mridangam_right.wav": mri_right}
-    mixture = (stems["vocal_close.wav"] + stems["violin_close.wav"]
-               + 0.5 * (mri_left + mri_right) + LEVELS["drone"] * drone)
-    gain = PEAK / max(np.abs(x).max() for x in [mixture, *stems.values()])
-    noise = da.db_to_gain(MIC_NOISE_DB)
-    stems = {name: gain * x + noise * rng_noise.standard_normal(n_samples)
-             for name, x in stems.items()}
-    mixture = sum(stems[name] for name in ("vocal_close.wav", "violin_close.wav")) + 0.5 * (
-        stems["mridangam_left.wav"] + stems["mridangam_right.wav"]) + gain * LEVELS["drone"] * drone
+    stems, mixture = close_mic_recording(
+        {"vocal_close.wav": LEVELS["vocal"] * vocal, "violin_close.wav": LEVELS["violin"] * violin},
+        (LEVELS["mridangam"] * left_head, LEVELS["mridangam"] * right_head),
+        LEVELS["drone"] * drone, rng_noise)
     by_instrument = {inst: np.mean([stems[f] for f in files], axis=0)
                      for inst, files in STEM_FILES.items()}
     return SongAudio(stems, mixture, by_instrument, line, f0, bow, strokes)
+
+
+MRIDANGAM_MICS = ("mridangam_left.wav", "mridangam_right.wav")
+
+
+def close_mic_recording(melodic: dict[str, np.ndarray],
+                        mridangam_heads: tuple[np.ndarray, np.ndarray] | None,
+                        drone: np.ndarray, rng_noise: np.random.Generator
+                        ) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Close-mic stems and the mixture of a stage of sources (all ``(N,)``, at their levels).
+
+    ``melodic``: stem file name -> source, one microphone each; ``mridangam_heads``: (left head,
+    right head) heard by the two mridangam mics ``MRIDANGAM_MICS`` with crosstalk between the heads
+    (``4/3 (own + 0.5 other)``, so the two mics average to left + right head); ``drone``: only in
+    the mixture. Every mic also hears every other source at ``BLEED_DB``. Then one gain brings the
+    loudest of stems and mixture to ``PEAK``, each mic gets its own noise floor (``MIC_NOISE_DB``),
+    and the mixture is the sum of the (noisy) stems, mridangam mics averaged, plus the drone.
+    Returns ``(stems by file name, mixture)``.
+    """
+    g = da.db_to_gain(da.BLEED_DB)
+    n = len(drone)
+    mridangam = np.zeros(n) if mridangam_heads is None else mridangam_heads[0] + mridangam_heads[1]
+    stems = {}
+    for name, source in melodic.items():
+        others = sum(other for key, other in melodic.items() if key != name)
+        stems[name] = source + g * (others + mridangam)
+    if mridangam_heads is not None:
+        left_head, right_head = mridangam_heads
+        everyone = sum(melodic.values())
+        stems[MRIDANGAM_MICS[0]] = (4 / 3) * (left_head + 0.5 * right_head) + g * everyone
+        stems[MRIDANGAM_MICS[1]] = (4 / 3) * (right_head + 0.5 * left_head) + g * everyone
+
+    def mix(stems):
+        total = sum(stems[name] for name in melodic)
+        if mridangam_heads is not None:
+            total = total + 0.5 * (stems[MRIDANGAM_MICS[0]] + stems[MRIDANGAM_MICS[1]])
+        return total
+
+    gain = PEAK / max(np.abs(x).max() for x in [mix(stems) + drone, *stems.values()])
+    noise = da.db_to_gain(MIC_NOISE_DB)
+    stems = {name: gain * x + noise * rng_noise.standard_normal(n) for name, x in stems.items()}
+    return stems, mix(stems) + gain * drone
 
 
 def frame_envelopes(signal: np.ndarray, n_frames: int, sr: int = da.SAMPLE_RATE,
@@ -190,6 +218,18 @@ def frame_envelopes(signal: np.ndarray, n_frames: int, sr: int = da.SAMPLE_RATE,
             np.interp(frame_times, rms_t, rms).astype(np.float64))
 
 
+def own_stem_motion(signal: np.ndarray, n_frames: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """How a performer moves with their own stem ``signal`` (the stem as users load it, mics
+    averaged): ``(driver, motion coordinate, loudness)``, each ``(F,)``. ``driver`` =
+    ``motion_driver(onset envelope)``, motion = ``stroke_motion(driver)``, loudness = frame RMS /
+    its 95th percentile clipped to [0, 1.5] (what the singer's jaw follows)."""
+    onset, rms = frame_envelopes(signal, n_frames)
+    driver = dv.motion_driver(onset)
+    p95 = np.percentile(rms, 95)
+    level = np.clip(rms / p95, 0, 1.5) if p95 > 0 else np.zeros_like(rms)
+    return driver, dv.stroke_motion(driver), level
+
+
 # ----------------------------------------------------------------------------------------------
 # One song
 # ----------------------------------------------------------------------------------------------
@@ -206,11 +246,7 @@ def generate_song(song: DemoSong, song_dir: Path, seed_seq: np.random.SeedSequen
     frame_times = np.arange(n_frames) / dv.FPS
     drivers, motions, rms_levels = {}, {}, {}
     for inst, signal in audio.instrument_stem.items():
-        onset, rms = frame_envelopes(signal, n_frames)
-        drivers[inst] = dv.motion_driver(onset)
-        motions[inst] = dv.stroke_motion(drivers[inst])
-        p95 = np.percentile(rms, 95)
-        rms_levels[inst] = np.clip(rms / p95, 0, 1.5) if p95 > 0 else np.zeros_like(rms)
+        drivers[inst], motions[inst], rms_levels[inst] = own_stem_motion(signal, n_frames)
     bow = da.bow_position(audio.bow, frame_times)
     states = {inst: dv.performer_states(inst, motions[inst],
                                         rms=rms_levels[inst] if inst == "vocal" else None)
@@ -218,22 +254,9 @@ def generate_song(song: DemoSong, song_dir: Path, seed_seq: np.random.SeedSequen
     renderers = {inst: dv.PerformerRenderer(inst, dv.SLOT_CENTRES_X[pos])
                  for pos, inst in enumerate(song.layout)}
     cameras = dv.camera_offsets(n_frames, song.moving_camera)
-    stage = dv.render_stage(dv.FRAME_WIDTH + 2 * dv.PAN_MARGIN)
 
-    boxes = {inst: np.zeros((n_frames, 4)) for inst in song.layout}
-    faces = {inst: np.zeros((n_frames, 2)) for inst in song.layout}
-    from core.video import VideoWriter
-
-    with atomic_path(song_dir / VIDEO_NAME) as tmp:
-        with VideoWriter(tmp, dv.FPS, dv.FRAME_WIDTH, dv.FRAME_HEIGHT, container_format="mov"
-                         ) as writer:
-            for f in progress(range(n_frames), desc=f"{song.artist}/{song.song}", unit="frame"):
-                cam = int(cameras[f])
-                frame = stage[:, cam:cam + dv.FRAME_WIDTH].copy()
-                for inst, renderer in renderers.items():
-                    renderer.draw(frame, states[inst][f], cam)
-                    boxes[inst][f], faces[inst][f] = renderer.ground_truth(states[inst][f], cam)
-                writer.write(frame)
+    boxes, faces = render_video(song_dir / VIDEO_NAME, renderers, states, cameras,
+                                f"{song.artist}/{song.song}")
 
     performers = {}
     for pos, inst in enumerate(song.layout):
@@ -279,6 +302,31 @@ def generate_song(song: DemoSong, song_dir: Path, seed_seq: np.random.SeedSequen
     }
     save_json(song_dir / GROUND_TRUTH_NAME, truth, indent=None)
     return truth
+
+
+def render_video(path: Path, renderers: dict[str, "dv.PerformerRenderer"],
+                 states: dict[str, list], cameras: np.ndarray, desc: str
+                 ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Write the H.264 ``.mov`` of performers ``renderers`` animated by ``states`` (per performer,
+    one ``PerformerState`` per frame) under camera offsets ``cameras`` (F,); returns the
+    ground-truth person boxes ``(F, 4)`` and face centres ``(F, 2)`` per performer."""
+    from core.video import VideoWriter
+
+    n_frames = len(cameras)
+    stage = dv.render_stage(dv.FRAME_WIDTH + 2 * dv.PAN_MARGIN)
+    boxes = {name: np.zeros((n_frames, 4)) for name in renderers}
+    faces = {name: np.zeros((n_frames, 2)) for name in renderers}
+    with atomic_path(path) as tmp:
+        with VideoWriter(tmp, dv.FPS, dv.FRAME_WIDTH, dv.FRAME_HEIGHT, container_format="mov"
+                         ) as writer:
+            for f in progress(range(n_frames), desc=desc, unit="frame"):
+                cam = int(cameras[f])
+                frame = stage[:, cam:cam + dv.FRAME_WIDTH].copy()
+                for name, renderer in renderers.items():
+                    renderer.draw(frame, states[name][f], cam)
+                    boxes[name][f], faces[name][f] = renderer.ground_truth(states[name][f], cam)
+                writer.write(frame)
+    return boxes, faces
 
 
 # ----------------------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""Command line of the demo concert generator (logic in ``demo_generator.concerts``)."""
+"""Command line of the demo concert generator (logic in ``demo_generator.concerts`` and, for the
+benchmark scenes, ``demo_generator.scenes``)."""
 from __future__ import annotations
 
 import argparse
@@ -8,6 +9,7 @@ from pathlib import Path
 from core.log import setup_logging
 
 from .concerts import generate_demo
+from .scenes import BENCHMARK_KINDS, DEFAULT_COUNTS, SCENE_KINDS, SCENE_SECONDS, generate_scenes
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -19,23 +21,52 @@ def build_parser() -> argparse.ArgumentParser:
                     "instrument's audio, 48 kHz close-mic stems (vocal_close, violin_close, "
                     "mridangam_left/right) and a mixture, demo_ground_truth.json (person boxes, "
                     "face centres, motion drivers, the musical score) and dataset_metadata.json. "
-                    "Includes a moving-camera song and an fps:null song that stages must skip.",
+                    "Includes a moving-camera song and an fps:null song that stages must skip. "
+                    "With --scenes: the separation benchmark's scenes instead (train/validation/"
+                    "test splits from disjoint seeds, recorded in scene_splits.json; performers "
+                    "with the same timbre where only their motion tells them apart, and mixed-"
+                    "timbre trios), with ground-truth keypoints in the pose output format.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("out_dir", type=Path, help="folder to write the dataset into "
                         "(becomes DATASET_PATH for the other stages)")
     parser.add_argument("--seconds", type=float, default=None,
                         help="cut every song to at most this many seconds (default: full songs, "
-                             "10-14 s each, ~46 s of video in all)")
-    parser.add_argument("--seed", type=int, default=0, help="random seed; same seed, same data")
+                             f"10-14 s each, ~46 s of video in all; scenes: {SCENE_SECONDS:g} s)")
+    parser.add_argument("--seed", type=int, default=0, help="random seed; same seed, same data "
+                        "(demo songs; scene seeds are fixed per split, see --scenes)")
     parser.add_argument("-f", "--force", action="store_true",
                         help="regenerate even if a complete dataset with these settings exists")
+    scenes = parser.add_argument_group("benchmark scenes (demo_generator.scenes)")
+    scenes.add_argument("--scenes", action="store_true",
+                        help="write benchmark scenes instead of the demo songs")
+    scenes.add_argument("--scene_kinds", nargs="+", default=list(BENCHMARK_KINDS),
+                        choices=sorted(SCENE_KINDS), metavar="KIND",
+                        help=f"scene kinds ({', '.join(sorted(SCENE_KINDS))})")
+    for split in ("train", "validation", "test"):
+        scenes.add_argument(f"--{split}", type=int, default=DEFAULT_COUNTS[split], metavar="N",
+                            help=f"{split} scenes per kind")
+    scenes.add_argument("--video", action="store_true",
+                        help="also render each scene's video.mov (slow; keypoints are written "
+                             "either way)")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     setup_logging(args.verbose)
+    if args.scenes:
+        counts = {"train": args.train, "validation": args.validation, "test": args.test}
+        if any(n < 0 for n in counts.values()):
+            parser.error("scene counts must be >= 0")
+        try:
+            generate_scenes(args.out_dir, counts, tuple(args.scene_kinds),
+                            SCENE_SECONDS if args.seconds is None else args.seconds,
+                            render=args.video, force=args.force)
+        except ValueError as exc:
+            parser.error(str(exc))
+        return 0
     generate_demo(args.out_dir, seconds=args.seconds, seed=args.seed, force=args.force)
     return 0
 

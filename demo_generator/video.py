@@ -89,7 +89,8 @@ class SpriteSource:
     scale: float
     face_centre: tuple[float, float]     # in the source photo (MediaPipe FaceDetection, measured)
     face_size: float                     # face box side in the source photo
-    jaw: tuple[float, float] | None = None   # chin point in the source photo
+    jaw: tuple[float, float] | None = None   # chin point in the source photo (grace_hopper,
+                                             # camera: MediaPipe face mesh iBUG point 8)
     arm: tuple[float, float] | None = None   # bowing-arm region centre in the source photo
     tint: tuple[float, float, float] = (1.0, 1.0, 1.0)   # per-channel gain (sepia for grayscale)
     mirror: bool = False                 # flip left-right after cropping
@@ -99,11 +100,11 @@ SPRITE_SOURCES = {
     "vocal": SpriteSource("astronaut", (20, 0, 400, 512), 1.0, (225.6, 119.7), 104.0,
                           jaw=(225.0, 178.0)),
     "violin": SpriteSource("grace_hopper", (0, 0, 512, 600), 0.78, (266.1, 228.6), 200.0,
-                           arm=(90.0, 520.0)),
+                           jaw=(270.5, 336.1), arm=(90.0, 520.0)),
     # The cameraman's profile face is small in his photo: a tight crop scaled 1.7x and a sepia tone
     # bring MediaPipe FaceDetection (full range) from ~0-70 % to 100 % of frames at every slot.
     "mridangam": SpriteSource("camera", (110, 80, 345, 430), 1.7, (237.6, 160.7), 76.0,
-                              tint=(1.0, 0.82, 0.66)),
+                              jaw=(233.2, 196.9), tint=(1.0, 0.82, 0.66)),
 }
 
 
@@ -283,6 +284,21 @@ def _bump(shape: tuple[int, int], centre: np.ndarray, sigma: tuple[float, float]
     return np.exp(-0.5 * (xs ** 2 + ys ** 2) ** power).astype(np.float32)
 
 
+def _bump_at(points: np.ndarray, centre: np.ndarray, sigma: tuple[float, float], power: int = 1
+             ) -> np.ndarray:
+    """``_bump``'s weight at arbitrary sprite points ``(N, 2)`` → ``(N,)`` float64."""
+    q2 = (((points[:, 0] - centre[0]) / sigma[0]) ** 2 + ((points[:, 1] - centre[1]) / sigma[1]) ** 2)
+    return np.exp(-0.5 * q2 ** power)
+
+
+@dataclass(frozen=True)
+class WarpRegion:
+    """A local warp's Gaussian bump in sprite pixels (see the module docstring, step 1)."""
+    centre: np.ndarray
+    sigma: tuple[float, float]
+    power: int = 1
+
+
 @dataclass
 class PerformerState:
     """One performer's animation at one frame (all pixels / degrees)."""
@@ -293,27 +309,76 @@ class PerformerState:
 
 
 class PerformerRenderer:
-    """Renders one performer into frames at a fixed stage slot."""
+    """Renders one performer into frames at a fixed stage slot.
 
-    def __init__(self, instrument: str, slot_x: float):
+    ``instrument`` names the motion style (a key of ``MOTION``: which regions move); ``appearance``
+    the sprite (a key of ``SPRITE_SOURCES``, default the same name), so that e.g. a singer can wear
+    the violinist's photograph; ``amplitudes`` replaces ``MOTION[instrument]``."""
+
+    def __init__(self, instrument: str, slot_x: float, appearance: str | None = None,
+                 amplitudes: dict | None = None):
         self.instrument = instrument
-        self.sprite = load_sprite(instrument)
+        self.sprite = load_sprite(appearance or instrument)
+        amp = MOTION[instrument] if amplitudes is None else amplitudes
         w, h = self.sprite.size
         self.origin = np.array([slot_x - w / 2.0, SPRITE_BOTTOM_Y - h])   # stage (frame) coords
         self.pivot = np.array([w / 2.0, float(h)])
-        self.regions: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self.warp_regions: dict[str, WarpRegion] = {}
         fs = self.sprite.face_size
-        if "head" in MOTION[instrument]:
-            head_centre = self.sprite.face_centre - (0, 0.15 * fs)
-            self.regions["head"] = (head_centre, _bump((h, w), head_centre, (0.8 * fs, 0.95 * fs),
-                                                       power=2))
+        if "head" in amp:
+            self.warp_regions["head"] = WarpRegion(self.sprite.face_centre - (0, 0.15 * fs),
+                                                   (0.8 * fs, 0.95 * fs), power=2)
             self.neck = self.sprite.face_centre + (0.0, 0.6 * fs)
-        if instrument == "vocal" and self.sprite.jaw is not None:
-            self.regions["jaw"] = (self.sprite.jaw, _bump((h, w), self.sprite.jaw, (0.3 * fs, 0.2 * fs)))
-        if instrument == "violin" and self.sprite.arm is not None:
-            self.regions["arm"] = (self.sprite.arm, _bump((h, w), self.sprite.arm, (60.0, 70.0)))
+        if "jaw" in amp and self.sprite.jaw is not None:
+            self.warp_regions["jaw"] = WarpRegion(self.sprite.jaw, (0.3 * fs, 0.2 * fs))
+        if "arm" in amp and self.sprite.arm is not None:
+            self.warp_regions["arm"] = WarpRegion(self.sprite.arm, (60.0, 70.0))
+        # (centre, weight image) per region, for the backward map of the whole sprite
+        self.regions: dict[str, tuple[np.ndarray, np.ndarray]] = {
+            name: (r.centre, _bump((h, w), r.centre, r.sigma, r.power))
+            for name, r in self.warp_regions.items()}
         self.grid_x, self.grid_y = np.meshgrid(np.arange(w, dtype=np.float32),
                                                np.arange(h, dtype=np.float32))
+
+    def source_of(self, state: PerformerState, points: np.ndarray) -> np.ndarray:
+        """The backward map ``src(x)`` of ``warped_sprite`` at sprite points ``(N, 2)`` (float64,
+        the same formula as the remap grids, evaluated exactly at the points)."""
+        points = np.asarray(points, dtype=np.float64)
+        src = points.copy()
+        for name, (dx, dy) in state.local_shifts:
+            region = self.warp_regions[name]
+            weight = _bump_at(points, region.centre, region.sigma, region.power)
+            src -= np.outer(weight, (dx, dy))
+        if state.head_roll_deg:
+            region = self.warp_regions["head"]
+            weight = _bump_at(points, region.centre, region.sigma, region.power)
+            phi = np.deg2rad(state.head_roll_deg)
+            r = points - self.neck
+            c, s = np.cos(-phi) - 1.0, np.sin(-phi)
+            src[:, 0] += weight * (c * r[:, 0] - s * r[:, 1])
+            src[:, 1] += weight * (s * r[:, 0] + c * r[:, 1])
+        return src
+
+    def landmarks_in_frame(self, state: PerformerState, camera_x: float, points: np.ndarray,
+                           iterations: int = 30) -> np.ndarray:
+        """Where sprite points ``(N, 2)`` (e.g. the photo's landmarks) appear in the frame.
+
+        The local warps are a backward map (a rendered pixel ``y`` shows the sprite at ``src(y)``),
+        so a landmark ``p`` lands at the ``y`` with ``src(y) = p``, found by the fixed-point
+        iteration ``y <- y + (p - src(y))`` (the warps move points by a few pixels with smooth
+        weights: it converges to well under 0.01 px, tested); then the whole-body affine places
+        it. NaN points stay NaN. Returns ``(N, 2)`` frame pixels.
+        """
+        points = np.asarray(points, dtype=np.float64)
+        known = np.isfinite(points).all(axis=1)
+        out = np.full_like(points, np.nan)
+        p = points[known]
+        y = p.copy()
+        for _ in range(iterations):
+            y = y + (p - self.source_of(state, y))
+        m = self.affine(state, camera_x)
+        out[known] = y @ m[:, :2].T + m[:, 2]
+        return out
 
     def affine(self, state: PerformerState, camera_x: float) -> np.ndarray:
         """(2, 3) sprite -> frame mapping: rotate about the pivot, place, sway, minus camera."""
@@ -384,8 +449,8 @@ class PerformerRenderer:
         frame[y0:y1, x0:x1] = (region + weight * (patch - region) + 0.5).astype(np.uint8)
 
 
-def performer_states(instrument: str, motion: np.ndarray, rms: np.ndarray | None = None
-                     ) -> list[PerformerState]:
+def performer_states(instrument: str, motion: np.ndarray, rms: np.ndarray | None = None,
+                     amplitudes: dict | None = None) -> list[PerformerState]:
     """Per-frame animation of one performer.
 
     ``motion``: (F,) motion coordinate ``m`` in [-1, 1] from ``stroke_motion`` of the performer's
@@ -393,8 +458,10 @@ def performer_states(instrument: str, motion: np.ndarray, rms: np.ndarray | None
     ``a = MOTION[instrument]``: sway ``(a.sway_x * m, -a.sway_y * m)`` px, rotation
     ``a.rot_deg * m`` degrees, head shift ``a.head * m`` px and roll ``a.head_roll_deg * m``
     degrees, bowing-arm shift ``(a.arm * m, 0)`` px, jaw drop ``(0, a.jaw * rms)`` px.
+    ``amplitudes`` replaces ``MOTION[instrument]`` (the benchmark scenes' singers open the jaw
+    wider).
     """
-    amp = MOTION[instrument]
+    amp = MOTION[instrument] if amplitudes is None else amplitudes
     states = []
     for f, m in enumerate(np.asarray(motion, dtype=np.float64)):
         m = float(m)

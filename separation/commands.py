@@ -24,6 +24,7 @@ from .checkpoint import load_checkpoint
 from .data import load_song_audio, load_song_visual, song_chunks
 from .inference import estimate_chunks, hop_samples, separate_song
 from .metrics import SDR_NAME, SI_SDR_NAME, chunk_metrics, mean_ignoring_nan
+from .splits import SPLIT_LABELS, checkpoint_key, song_split, split_difference
 from .training import TrainOptions, collect_songs, resume_path, train
 from .vovit import CHUNK_SECONDS, SAMPLE_RATE, make_config
 
@@ -170,9 +171,11 @@ def evaluate_song_chunks(model, baseline, chunks, device) -> dict:
     return {"chunks": rows, "song": song}
 
 
-def format_table(rows: list[dict]) -> str:
-    """Plain-text table of per-song means (dB); ``-`` = not available."""
-    head = (f"{'song':40s} {'held':>4s} {'n':>3s} | {'SDR model':>9s} {'mixture':>8s} "
+def format_table(rows: list[dict], warnings: list[str] = ()) -> str:
+    """Plain-text table of per-song means (dB); ``-`` = not available. ``split`` is the song's
+    split relative to the checkpoint (``separation.splits``: only ``test`` is held out);
+    ``warnings`` are printed under the table."""
+    head = (f"{'song':40s} {'split':>10s} {'n':>3s} | {'SDR model':>9s} {'mixture':>8s} "
             f"{'baseline':>8s} | {'SI-SDR model':>12s} {'mixture':>8s} {'baseline':>8s}")
     lines = [head, "-" * len(head)]
 
@@ -182,11 +185,12 @@ def format_table(rows: list[dict]) -> str:
 
     for r in rows:
         s = r["song_means"]
-        lines.append(f"{r['key'][:40]:40s} {('yes' if r['held_out'] else 'no'):>4s} "
+        lines.append(f"{r['key'][:40]:40s} {r['split']:>10s} "
                      f"{r['n_chunks']:>3d} | {cell(s.get('model_sdr'), 9)} "
                      f"{cell(s.get('mixture_sdr'), 8)} {cell(s.get('baseline_sdr'), 8)} | "
                      f"{cell(s.get('model_si_sdr'), 12)} {cell(s.get('mixture_si_sdr'), 8)} "
                      f"{cell(s.get('baseline_si_sdr'), 8)}")
+    lines += [f"WARNING: {w}" for w in warnings]
     return "\n".join(lines)
 
 
@@ -200,17 +204,25 @@ def run_evaluate(args: argparse.Namespace) -> int:
         if baseline_meta.get("instrument") != instrument:
             raise ValueError(f"baseline {args.baseline} separates {baseline_meta.get('instrument')}, "
                              f"but {args.checkpoint} separates {instrument}")
-    trained_on = set(meta.get("train_songs", []))
+    warnings = []
+    baseline_difference = None
+    if baseline_meta is not None:
+        baseline_difference = split_difference(meta, baseline_meta)
+        if baseline_difference:
+            warnings.append(f"the baseline {args.baseline} was trained or selected on other songs "
+                            f"than {args.checkpoint} (baseline_split_difference in the JSON)")
     songs, skips = selected_songs(args, dataset_path, settings)
+    split_of = {s.key: song_split(s.key, dataset_path, meta) for s in songs}
     if args.held_out:
-        songs = [s for s in songs if s.key not in trained_on]
+        songs = [s for s in songs if split_of[s.key] == "test"]
 
     def work(song):
         song_dir = song.folder(dataset_path)
         out = song_dir / instrument / f"separation_eval_{config.name}.json"
         if out.exists() and not args.force:
             previous = load_json(out)
-            if previous.get("baseline") == (str(args.baseline) if args.baseline else None):
+            if (previous.get("baseline") == (str(args.baseline) if args.baseline else None)
+                    and previous.get("split") == split_of[song.key]):
                 return Finished(previous, up_to_date=True)
         if instrument not in song.instruments:
             raise SongSkipped(f"no {instrument} in the layout {list(song.layout or ())}")
@@ -225,7 +237,9 @@ def run_evaluate(args: argparse.Namespace) -> int:
                   "instrument": instrument, "model": config.name,
                   "checkpoint": str(args.checkpoint),
                   "baseline": str(args.baseline) if args.baseline else None,
-                  "held_out": song.key not in trained_on,
+                  "split": split_of[song.key],
+                  "checkpoint_key": checkpoint_key(song.key, dataset_path, meta),
+                  "held_out": split_of[song.key] == "test",
                   "metrics": {"sdr": SDR_NAME, "si_sdr": SI_SDR_NAME},
                   "n_chunks": len(chunks), "chunks": result["chunks"],
                   "song_means": result["song"]}
@@ -237,11 +251,13 @@ def run_evaluate(args: argparse.Namespace) -> int:
                            resources=SEPARATION_TASK)
     rows: list[dict] = list(summary.values.values())      # song order
     if rows:
-        table = format_table(rows)
+        table = format_table(rows, warnings)
         print(f"\n{instrument} with {config.name} ({args.checkpoint}); per-song means over chunks, "
               f"dB; SDR = {SDR_NAME}, SI-SDR = {SI_SDR_NAME}\n{table}\n")
         overall = {}
-        for subset, picked in (("all", rows), ("held_out", [r for r in rows if r["held_out"]])):
+        subsets = [("all", rows), ("held_out", [r for r in rows if r["split"] == "test"])]
+        subsets += [(label, [r for r in rows if r["split"] == label]) for label in SPLIT_LABELS]
+        for subset, picked in subsets:
             overall[subset] = {k: mean_ignoring_nan([r["song_means"].get(k, np.nan) for r in picked])
                                for k in (f"{m}_{x}" for m in METHODS for x in ("sdr", "si_sdr"))}
             overall[subset]["n_songs"] = len(picked)
@@ -250,7 +266,10 @@ def run_evaluate(args: argparse.Namespace) -> int:
                   {"instrument": instrument, "model": config.name,
                    "checkpoint": str(args.checkpoint), "baseline": args.baseline,
                    "metrics": {"sdr": SDR_NAME, "si_sdr": SI_SDR_NAME},
-                   "songs": rows, "overall": overall})
+                   "split_note": "split of each song relative to the checkpoint's recorded run; "
+                                 "held_out = test (never trained or selected on)",
+                   "baseline_split_difference": baseline_difference,
+                   "warnings": warnings, "songs": rows, "overall": overall})
         log.info("wrote %s", results_dir / f"eval_{instrument}_{config.name}.json")
     return summary.exit_code
 
