@@ -199,6 +199,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     dataset_path = Path(settings.require("dataset_path"))
     _, meta, _ = model_on_device(str(args.checkpoint), settings.device)
     config, instrument = meta["config"], meta.get("instrument")
+    baseline_meta = None
     if args.baseline:
         _, baseline_meta, _ = model_on_device(str(args.baseline), settings.device, "none")
         if baseline_meta.get("instrument") != instrument:
