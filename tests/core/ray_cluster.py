@@ -9,6 +9,7 @@ workers) and checks that no process of those sessions is left.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -126,6 +127,7 @@ class RayCluster:
         for pid in left:                          # ours (same session): stop them, then fail
             os.kill(pid, signal.SIGKILL)
         assert not left, f"Ray processes left after teardown: {left}"
+        shutil.rmtree(self.temp_dir, ignore_errors=True)      # the nodes' session logs
 
 
 def connect(address: str) -> None:
