@@ -10,6 +10,7 @@ Outputs for ``--model`` M (vocal | violin):
 """
 from __future__ import annotations
 
+import functools
 import logging
 from pathlib import Path
 
@@ -18,7 +19,7 @@ import torch
 
 from core.dataset import AUDIO_FEATURES_NAME, MOTION_FEATURES_NAME
 from core.io import load_json, null_to_nan, save_json
-from core.runner import UP_TO_DATE, SongSkipped, run_per_song
+from core.runner import UP_TO_DATE, Finished, SongSkipped, TaskResources, run_per_song
 from separation.data import missing_frames
 from separation.vovit import CHUNK_SECONDS, SAMPLE_RATE, VIDEO_FPS
 
@@ -171,18 +172,33 @@ def load_song_chunks(song_dir: Path, song, instrument: str, visual_kind: str) ->
     return song_chunks(song_dir, song, instrument, visual_kind)
 
 
-def run_attention(args) -> int:
+# Ray task resources: one CPU (torch then runs one thread, README "Running on a cluster") and one
+# GPU when --device asks for CUDA.
+ATTENTION_TASK = TaskResources(cpus=1, gpus=1)
+
+
+@functools.lru_cache(maxsize=2)
+def attention_model(instrument: str, checkpoint: str | None, device_spec: str | None):
+    """``(LoadedModel, device)``, once per process: the stage's process loads it up front and the
+    per-song work asks again (a Ray worker loads its own, on the device Ray gave it)."""
     from core.device import resolve_device
-    from core.metadata import load_metadata, select_songs
-    from core.settings import settings_from_args
 
     from . import checkpoints
 
+    device = resolve_device(device_spec)
+    return checkpoints.load_attention_model(instrument, checkpoint, device), device
+
+
+def run_attention(args) -> int:
+    from core.metadata import load_metadata, select_songs
+    from core.settings import settings_from_args
+
     settings = settings_from_args(args)
-    device = resolve_device(settings.device)
     songs, skipped = select_songs(load_metadata(settings.metadata_path), args.artist, args.song,
                                   require_body_detection=not args.include_incorrect_body_detection)
-    loaded = checkpoints.load_attention_model(args.model, args.checkpoint, device)
+    model_args = (args.model, args.checkpoint, settings.device)
+    loaded, _ = attention_model(*model_args)
+    instrument, visual_kind = loaded.instrument, loaded.visual_kind   # the work must not carry the model
     if loaded.instrument != args.model:
         log.warning("checkpoint %s separates %s, not %s", loaded.path.name, loaded.instrument,
                     args.model)
@@ -193,35 +209,43 @@ def run_attention(args) -> int:
     scores = load_json(scores_path) if scores_path.exists() else {}
     shapes: dict = {}
 
-    def work(song) -> str | None:
+    done_before = {(a, s) for a, songs_of in scores.items() for s in songs_of}
+
+    def work(song) -> str | Finished:
         figure = figure_dir / f"{song.artist}_{song.song}.png"
-        if not args.force and song.song in scores.get(song.artist, {}) and figure.exists():
+        if not args.force and (song.artist, song.song) in done_before and figure.exists():
             return UP_TO_DATE
-        if loaded.instrument not in song.instruments:
-            raise SongSkipped(f"no {loaded.instrument} in layout {list(song.layout or ())}")
+        if instrument not in song.instruments:
+            raise SongSkipped(f"no {instrument} in layout {list(song.layout or ())}")
         song_dir = song.folder(settings.dataset_path)
-        chunks = load_song_chunks(song_dir, song, loaded.instrument, loaded.visual_kind)
+        chunks = load_song_chunks(song_dir, song, instrument, visual_kind)
         if not chunks:
             raise SongSkipped("no 4-s chunk")
-        records, normalised = chunk_attention(loaded.model, chunks, device, args.chunk_batch)
-        shapes.update(T_audio=len(records[0]["audio_attention"]),
-                      T_video=len(records[0]["video_attention"]))
-        shapes["rows_sum_to_one"] = shapes.get("rows_sum_to_one", True) and normalised
-        scores.setdefault(song.artist, {})[song.song] = records
-        save_json(scores_path, scores)        # after every song: an interrupted run keeps its work
-        performer = song_dir / loaded.instrument
+        here, device = attention_model(*model_args)
+        records, normalised = chunk_attention(here.model, chunks, device, args.chunk_batch)
+        performer = song_dir / instrument
         rms = feature_series(performer / AUDIO_FEATURES_NAME, "rms")
         rms = (*rms, "RMS (audio_features.json)") if rms else (*chunk_rms(chunks),
                                                                "RMS of the chunk stem (computed)")
         motion = feature_series(performer / MOTION_FEATURES_NAME, "speed")
         motion = (*motion, "speed (motion_features.json)") if motion else \
             (*chunk_motion(chunks), "keypoint speed of the model input (computed)")
-        save_attention_figure(figure, records, f"cross-modal attention · {loaded.path.stem} · "
+        save_attention_figure(figure, records, f"cross-modal attention · {checkpoint_stem} · "
                               f"{song.artist}/{song.song}", rms, motion)
-        return None
+        return Finished((records, normalised))
 
+    def song_finished(song, result) -> None:
+        records, normalised = result
+        shapes.update(T_audio=len(records[0]["audio_attention"]),
+                      T_video=len(records[0]["video_attention"]))
+        shapes["rows_sum_to_one"] = shapes.get("rows_sum_to_one", True) and normalised
+        scores.setdefault(song.artist, {})[song.song] = records
+        save_json(scores_path, scores)        # after every song: an interrupted run keeps its work
+
+    checkpoint_stem = loaded.path.stem
     summary = run_per_song(f"attention_analysis[{args.model}]", songs, work, skipped=skipped,
-                           logger=log, results_dir=settings.results_dir)
+                           logger=log, results_dir=settings.results_dir, settings=settings,
+                           resources=ATTENTION_TASK, on_result=song_finished)
     if summary.done:
         save_json(info_path, {
             "checkpoint": str(loaded.path), "instrument": loaded.instrument,
@@ -238,7 +262,8 @@ def run_attention(args) -> int:
                        "cleared before every forward and checked after it",
             "include_incorrect_body_detection": bool(args.include_incorrect_body_detection),
             "note": ("each audio step's weights sum to 1 over video, so audio_attention is "
-                     "1/T_video everywhere by construction" if shapes.get("rows_sum_to_one") else "")})
+                     "1/T_video by construction wherever every video step has keypoints"
+                     if shapes.get("rows_sum_to_one") else "")})
     if scores_path.exists():
         print(f"attention scores: {scores_path}")
         print(f"attention figures: {figure_dir}")

@@ -9,6 +9,16 @@ from tqdm.auto import tqdm
 
 T = TypeVar("T")
 
+# Off inside executor tasks (core.ray_executor): a per-frame bar in a Ray worker would only
+# clutter the driver's terminal, where the bar over songs already shows progress.
+_progress_bars = True
+
+
+def set_progress_bars(enabled: bool) -> None:
+    """Switch this process's progress bars on or off."""
+    global _progress_bars
+    _progress_bars = enabled
+
 
 def setup_logging(verbose: bool = False) -> None:
     """Configure the root logger once: INFO (or DEBUG with ``verbose``) to stderr."""
@@ -21,4 +31,4 @@ def progress(iterable: Iterable[T], desc: str, total: int | None = None, unit: s
              leave: bool = False) -> Iterable[T]:
     """A tqdm bar on stderr; silent when stderr is not a terminal and the loop is short."""
     return tqdm(iterable, desc=desc, total=total, unit=unit, leave=leave, dynamic_ncols=True,
-                mininterval=1.0, file=sys.stderr)
+                mininterval=1.0, file=sys.stderr, disable=not _progress_bars)

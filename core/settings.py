@@ -18,6 +18,7 @@ ENV_EXAMPLE = REPO_ROOT / ".env.example"
 DEFAULT_METADATA_NAME = "dataset_metadata.json"
 REFERENCE_METADATA = REPO_ROOT / "dataset_analysis" / "dataset_metadata.json"
 POSE_BACKENDS = ("mediapipe", "mmpose", "rtmlib")
+EXECUTORS = ("serial", "ray")
 
 
 class SettingsError(RuntimeError):
@@ -37,6 +38,11 @@ ENV_NAMES: dict[str, tuple[str, ...]] = {
     "rtmlib_pose_onnx": ("RTMLIB_POSE_ONNX",),
     "device": ("DEVICE",),
     "results_path": ("RESULTS_PATH",),
+    "executor": ("EXECUTOR",),
+    "ray_address": ("RAY_ADDRESS",),
+    "task_cpus": ("TASK_CPUS",),
+    "task_gpus": ("TASK_GPUS",),
+    "task_memory": ("TASK_MEMORY",),
 }
 
 
@@ -53,6 +59,11 @@ class Settings:
     rtmlib_pose_onnx: str | None = None
     device: str = "auto"
     results_path: Path | None = None
+    executor: str = "serial"                     # serial | ray (core.runner)
+    ray_address: str | None = None               # None = start a local Ray instance
+    task_cpus: float | None = None               # Ray task resources; None = the stage's own
+    task_gpus: float | None = None
+    task_memory: int | None = None               # bytes
     sources: dict = field(default_factory=dict, compare=False, repr=False)  # field -> where from
 
     def require(self, name: str):
@@ -97,7 +108,40 @@ def _parse(name: str, raw: str):
         return tuple(part.strip() for part in raw.split(",") if part.strip())
     if name == "pose_backend" and raw not in POSE_BACKENDS:
         raise SettingsError(f"POSE_BACKEND={raw!r} is not one of {', '.join(POSE_BACKENDS)}")
+    if name == "executor" and raw not in EXECUTORS:
+        raise SettingsError(f"EXECUTOR={raw!r} is not one of {', '.join(EXECUTORS)}")
+    if name in ("task_cpus", "task_gpus"):
+        return _non_negative_number(ENV_NAMES[name][0], raw)
+    if name == "task_memory":
+        return parse_bytes(raw)
     return raw
+
+
+def _non_negative_number(variable: str, raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{variable}={raw!r} is not a number") from None
+    if not value >= 0:
+        raise SettingsError(f"{variable}={raw!r} must be ≥ 0")
+    return value
+
+
+_BYTE_UNITS = {"": 1, "B": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
+
+
+def parse_bytes(raw: str) -> int:
+    """``"4G"``, ``"512M"``, ``"1.5G"``, ``"1000000"`` → bytes (binary units: 1G = 2**30)."""
+    text = str(raw).strip().upper().removesuffix("IB").removesuffix("B")
+    unit = text[-1:] if text[-1:] in _BYTE_UNITS and text[-1:] != "" else ""
+    number = text[:-1] if unit else text
+    try:
+        value = float(number) * _BYTE_UNITS[unit]
+    except ValueError:
+        raise SettingsError(f"TASK_MEMORY={raw!r} is not a size like 4G, 512M or 1000000") from None
+    if value <= 0:
+        raise SettingsError(f"TASK_MEMORY={raw!r} must be > 0")
+    return int(value)
 
 
 def load_settings(env_file: str | os.PathLike | None = None, environ: dict | None = None,
@@ -132,8 +176,10 @@ def load_settings(env_file: str | os.PathLike | None = None, environ: dict | Non
     return replace(Settings(), **values, sources=sources)
 
 
-def add_common_args(parser: argparse.ArgumentParser, songs: bool = True) -> argparse.ArgumentParser:
-    """Flags every stage shares: dataset path, song filters, --force, --device, --verbose."""
+def add_common_args(parser: argparse.ArgumentParser, songs: bool = True,
+                    executor: bool | None = None) -> argparse.ArgumentParser:
+    """Flags every stage shares: dataset path, song filters, --force, --device, --verbose, and for
+    per-song stages (``executor``, default: ``songs``) the executor flags (``add_executor_args``)."""
     parser.add_argument("--dataset_path", "--dataset-path", dest="dataset_path", default=None,
                         help="dataset root (default: DATASET_PATH from .env or the environment)")
     if songs:
@@ -144,6 +190,31 @@ def add_common_args(parser: argparse.ArgumentParser, songs: bool = True) -> argp
     parser.add_argument("--device", default=None,
                         help="auto | cpu | cuda | cuda:N (default: DEVICE setting, else auto)")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    if songs if executor is None else executor:
+        add_executor_args(parser)
+    return parser
+
+
+def add_executor_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """``--executor serial|ray``, ``--ray-address`` and the per-task resource overrides."""
+    group = parser.add_argument_group(
+        "executor", "how the songs are run: one after another here (serial), or as Ray tasks on a "
+                    "local Ray instance or a cluster; results are the same (README, 'Running on a "
+                    "cluster')")
+    group.add_argument("--executor", choices=EXECUTORS, default=None,
+                       help="serial (default: EXECUTOR setting, else serial) or ray")
+    group.add_argument("--ray-address", "--ray_address", dest="ray_address", default=None,
+                       help="Ray cluster to use, e.g. HEAD_IP:6379 (default: RAY_ADDRESS setting; "
+                            "none = start a local Ray instance with this machine's cores)")
+    group.add_argument("--task-cpus", "--task_cpus", dest="task_cpus", default=None,
+                       help="CPUs each song's Ray task asks for (default: TASK_CPUS, else the "
+                            "stage's own figure, e.g. one per MediaPipe worker for pose)")
+    group.add_argument("--task-gpus", "--task_gpus", dest="task_gpus", default=None,
+                       help="GPUs each song's Ray task asks for, may be fractional (default: "
+                            "TASK_GPUS, else 1 for torch stages when --device asks for CUDA)")
+    group.add_argument("--task-memory", "--task_memory", dest="task_memory", default=None,
+                       help="memory each song's Ray task reserves, e.g. 6G (default: TASK_MEMORY, "
+                            "else the stage's estimate from the song's duration)")
     return parser
 
 
@@ -163,5 +234,8 @@ def add_body_detection_arg(parser: argparse.ArgumentParser) -> argparse.Argument
 
 def settings_from_args(args: argparse.Namespace, **extra) -> Settings:
     """Settings with the common CLI flags (and ``extra`` overrides) applied on top."""
+    executor_flags = {name: getattr(args, name, None)
+                      for name in ("executor", "ray_address", "task_cpus", "task_gpus",
+                                   "task_memory")}
     return load_settings(dataset_path=getattr(args, "dataset_path", None),
-                         device=getattr(args, "device", None), **extra)
+                         device=getattr(args, "device", None), **executor_flags, **extra)

@@ -18,8 +18,8 @@ import sys
 from core.io import UnreadableFileError
 from core.log import setup_logging
 from core.metadata import MetadataError, load_metadata, select_songs
-from core.runner import RunSummary, run_per_song
 from core.motion_prep import MOTION_PREP_VARIANTS
+from core.runner import RunSummary, TaskResources, run_per_song
 from core.settings import (SettingsError, add_body_detection_arg, add_common_args,
                            settings_from_args)
 
@@ -28,6 +28,15 @@ from .pipeline import (AGGREGATED_FILE, CORRELATION_DIR, MOTION_TYPES, FeatureOp
                        correlate_and_write, extract_song, read_aggregate, update_aggregate)
 
 log = logging.getLogger("feature_extraction")
+
+# Ray task resources. Extraction: one CPU per performer thread (--workers); memory from the
+# 1-hour benchmark (README speed table: peak 2.2 GB for three performers) with headroom, so that
+# a node is not handed more long songs than its memory holds. Correlation: one core.
+CORRELATION_TASK = TaskResources(cpus=1)
+
+
+def extraction_task(workers: int) -> TaskResources:
+    return TaskResources(cpus=workers, memory_base_gib=0.5, memory_gib_per_hour=2.5)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -101,19 +110,22 @@ def run(args: argparse.Namespace) -> int:
                                      args.include_incorrect_body_detection))
         summary.merge(run_per_song("feature extraction", kept,
                                    lambda song: extract_song(song, dataset_path, options),
-                                   skipped, log, results_dir=settings.results_dir))
+                                   skipped, log, results_dir=settings.results_dir,
+                                   settings=settings, resources=extraction_task(args.workers)))
     if args.correlate:
         corr_summary = run_per_song(
             "correlation", kept,
             lambda song: correlate_and_write(song, dataset_path, aggregated, args.force,
                                              args.strong_window_features,
                                              args.include_incorrect_body_detection),
-            skipped, log, results_dir=settings.results_dir)
+            skipped, log, results_dir=settings.results_dir, settings=settings,
+            resources=CORRELATION_TASK)
         summary.merge(corr_summary)
         if corr_summary.done:              # only newly correlated songs change the aggregate
-            done = set(corr_summary.done)
-            update_aggregate(aggregated_path, {(s.artist, s.song): aggregated[s.artist][s.song]
-                                               for s in kept if s.key in done}, args.force,
+            by_key = {song.key: song for song in kept}      # values: song order, as run serially
+            update_aggregate(aggregated_path,
+                             {(by_key[key].artist, by_key[key].song): counts
+                              for key, counts in corr_summary.values.items()}, args.force,
                              args.strong_window_features)
             log.info("wrote %s", aggregated_path)
     return summary.exit_code

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from core.audio import load_stem
 from core.dataset import (AUDIO_FEATURES_NAME, CORRELATION_DIR, CORRELATIONS_NAME,
@@ -33,7 +34,7 @@ from core.metadata import SongInfo, body_detection_skip
 from core.motion_prep import (SAVGOL_ORDER, SAVGOL_WINDOW, describe_motion_prep, finite_points,
                               mask_low_scores, points_to_drop, prepare_motion)
 from core.pose_files import InstrumentPose, default_threshold, load_instrument_pose
-from core.runner import UP_TO_DATE, SongSkipped
+from core.runner import UP_TO_DATE, Finished, SongSkipped
 
 from . import audio as audio_mod
 from . import correlation as corr
@@ -267,13 +268,26 @@ def extraction_jobs(song: SongInfo, song_dir: Path, options: FeatureOptions) -> 
     return jobs
 
 
+def one_blas_thread():
+    """BLAS (the mel projection, PCA, ...) on one thread: its sums then do not depend on
+    ``OMP_NUM_THREADS``, so the feature files are byte-identical whichever executor ran them
+    (a Ray task sets the thread count to its CPUs) — measured: 2 threads changed the 7th digit of
+    ``onset_env``. The matrices here are small; one thread costs little."""
+    return threadpool_limits(limits=1, user_api="blas")
+
+
 def extract_song(song: SongInfo, dataset_path: Path, options: FeatureOptions) -> str | None:
     """Write every requested feature file of one song; existing files are kept unless ``force``.
 
     All instruments are attempted (``options.workers`` performers at a time, on threads; the audio
     part of one performer at a time, to bound memory); if any failed, a ``SongDataError`` lists
-    every failure.
+    every failure. BLAS runs on one thread (``one_blas_thread``).
     """
+    with one_blas_thread():
+        return _extract_song(song, dataset_path, options)
+
+
+def _extract_song(song: SongInfo, dataset_path: Path, options: FeatureOptions) -> str | None:
     song_dir = song.folder(dataset_path)
     if not song_dir.is_dir():
         raise SongDataError(f"song folder {song_dir} does not exist")
@@ -536,9 +550,11 @@ def update_aggregate(path: Path, counts: dict[tuple[str, str], dict], force: boo
 
 def correlate_and_write(song: SongInfo, dataset_path: Path, aggregated: dict, force: bool,
                         count_rule: str = "published",
-                        include_incorrect_body_detection: bool = False) -> str | None:
-    """Per-song correlation work for the runner; fills ``aggregated[artist][song]`` (an aggregate
-    read for the same ``count_rule``, ``read_aggregate``)."""
+                        include_incorrect_body_detection: bool = False) -> str | Finished:
+    """Per-song correlation work for the runner. ``aggregated`` (the aggregate file as it was, read
+    for the same ``count_rule``: ``read_aggregate``) is only read; the song's chunk counts for it
+    are returned as ``Finished(counts)``, and the stage's own process adds them (the work may run
+    in a Ray worker)."""
     from .plots import strong_share_figure
 
     if song.moving_camera:
@@ -551,10 +567,10 @@ def correlate_and_write(song: SongInfo, dataset_path: Path, aggregated: dict, fo
     if known is not None and is_up_to_date([json_path, figure_path], inputs, force):
         return UP_TO_DATE
     before = snapshot(inputs)
-    doc = correlate_song(song, dataset_path, count_rule)
+    with one_blas_thread():
+        doc = correlate_song(song, dataset_path, count_rule)
     counts = doc.pop("_counts")
     save_json(json_path, doc, indent=None)
     strong_share_figure(doc, figure_path)
     record_inputs([json_path, figure_path], before)
-    aggregated.setdefault(song.artist, {})[song.song] = counts
-    return None
+    return Finished(counts)

@@ -11,6 +11,7 @@ model name S:
 """
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -20,7 +21,7 @@ import torch
 
 from core.io import load_json, save_json
 from core.log import progress
-from core.runner import UP_TO_DATE, SongSkipped, outputs_exist, run_per_song
+from core.runner import UP_TO_DATE, SongSkipped, TaskResources, outputs_exist, run_per_song
 
 from . import baselines as bl
 from . import correlation_filter as cf
@@ -235,6 +236,27 @@ def _attribute_converged(objective, mixture, visual, target, baselines, config: 
 # --------------------------------------------------------------------------------------------------
 # command-line run
 
+# Ray task resources: one CPU (torch then runs one thread, README "Running on a cluster") and one
+# GPU when --device asks for CUDA.
+SALIENCY_TASK = TaskResources(cpus=1, gpus=1)
+
+
+@functools.lru_cache(maxsize=2)
+def model_for_run(model_name: str, checkpoint: str | None, device_spec: str | None,
+                  randomise: bool, seed: int):
+    """``(LoadedModel, model to attribute, device)``, once per process: the stage's process loads
+    it up front, and the per-song work asks again (a Ray worker loads its own, on its device)."""
+    from core.device import resolve_device
+
+    from .models import load_model
+    from .randomisation import reinitialised_copy
+
+    device = resolve_device(device_spec)
+    loaded = load_model(model_name, checkpoint, device)
+    model = reinitialised_copy(loaded.model, seed) if randomise else loaded.model
+    return loaded, model, device
+
+
 def result_dir(results_dir: Path, method: str, filter_label: str, model_name: str,
                randomised: bool = False) -> Path:
     return Path(results_dir) / (f"{method}_{filter_label}_{model_name}"
@@ -243,19 +265,18 @@ def result_dir(results_dir: Path, method: str, filter_label: str, model_name: st
 
 def run_saliency(args) -> int:
     """The CLI run (``cli.build_parser`` arguments). Returns the exit code."""
-    from core.device import resolve_device
     from core.metadata import load_metadata, select_songs
     from core.settings import settings_from_args
 
-    from .models import load_model, load_song_chunks, mean_face_in_model_space
-    from .randomisation import reinitialised_copy
+    from .models import load_song_chunks, mean_face_in_model_space
 
     settings = settings_from_args(args)
-    device = resolve_device(settings.device)
     songs, skipped = select_songs(load_metadata(settings.metadata_path), args.artist, args.song,
                                   require_body_detection=not args.include_incorrect_body_detection)
-    loaded = load_model(args.model, args.checkpoint, device)
-    model = reinitialised_copy(loaded.model, args.seed) if args.randomise_weights else loaded.model
+    model_args = (args.model, args.checkpoint, settings.device, bool(args.randomise_weights),
+                  args.seed)
+    loaded, _, device = model_for_run(*model_args)
+    instrument, visual_kind = loaded.instrument, loaded.visual_kind   # the work must not carry the model
     config = SaliencyConfig(
         method=args.method, n_steps=args.num_steps,
         internal_batch_size=args.internal_batch_size or default_internal_batch_size(
@@ -300,8 +321,8 @@ def run_saliency(args) -> int:
 
     def work(song) -> str | None:
         out_path = out_dir / f"{song.artist}_{song.song}.json"
-        if loaded.instrument not in song.instruments:
-            raise SongSkipped(f"no {loaded.instrument} in layout {list(song.layout or ())}")
+        if instrument not in song.instruments:
+            raise SongSkipped(f"no {instrument} in layout {list(song.layout or ())}")
         wanted = None
         if selection is not None:
             wanted = set(selection.get((song.artist, song.song), []))
@@ -309,8 +330,8 @@ def run_saliency(args) -> int:
                 raise SongSkipped(f"no chunk of this song is in the {label} correlation selection")
         if outputs_exist([out_path], args.force):
             return UP_TO_DATE
-        chunks = load_song_chunks(song.folder(settings.dataset_path), song, loaded.instrument,
-                                  loaded.visual_kind)
+        chunks = load_song_chunks(song.folder(settings.dataset_path), song, instrument,
+                                  visual_kind)
         if wanted is not None:
             missing = sorted(wanted - {int(c.index) for c in chunks})
             if missing:
@@ -319,15 +340,17 @@ def run_saliency(args) -> int:
             chunks = [c for c in chunks if int(c.index) in wanted]
         if not chunks:
             raise SongSkipped("no 4-s chunk to attribute")
+        _, model, device = model_for_run(*model_args)
         result = {"artist": song.artist, "song": song.song, **settings_record,
-                  **song_saliency(model, loaded.visual_kind, chunks, config, device, mean_face)}
+                  **song_saliency(model, visual_kind, chunks, config, device, mean_face)}
         save_json(out_path, result)
         save_saliency_figures(result, figure_dir, out_path.stem,
                               f"{config.method} · {args.model} · {song.artist}/{song.song}")
         return None
 
     summary = run_per_song(out_dir.name, songs, work, skipped=skipped, logger=log,
-                           results_dir=settings.results_dir)
+                           results_dir=settings.results_dir, settings=settings,
+                           resources=SALIENCY_TASK)
     # the average covers this run's songs (and, with a filter, only the selected ones)
     song_files = [out_dir / f"{s.artist}_{s.song}.json" for s in songs
                   if selection is None or (s.artist, s.song) in selection]

@@ -7,6 +7,7 @@ Optional backends import their libraries only when chosen, so the default instal
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Callable, Iterable, Iterator
 
@@ -45,3 +46,12 @@ def make_backend(name: str, settings: Settings, device: str | None = None,
         estimator = RTMLibEstimator.from_settings(settings, device)
         return Backend("rtmlib", estimator.model_name, estimator.estimate)
     raise ValueError(f"unknown pose backend {name!r}: use mediapipe, mmpose or rtmlib")
+
+
+@functools.lru_cache(maxsize=4)
+def shared_backend(name: str, settings: Settings, device: str | None = None,
+                   n_workers: int | None = None) -> Backend:
+    """``make_backend``, built once per process: the stage's process builds it up front (so that a
+    bad setting fails before any song) and the per-song work, wherever it runs, asks for it again
+    (a Ray worker then builds its own, with its own model and device)."""
+    return make_backend(name, settings, device, n_workers)

@@ -25,9 +25,10 @@ from core.metadata import MetadataError, load_metadata, select_songs
 from core.runner import RunSummary, run_per_song
 from core.settings import POSE_BACKENDS, SettingsError, add_common_args, settings_from_args
 
-from .backends import make_backend
+from .backends import shared_backend
+from .mediapipe_backend import MediaPipeOptions
 from .postprocess import WALL_ART_RULES
-from .stage import PoseJob, PostJob, pose_song, post_song
+from .stage import POST_TASK, PoseJob, PostJob, pose_song, pose_task, post_song
 
 log = logging.getLogger("pose_estimation")
 
@@ -76,13 +77,19 @@ def main(argv: list[str] | None = None) -> int:
     if args.pose:
         try:
             chosen, skipped = select_songs(songs, args.artist, args.song, require=("fps",))
-            backend = make_backend(settings.pose_backend, settings, settings.device, args.workers)
+            backend_args = (settings.pose_backend, settings, settings.device, args.workers)
+            shared_backend(*backend_args)         # a bad setting fails here, before any song
         except (SettingsError, MetadataError, ImportError, OSError, ValueError, RuntimeError) as exc:
             log.error("pose: %s", exc)
             return 2
-        pose_job = PoseJob(dataset_path, backend, args.force)
-        summary.merge(run_per_song("pose", chosen, lambda s: pose_song(s, pose_job), skipped, log,
-                                   results_dir=settings.results_dir))
+        workers = MediaPipeOptions().n_workers if args.workers is None else args.workers
+
+        def pose_work(song):
+            return pose_song(song, PoseJob(dataset_path, shared_backend(*backend_args), args.force))
+
+        summary.merge(run_per_song("pose", chosen, pose_work, skipped, log,
+                                   results_dir=settings.results_dir, settings=settings,
+                                   resources=pose_task(settings.pose_backend, workers)))
     if args.post:
         try:
             chosen, skipped = select_songs(songs, args.artist, args.song, skip_moving_camera=True,
@@ -92,7 +99,8 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         post_job = PostJob(dataset_path, args.force, args.wall_art_rule)
         summary.merge(run_per_song("post", chosen, lambda s: post_song(s, post_job), skipped, log,
-                                   results_dir=settings.results_dir))
+                                   results_dir=settings.results_dir, settings=settings,
+                                   resources=POST_TASK))
     return summary.exit_code
 
 

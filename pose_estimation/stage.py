@@ -17,7 +17,7 @@ from core.io import save_pickle
 from core.log import progress
 from core.metadata import SongInfo
 from core.pose_files import InstrumentPose, save_face_keypoints, save_instrument_pose
-from core.runner import UP_TO_DATE, SongSkipped
+from core.runner import UP_TO_DATE, SongSkipped, TaskResources
 from core.video import VideoInfo, iter_frames, probe_video
 
 from .backends import Backend
@@ -25,6 +25,19 @@ from .pose_record import load_record, make_record
 from .postprocess import describe_wall_art_rule, face_points, split_performers
 
 log = logging.getLogger(__name__)
+
+# Ray task resources (core.runner.TaskResources). Post-processing is one numpy process.
+POST_TASK = TaskResources(cpus=1)
+
+
+def pose_task(backend: str, mediapipe_workers: int) -> TaskResources:
+    """MediaPipe keeps one core per Holistic worker process busy (the main process decodes and
+    detects faces in the gaps; README speed table), so a pose task asks for one CPU per worker
+    (at least one: 0 workers = in-process). MMPose and RTMLib run one batched model per song: one
+    CPU, and a GPU when ``--device`` asks for CUDA."""
+    if backend == "mediapipe":
+        return TaskResources(cpus=max(1, mediapipe_workers))
+    return TaskResources(cpus=1, gpus=1)
 
 
 @dataclass

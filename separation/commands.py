@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import logging
 import shlex
 import sys
@@ -16,7 +17,7 @@ from core.device import resolve_device
 from core.freshness import is_up_to_date, record_inputs, snapshot
 from core.io import load_json, save_json
 from core.metadata import load_metadata, select_songs
-from core.runner import UP_TO_DATE, SongSkipped, run_per_song
+from core.runner import UP_TO_DATE, Finished, SongSkipped, TaskResources, run_per_song
 from core.settings import DEFAULT_METADATA_NAME, Settings, settings_from_args
 
 from .checkpoint import load_checkpoint
@@ -28,6 +29,21 @@ from .training import TrainOptions, collect_songs, resume_path, train
 from .vovit import CHUNK_SECONDS, SAMPLE_RATE, make_config
 
 log = logging.getLogger("separation")
+
+# Ray task resources of separate/evaluate: one song's model passes. One CPU (torch then runs one
+# thread: Ray sets OMP_NUM_THREADS, see README "Running on a cluster"), and one GPU when --device
+# asks for CUDA.
+SEPARATION_TASK = TaskResources(cpus=1, gpus=1)
+
+
+@functools.lru_cache(maxsize=4)
+def model_on_device(checkpoint: str, device_spec: str | None, expect_visual: str | None = None):
+    """``(model, meta, device)`` for a checkpoint, loaded once per process: the stage's process
+    loads it up front (a bad checkpoint fails before any song) and the per-song work asks again,
+    so a Ray worker loads its own copy on the device Ray gave it."""
+    device = resolve_device(device_spec)
+    model, meta = load_checkpoint(checkpoint, map_location=device, expect_visual=expect_visual)
+    return model, meta, device
 
 
 def selected_songs(args, dataset_path: Path, settings: Settings):
@@ -100,8 +116,7 @@ def load_mixture(song_dir: Path, song, instrument: str) -> np.ndarray:
 def run_separate(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
     dataset_path = Path(settings.require("dataset_path"))
-    device = resolve_device(settings.device)
-    model, meta = load_checkpoint(args.checkpoint, map_location=device)
+    _, meta, _ = model_on_device(str(args.checkpoint), settings.device)
     config, instrument = meta["config"], meta.get("instrument")
     if instrument is None:
         raise ValueError(f"checkpoint {args.checkpoint} does not record its instrument")
@@ -120,6 +135,7 @@ def run_separate(args: argparse.Namespace) -> int:
         if instrument not in song.instruments:
             raise SongSkipped(f"no {instrument} in the layout {list(song.layout or ())}")
         inputs_before = snapshot(inputs)
+        model, _, device = model_on_device(str(args.checkpoint), settings.device)
         visual = mask = None
         if config.visual != "none":
             visual, mask = load_song_visual(song_dir, song, instrument, config.visual)
@@ -131,7 +147,8 @@ def run_separate(args: argparse.Namespace) -> int:
         return None
 
     return run_per_song(f"separate[{config.name}/{instrument}]", songs, work, skips, log,
-                        results_dir=settings.results_dir).exit_code
+                        results_dir=settings.results_dir, settings=settings,
+                        resources=SEPARATION_TASK).exit_code
 
 
 # --- evaluate --------------------------------------------------------------------------------------
@@ -186,13 +203,11 @@ def format_table(rows: list[dict], warnings: list[str] = ()) -> str:
 def run_evaluate(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
     dataset_path = Path(settings.require("dataset_path"))
-    device = resolve_device(settings.device)
-    model, meta = load_checkpoint(args.checkpoint, map_location=device)
+    _, meta, _ = model_on_device(str(args.checkpoint), settings.device)
     config, instrument = meta["config"], meta.get("instrument")
-    baseline = baseline_meta = None
+    baseline_meta = None
     if args.baseline:
-        baseline, baseline_meta = load_checkpoint(args.baseline, map_location=device,
-                                                  expect_visual="none")
+        _, baseline_meta, _ = model_on_device(str(args.baseline), settings.device, "none")
         if baseline_meta.get("instrument") != instrument:
             raise ValueError(f"baseline {args.baseline} separates {baseline_meta.get('instrument')}, "
                              f"but {args.checkpoint} separates {instrument}")
@@ -207,7 +222,6 @@ def run_evaluate(args: argparse.Namespace) -> int:
     split_of = {s.key: song_split(s.key, dataset_path, meta) for s in songs}
     if args.held_out:
         songs = [s for s in songs if split_of[s.key] == "test"]
-    rows: list[dict] = []
 
     def work(song):
         song_dir = song.folder(dataset_path)
@@ -216,13 +230,15 @@ def run_evaluate(args: argparse.Namespace) -> int:
             previous = load_json(out)
             if (previous.get("baseline") == (str(args.baseline) if args.baseline else None)
                     and previous.get("split") == split_of[song.key]):
-                rows.append(previous)
-                return UP_TO_DATE
+                return Finished(previous, up_to_date=True)
         if instrument not in song.instruments:
             raise SongSkipped(f"no {instrument} in the layout {list(song.layout or ())}")
         chunks = song_chunks(song_dir, song, instrument, config.visual)
         if not chunks:
             raise SongSkipped("no usable 4-s chunk (too short or keypoints missing)")
+        model, _, device = model_on_device(str(args.checkpoint), settings.device)
+        baseline = model_on_device(str(args.baseline), settings.device, "none")[0] \
+            if args.baseline else None
         result = evaluate_song_chunks(model, baseline, chunks, device)
         record = {"artist": song.artist, "song": song.song, "key": song.key,
                   "instrument": instrument, "model": config.name,
@@ -235,11 +251,12 @@ def run_evaluate(args: argparse.Namespace) -> int:
                   "n_chunks": len(chunks), "chunks": result["chunks"],
                   "song_means": result["song"]}
         save_json(out, record)
-        rows.append(record)
-        return None
+        return Finished(record)
 
     summary = run_per_song(f"evaluate[{config.name}/{instrument}]", songs, work, skips, log,
-                           results_dir=settings.results_dir)
+                           results_dir=settings.results_dir, settings=settings,
+                           resources=SEPARATION_TASK)
+    rows: list[dict] = list(summary.values.values())      # song order
     if rows:
         table = format_table(rows, warnings)
         print(f"\n{instrument} with {config.name} ({args.checkpoint}); per-song means over chunks, "

@@ -66,7 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     train = sub.add_parser("train", help="train a model on the dataset's songs (split by song)")
-    add_common_args(train)
+    add_common_args(train, executor=False)      # one training process, not per-song work
     train.add_argument("--visual", choices=("face", "body", "face_body", "none"), required=True,
                        help="visual input: face (68 points), body (55), face_body (123), none")
     train.add_argument("--instrument", choices=INSTRUMENTS, required=True,

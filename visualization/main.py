@@ -14,7 +14,7 @@ from pathlib import Path
 
 from core.log import setup_logging
 from core.metadata import MetadataError, load_metadata, select_songs
-from core.settings import SettingsError, load_settings
+from core.settings import SettingsError, add_executor_args, settings_from_args
 from .render import DEFAULT_CLIP_SECONDS, RenderOptions, render_songs
 
 DESCRIPTION = """\
@@ -56,6 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--dataset_path", "--dataset-path", dest="dataset_path", default=None,
                         help="dataset root (default: DATASET_PATH from .env or the environment)")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    add_executor_args(parser)
     return parser
 
 
@@ -64,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     setup_logging(args.verbose)
     log = logging.getLogger("visualization")
     try:
-        settings = load_settings(dataset_path=args.dataset_path)
+        settings = settings_from_args(args)
         songs, skipped = select_songs(load_metadata(settings.metadata_path), args.artist, args.song,
                                       require=("layout", "fps"), skip_moving_camera=True,
                                       expected_instruments=settings.instruments)
@@ -80,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
         log.error("-et %g is not after -st %g", options.end_s, options.start_s)
         return 2
     summary = render_songs(songs, Path(settings.dataset_path), options, skipped=skipped,
-                           results_dir=settings.results_dir)
+                           results_dir=settings.results_dir, settings=settings)
     return summary.exit_code
 
 

@@ -27,7 +27,7 @@ from core.io import atomic_path
 from core.log import progress
 from core.metadata import SongInfo
 from core.freshness import is_up_to_date, record_inputs, snapshot
-from core.runner import UP_TO_DATE, RunSummary, run_per_song
+from core.runner import UP_TO_DATE, RunSummary, TaskResources, run_per_song
 from core.video import VideoInfo, VideoWriter, iter_frames, probe_video
 from .draw import FrameDrawer
 from .figures import FIGURE_NAME, feature_figure
@@ -199,9 +199,15 @@ def render_song(song: SongInfo, dataset_path: Path, options: RenderOptions) -> s
     return None
 
 
+# Ray task resources: decoding, drawing and encoding one clip keep about one core busy.
+RENDER_TASK = TaskResources(cpus=1)
+
+
 def render_songs(songs: list[SongInfo], dataset_path: Path, options: RenderOptions,
-                 skipped=(), results_dir: Path | None = None) -> RunSummary:
+                 skipped=(), results_dir: Path | None = None, settings=None) -> RunSummary:
     """Render every song through ``core.runner.run_per_song`` (a failing song is named and skipped;
-    given ``results_dir``, the outcomes are recorded there)."""
+    given ``results_dir``, the outcomes are recorded there); ``settings`` chooses the executor
+    (serial when None)."""
     return run_per_song("visualization", songs, lambda song: render_song(song, dataset_path, options),
-                        skipped=skipped, logger=log, results_dir=results_dir)
+                        skipped=skipped, logger=log, results_dir=results_dir, settings=settings,
+                        resources=RENDER_TASK)

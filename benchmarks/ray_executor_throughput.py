@@ -1,0 +1,315 @@
+"""Songs per hour with the serial executor and with Ray on this machine, and what that means for
+the full Saraga Audiovisual collection.
+
+    .venv/bin/python benchmarks/ray_executor_throughput.py [--workdir DIR] [--out JSON] [--readme]
+    .venv/bin/python benchmarks/ray_executor_throughput.py --readme-only   # README from the JSON
+
+Data: the demo concert at full length (``demo_generator``: three songs of 10-14 s with a static
+or moving camera get poses; two of them keypoints and motion features), written once under
+``--workdir``. For each stage, the same songs run with ``--executor serial`` and with
+``--executor ray`` (a local Ray instance with this machine's cores), each in a fresh child
+process on a fresh copy of the data:
+
+* ``pose``      ``pose_estimation.main --pose`` (MediaPipe, 3 worker processes per song)
+* ``features``  ``feature_extraction.main --extract both --pca 3 --correlate``
+
+Times: ``stage_s`` is the stage's ``main()`` (for Ray: from the first node check to the last song,
+so task dispatch, worker start-up and imports in the workers count as Ray overhead);
+``startup_s`` is starting the local Ray instance, a one-off cost per command that does not grow
+with the number of songs, reported separately. ``cpu_s`` is the CPU time (user + system) that the
+stage's ``main()`` cost every process it started or used: the child itself, MediaPipe's worker
+processes, and for Ray the raylet, GCS and every Ray worker with their own children (read from
+``/proc`` for the whole process tree, before and after). The machine is shared: when the load is
+above the number of cores, wall-clock times mostly measure the other users, while CPU time stays
+a fair measure of the work. So ``overhead`` = Ray CPU time / serial CPU time - 1 (goal: < 10 % for
+songs of >= 10 s), and the songs/hour of an idle node = cores x 3600 / CPU seconds per song (an
+upper bound: it assumes the work spreads over the cores); the wall-clock songs/hour and the load
+averages are recorded too. The outputs of both executors are compared (byte-equal).
+
+The capacity estimate for Saraga Audiovisual (DESIGN.md section 2: 42 concerts, more than 60 h,
+233 tracks) scales the measured Ray throughput per node of this size (2 cores) linearly with the
+number of nodes: the songs are independent tasks and the stage reads and writes only its own
+song's files. ``--readme`` writes the figures into README.md (between the ``ray-benchmark``
+markers); tests/core/test_ray_benchmark_doc.py keeps README and JSON in agreement.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO_ROOT))
+os.environ.setdefault("OMP_NUM_THREADS", "2")
+os.environ.setdefault("GLOG_minloglevel", "2")
+
+RESULT_JSON = REPO_ROOT / "benchmarks" / "results" / "ray_executor.json"
+README = REPO_ROOT / "README.md"
+MARK_START, MARK_END = "<!-- ray-benchmark:start -->", "<!-- ray-benchmark:end -->"
+STAGES = {
+    "pose": ("pose_estimation.main", ["--pose"]),
+    "features": ("feature_extraction.main", ["--extract", "both", "--pca", "3", "--correlate"]),
+}
+# DESIGN.md section 2 (mirdata saraga_audiovisual): the collection to plan for.
+SARAGA_AV = {"concerts": 42, "hours": 60.0, "tracks": 233, "fps": 30.0}
+NODE_COUNTS = (1, 4, 16)
+
+
+# --- child: one timed run ---------------------------------------------------------------------------
+
+def tree_cpu_seconds(root_pid: int) -> float:
+    """User + system CPU of ``root_pid`` and every live descendant, each with its reaped children
+    (``/proc/<pid>/stat`` fields utime, stime, cutime, cstime)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    parents, times = {}, {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents[int(entry)] = int(fields[1])
+        times[int(entry)] = sum(int(v) for v in fields[11:15]) / ticks
+    tree, frontier = {root_pid}, [root_pid]
+    while frontier:
+        children = [pid for pid, parent in parents.items() if parent in frontier]
+        frontier = [pid for pid in children if pid not in tree]
+        tree.update(frontier)
+    return sum(times.get(pid, 0.0) for pid in tree)
+
+
+def child(stage: str, executor: str, dataset: str) -> dict:
+    import importlib
+
+    from core.log import setup_logging
+
+    setup_logging()
+    module, args = STAGES[stage]
+    main = importlib.import_module(module).main
+    startup = 0.0
+    if executor == "ray":
+        from core import ray_executor
+
+        start = time.perf_counter()
+        ray_executor.connect(None)
+        startup = time.perf_counter() - start
+    cpu_before = tree_cpu_seconds(os.getpid())
+    start = time.perf_counter()
+    code = main([*args, "--dataset_path", dataset, "--executor", executor])
+    stage_s = time.perf_counter() - start
+    cpu_s = tree_cpu_seconds(os.getpid()) - cpu_before
+    return {"exit_code": code, "stage_s": stage_s, "startup_s": startup, "cpu_s": cpu_s}
+
+
+def timed_run(stage: str, executor: str, dataset: Path) -> dict:
+    load_before = os.getloadavg()[0]
+    out = subprocess.run([sys.executable, __file__, "--child", stage, executor, str(dataset)],
+                         capture_output=True, text=True)
+    if out.returncode != 0:
+        raise SystemExit(f"{stage}/{executor} failed:\n{out.stderr[-3000:]}")
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    if result["exit_code"] != 0:
+        raise SystemExit(f"{stage}/{executor} exited {result['exit_code']}:\n{out.stderr[-3000:]}")
+    return {**result, "load_before": load_before, "load_after": os.getloadavg()[0]}
+
+
+# --- data --------------------------------------------------------------------------------------------
+
+def demo_data(workdir: Path) -> Path:
+    from demo_generator.concerts import generate_demo
+
+    root = workdir / "demo_full"
+    if not (root / ".demo_complete.json").exists():
+        generate_demo(root, seconds=None)
+    return root
+
+
+def stage_songs(stage: str, root: Path) -> list:
+    from core.metadata import load_metadata, select_songs
+
+    songs = load_metadata(root / "dataset_metadata.json")
+    kept, _ = select_songs(songs, require=("fps",)) if stage == "pose" else select_songs(songs)
+    return kept
+
+
+def outputs(root: Path, patterns: tuple[str, ...]) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for pattern in patterns
+            for p in sorted(root.rglob(pattern)) if not p.name.startswith(".")}
+
+
+def git_commit() -> str:
+    def git(*args):
+        return subprocess.run(["git", *args], cwd=REPO_ROOT, capture_output=True,
+                              text=True).stdout.strip()
+    return git("rev-parse", "HEAD") + ("-dirty" if git("status", "--porcelain", "--", "core",
+                                                       "pose_estimation", "feature_extraction")
+                                       else "")
+
+
+def measure(workdir: Path) -> dict:
+    import ray
+
+    from core.video import probe_video
+    from demo_generator.concerts import DEMO_SONGS
+
+    source = demo_data(workdir)
+    result = {"git_commit": git_commit(), "ray_version": ray.__version__,
+              "python": platform.python_version(), "cpu_cores": len(os.sched_getaffinity(0)),
+              "data": {"generator": "demo_generator.concerts.generate_demo (full length, seed 0)",
+                       "songs": {f"{s.artist}/{s.song}": s.seconds for s in DEMO_SONGS}},
+              "stages": {}}
+    posed = None
+    for stage, patterns in (("pose", ("*.pkl",)), ("features", ("*_features.json",
+                                                                 "correlations.json"))):
+        base = source if stage == "pose" else posed
+        songs = stage_songs(stage, base)
+        runs, copies = {}, {}
+        for executor in ("serial", "ray"):
+            copy = workdir / f"{stage}_{executor}"
+            shutil.rmtree(copy, ignore_errors=True)
+            shutil.copytree(base, copy, symlinks=True)
+            runs[executor] = timed_run(stage, executor, copy)
+            copies[executor] = copy
+            print(f"{stage:9s} {executor:6s} {runs[executor]['stage_s']:7.1f} s "
+                  f"(+{runs[executor]['startup_s']:.1f} s Ray start-up), load "
+                  f"{runs[executor]['load_before']:.1f} -> {runs[executor]['load_after']:.1f}",
+                  flush=True)
+        identical = outputs(copies["serial"], patterns) == outputs(copies["ray"], patterns)
+        seconds = sum(s.duration for s in songs)
+        entry = {"songs": len(songs), "song_seconds": seconds,
+                 "shortest_song_s": min(s.duration for s in songs),
+                 "outputs_identical": identical, **{f"{e}": runs[e] for e in runs}}
+        if stage == "pose":
+            entry["frames"] = sum(probe_video(next(s.folder(base).glob("*.mov"))).n_frames
+                                  for s in songs)
+        cores = result["cpu_cores"]
+        for executor in ("serial", "ray"):
+            entry[f"{executor}_songs_per_hour"] = len(songs) * 3600 / runs[executor]["stage_s"]
+            entry[f"{executor}_idle_songs_per_hour"] = \
+                len(songs) * 3600 * cores / runs[executor]["cpu_s"]
+        entry["ray_over_serial"] = entry["ray_idle_songs_per_hour"] / entry["serial_idle_songs_per_hour"]
+        entry["overhead_pct"] = 100 * (runs["ray"]["cpu_s"] / runs["serial"]["cpu_s"] - 1)
+        entry["wall_overhead_pct"] = 100 * (runs["ray"]["stage_s"] / runs["serial"]["stage_s"] - 1)
+        result["stages"][stage] = entry
+        if stage == "pose":
+            posed = workdir / "posed"
+            shutil.rmtree(posed, ignore_errors=True)
+            shutil.copytree(copies["serial"], posed, symlinks=True)
+            subprocess.run([sys.executable, "-m", "pose_estimation.main", "--post",
+                            "--dataset_path", str(posed)], check=True, capture_output=True,
+                           cwd=REPO_ROOT)
+    return result
+
+
+# --- capacity and README -----------------------------------------------------------------------------
+
+def capacity(result: dict) -> dict:
+    """Node-hours for Saraga Audiovisual from the measured Ray throughput of one node."""
+    pose = result["stages"]["pose"]
+    features = result["stages"]["features"]
+    cores = result["cpu_cores"]
+    # an idle node of this size: its cores x the measured CPU time per frame / per song second
+    frames_per_s = pose["frames"] * cores / pose["ray"]["cpu_s"]
+    video_s = SARAGA_AV["hours"] * 3600
+    pose_hours = video_s * SARAGA_AV["fps"] / frames_per_s / 3600
+    # feature work per second of song, measured on short songs (fixed per-song costs included)
+    features_s_per_song_s = features["ray"]["cpu_s"] / cores / features["song_seconds"]
+    features_hours = video_s * features_s_per_song_s / 3600
+    total = pose_hours + features_hours
+    return {"pose_frames_per_s_per_node": frames_per_s,
+            "features_s_per_song_s": features_s_per_song_s,
+            "node_hours": {"pose": pose_hours, "features": features_hours, "total": total},
+            "days_by_nodes": {str(n): total / n / 24 for n in NODE_COUNTS}}
+
+
+def readme_section(result: dict) -> str:
+    pose, features = result["stages"]["pose"], result["stages"]["features"]
+    cap = capacity(result)
+
+    def row(name: str, entry: dict) -> str:
+        load = max(entry["serial"]["load_before"], entry["serial"]["load_after"],
+                   entry["ray"]["load_before"], entry["ray"]["load_after"])
+        return (f"| {name} | {entry['songs']} ({entry['shortest_song_s']:g} s shortest) | "
+                f"{entry['serial']['cpu_s']:.0f} / {entry['ray']['cpu_s']:.0f} | "
+                f"**{entry['overhead_pct']:+.1f} %** | "
+                f"{entry['serial_idle_songs_per_hour']:.0f} / {entry['ray_idle_songs_per_hour']:.0f} | "
+                f"{entry['serial_songs_per_hour']:.0f} / {entry['ray_songs_per_hour']:.0f} "
+                f"({entry['wall_overhead_pct']:+.0f} %) | {load:.0f} | "
+                f"{entry['ray']['startup_s']:.1f} s | "
+                f"{'yes' if entry['outputs_identical'] else 'NO'} |")
+
+    days = ", ".join(f"{n} node{'s' if n != '1' else ''}: {d:.1f} days"
+                     for n, d in cap["days_by_nodes"].items())
+    return "\n".join([
+        MARK_START,
+        f"Measured by `benchmarks/ray_executor_throughput.py` on this {result['cpu_cores']}-core "
+        f"machine (commit `{result['git_commit'][:12]}`, Ray {result['ray_version']}; "
+        f"`benchmarks/results/ray_executor.json`). Overhead is Ray's extra CPU time (all processes, "
+        f"Ray's own included); songs/hour of an idle node = cores × 3600 / CPU seconds per song; "
+        f"the wall-clock figures were taken at the load shown, shared with other users:",
+        "",
+        "| stage | songs | CPU s serial / Ray | Ray overhead | songs/hour, idle node: serial / Ray "
+        "| songs/hour, wall clock: serial / Ray | load (1 min, max) | Ray start-up (once) "
+        "| outputs identical |",
+        "|---|---|---|---|---|---|---|---|---|",
+        row("pose (MediaPipe, 3 workers)", pose),
+        row("features (both, PCA 3, correlation)", features),
+        "",
+        f"Capacity for Saraga Audiovisual ({SARAGA_AV['concerts']} concerts, "
+        f"{SARAGA_AV['hours']:g} h of video, {SARAGA_AV['tracks']} tracks), from the Ray CPU time "
+        f"on an idle node of this size: pose {cap['pose_frames_per_s_per_node']:.1f} frames/s → "
+        f"{cap['node_hours']['pose']:.0f} node-hours; features "
+        f"{cap['features_s_per_song_s']:.3f} s per second of song → "
+        f"{cap['node_hours']['features']:.0f} node-hours (measured on short songs, so per-song "
+        f"start-up costs make this an upper bound: compare the 1-hour features benchmark in the "
+        f"speed table); total {cap['node_hours']['total']:.0f} node-hours, i.e. {days}, "
+        f"with the songs spread evenly over the nodes (they are independent tasks).",
+        MARK_END])
+
+
+def write_readme(result: dict) -> None:
+    text = README.read_text()
+    start, end = text.index(MARK_START), text.index(MARK_END) + len(MARK_END)
+    README.write_text(text[:start] + readme_section(result) + text[end:])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--workdir", type=Path, default=Path("/tmp/ray_executor_bench"))
+    parser.add_argument("--out", type=Path, default=RESULT_JSON)
+    parser.add_argument("--readme", action="store_true", help="write the figures into README.md")
+    parser.add_argument("--readme-only", action="store_true",
+                        help="only rewrite README.md from the committed JSON")
+    parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(child(*args.child)))
+        return 0
+    if args.readme_only:
+        write_readme(json.loads(args.out.read_text()))
+        return 0
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    result = measure(args.workdir)
+    result["capacity"] = capacity(result)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    print(readme_section(result))
+    if args.readme:
+        write_readme(result)
+    bad = [s for s, e in result["stages"].items() if not e["outputs_identical"]]
+    if bad:
+        print(f"outputs differ between executors: {bad}")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
