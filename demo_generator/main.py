@@ -9,6 +9,7 @@ from pathlib import Path
 from core.log import setup_logging
 
 from .concerts import generate_demo
+from .stress import STRESS_SCENES, STRESS_SECONDS, generate_stress
 from .scenes import BENCHMARK_KINDS, DEFAULT_COUNTS, SCENE_KINDS, SCENE_SECONDS, generate_scenes
 
 
@@ -48,6 +49,16 @@ def build_parser() -> argparse.ArgumentParser:
     scenes.add_argument("--video", action="store_true",
                         help="also render each scene's video.mov (slow; keypoints are written "
                              "either way)")
+    stress = parser.add_argument_group("pose stress scenes (demo_generator.stress)")
+    stress.add_argument("--stress", action="store_true",
+                        help="write the pose stress scenes instead of the demo songs: wide shots at "
+                             "720p and 1080p, performers at 1/4-1/2 of the frame height, crowds and "
+                             "posters of faces, occlusion, dim and uneven light, with ground-truth "
+                             f"performer boxes and face centres (default {STRESS_SECONDS:g} s each)")
+    stress.add_argument("--stress_scenes", nargs="+", default=None, metavar="NAME",
+                        choices=[s.name for s in STRESS_SCENES],
+                        help="only these stress scenes (" + ", ".join(s.name for s in STRESS_SCENES)
+                        + ")")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     return parser
 
@@ -56,6 +67,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     setup_logging(args.verbose)
+    if args.stress:
+        seconds = STRESS_SECONDS if args.seconds is None else args.seconds
+        if not seconds > 0:
+            parser.error("--seconds must be > 0")
+        generate_stress(args.out_dir, seconds, tuple(args.stress_scenes or ()), force=args.force)
+        return 0
     if args.scenes:
         counts = {"train": args.train, "validation": args.validation, "test": args.test}
         if any(n < 0 for n in counts.values()):

@@ -148,11 +148,16 @@ def feathered_alpha(height: int, width: int, feather: float = FEATHER_PX) -> np.
     return np.clip(np.minimum(ys, xs) / feather, 0.0, 1.0).astype(np.float32)
 
 
-@lru_cache(maxsize=None)
 def load_sprite(instrument: str) -> Sprite:
+    """The sprite of ``SPRITE_SOURCES[instrument]``."""
+    return make_sprite(SPRITE_SOURCES[instrument])
+
+
+@lru_cache(maxsize=None)
+def make_sprite(src: SpriteSource) -> Sprite:
+    """Cut, scale and tint ``src``'s photograph into a feathered RGBA sprite."""
     import cv2
 
-    src = SPRITE_SOURCES[instrument]
     x0, y0, x1, y1 = src.crop
     photo = _load_photo(src.image)[y0:y1, x0:x1]
     if src.mirror:
@@ -316,9 +321,9 @@ class PerformerRenderer:
     the violinist's photograph; ``amplitudes`` replaces ``MOTION[instrument]``."""
 
     def __init__(self, instrument: str, slot_x: float, appearance: str | None = None,
-                 amplitudes: dict | None = None):
+                 amplitudes: dict | None = None, sprite: Sprite | None = None):
         self.instrument = instrument
-        self.sprite = load_sprite(appearance or instrument)
+        self.sprite = sprite if sprite is not None else load_sprite(appearance or instrument)
         amp = MOTION[instrument] if amplitudes is None else amplitudes
         w, h = self.sprite.size
         self.origin = np.array([slot_x - w / 2.0, SPRITE_BOTTOM_Y - h])   # stage (frame) coords
@@ -419,6 +424,10 @@ class PerformerRenderer:
         placed = corners @ m[:, :2].T + m[:, 2]
         box = np.array([placed[:, 0].min(), placed[:, 1].min(), placed[:, 0].max(), placed[:, 1].max()])
         box = np.clip(box, 0, [FRAME_WIDTH, FRAME_HEIGHT, FRAME_WIDTH, FRAME_HEIGHT])
+        return box, m[:, :2] @ self.face_point(state) + m[:, 2]
+
+    def face_point(self, state: PerformerState) -> np.ndarray:
+        """(2,) the face centre in sprite pixels after the head roll and head shift."""
         face = self.sprite.face_centre.astype(np.float64)
         if state.head_roll_deg:
             phi = np.deg2rad(state.head_roll_deg)
@@ -427,7 +436,7 @@ class PerformerRenderer:
         for name, shift in state.local_shifts:
             if name == "head":
                 face = face + np.array(shift)
-        return box, m[:, :2] @ face + m[:, 2]
+        return face
 
     def draw(self, frame: np.ndarray, state: PerformerState, camera_x: float) -> None:
         """Alpha-composite the animated performer into ``frame`` (in place)."""
