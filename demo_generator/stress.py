@@ -176,11 +176,17 @@ def light_field(scene: StressScene) -> np.ndarray:
     return (scene.dim + (1 - scene.dim) * spot)[..., None].astype(np.float32)
 
 
+ONSET_DECAY_FRAMES = 4.0
+
+
 def onset_motion(rng: np.random.Generator, n_frames: int, fps: float = dv.FPS) -> np.ndarray:
-    """(F,) motion coordinate from a random onset train (Poisson, ``ONSETS_PER_S``)."""
-    envelope = np.zeros(n_frames)
-    onsets = rng.random(n_frames) < ONSETS_PER_S / fps
-    envelope[onsets] = rng.uniform(0.5, 1.0, onsets.sum())
+    """(F,) motion coordinate from a random onset train (Poisson, ``ONSETS_PER_S``, one onset at
+    frame 0 so that every performer moves from the start): each onset of strength U(0.5, 1)
+    decays as ``exp(-t / ONSET_DECAY_FRAMES)`` like an onset envelope."""
+    onsets = np.where(rng.random(n_frames) < ONSETS_PER_S / fps, rng.uniform(0.5, 1.0, n_frames), 0.0)
+    onsets[0] = 1.0
+    kernel = np.exp(-np.arange(int(6 * ONSET_DECAY_FRAMES)) / ONSET_DECAY_FRAMES)
+    envelope = np.convolve(onsets, kernel)[:n_frames]
     return dv.stroke_motion(dv.motion_driver(envelope))
 
 

@@ -10,7 +10,8 @@ Examples::
 Finished songs are skipped unless -f: a song is finished when its outputs were made from its
 inputs as they are now (a re-posed video makes --post redo the keypoints). ``--device`` applies to
 the mmpose and rtmlib backends; MediaPipe always runs on the CPU (a misspelt device is still an
-error, a GPU one a warning). Exit code: 0 when no song failed, 1 when any song failed (each
+error, a GPU one a warning). The native libraries' log lines (MediaPipe, TensorFlow Lite) are
+silenced unless -v. Exit code: 0 when no song failed, 1 when any song failed (each
 is named in the summary), 2 for a setup error (unreadable metadata, missing backend setting).
 """
 from __future__ import annotations
@@ -20,7 +21,7 @@ import logging
 import sys
 
 from core.device import DeviceError, check_device_spec
-from core.log import setup_logging
+from core.log import native_stderr_silenced, quiet_native_environment, setup_logging
 from core.metadata import MetadataError, load_metadata, select_songs
 from core.runner import RunSummary, run_per_song
 from core.settings import POSE_BACKENDS, SettingsError, add_common_args, settings_from_args
@@ -60,6 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     setup_logging(args.verbose)
+    if not args.verbose:              # before MediaPipe is imported here or in a worker
+        quiet_native_environment()
     if not (args.pose or args.post):
         build_parser().error("nothing to do: give --pose, --post or both")
     try:
@@ -87,9 +90,10 @@ def main(argv: list[str] | None = None) -> int:
         def pose_work(song):
             return pose_song(song, PoseJob(dataset_path, shared_backend(*backend_args), args.force))
 
-        summary.merge(run_per_song("pose", chosen, pose_work, skipped, log,
-                                   results_dir=settings.results_dir, settings=settings,
-                                   resources=pose_task(settings.pose_backend, workers)))
+        with native_stderr_silenced(not args.verbose):      # MediaPipe/TFLite log lines
+            summary.merge(run_per_song("pose", chosen, pose_work, skipped, log,
+                                       results_dir=settings.results_dir, settings=settings,
+                                       resources=pose_task(settings.pose_backend, workers)))
     if args.post:
         try:
             chosen, skipped = select_songs(songs, args.artist, args.song, skip_moving_camera=True,

@@ -2,10 +2,10 @@
 
 Holistic is single-person; concerts have three or more musicians. Per frame:
 
-1. every ``detect_every`` frames, the full-range face detector (``FaceDetection(model_selection=1)``,
-   multi-face) runs on the frame — on ``detection_tiles`` overlapping square tiles so that small
-   faces stay large enough in the detector's 192×192 input — and the detections (merged by NMS)
-   update the performer tracks (``pose_estimation.tracking``);
+1. the performer finder (``pose_estimation.finder``: short- and full-range face detectors on
+   tiles of three sizes in a rolling scan, MediaPipe Pose for "a body below the face", motion,
+   and the performers followed through Holistic's own results between scans) says whose crop to
+   pose;
 2. each tracked performer's crop goes to *its own* ``Holistic`` instance (tracking mode,
    ``static_image_mode=False``: the landmarks of the previous frame seed the next, which is what
    makes it fast), kept in one of ``n_workers`` worker processes (a track always goes to the same
@@ -34,14 +34,16 @@ from typing import Iterable, Iterator
 import numpy as np
 
 from core.keypoints import LOWER_BODY
+from core.log import quiet_native_environment, silence_native_stderr_of_this_process
 
 from .mapping import holistic_to_wholebody, keypoint_box, landmarks_to_array
-from .tracking import PerformerTracker, non_max_suppression
+from .tracking import non_max_suppression
+from .finder import FULL_RANGE, MIN_FACE_CONFIDENCE, SHORT_RANGE, PerformerFinder
 
 log = logging.getLogger(__name__)
 
 MODEL_NAME = "mediapipe-0.10.21 holistic (pose_landmark_full, face_landmark, hand_landmark_full) " \
-             "+ face_detection_full_range"
+             "+ finder (face_detection_short_range, face_detection_full_range, pose_landmark_full)"
 WORKER_TIMEOUT_S = 120.0
 # The crop is already centred on a detected face, so Holistic's own person detector may accept a
 # weaker detection than its 0.5 default (the demo's mridangam player, half hidden behind a camera,
@@ -54,13 +56,12 @@ BOX_MIN_SCORE = 0.3     # points below this visibility do not shape the person b
 @dataclass(frozen=True)
 class MediaPipeOptions:
     n_workers: int = 3               # 0 = run Holistic in this process
-    detect_every: int = 5            # frames between face-detection rounds
-    detection_tiles: int = 2         # square tiles across the frame width for face detection
-    min_face_confidence: float = 0.5
+    min_face_confidence: float = MIN_FACE_CONFIDENCE
     max_in_flight: int = 4           # frames submitted but not yet collected
-    max_missed: int = 6              # detection rounds a track survives without a detection
 
 
+# The old single-level finder (full-range detector on ``n_tiles`` frame-high tiles), still used by
+# the MMPose backend's person finder when no person detector is configured.
 def tile_windows(width: int, height: int, n_tiles: int) -> list[tuple[int, int, int, int]]:
     """``n_tiles`` overlapping windows ``(x0, y0, x1, y1)`` across the frame width.
 
@@ -92,6 +93,40 @@ def detect_faces(detector, frame: np.ndarray, n_tiles: int) -> tuple[np.ndarray,
     boxes, scores = np.array(boxes, dtype=np.float64), np.array(scores, dtype=np.float64)
     keep = non_max_suppression(boxes, scores, iou_threshold=0.3)
     return boxes[keep], scores[keep]
+
+
+def mediapipe_detectors(min_face_confidence: float):
+    """The finder's detectors (``finder.FaceDetector``, ``finder.BodyDetector``) and a closer:
+    MediaPipe FaceDetection short- and full-range, and Pose (static images, the shipped full
+    model) for the body-below rule."""
+    import mediapipe as mp
+
+    faces = {model: mp.solutions.face_detection.FaceDetection(
+        model_selection=model, min_detection_confidence=min_face_confidence)
+        for model in (SHORT_RANGE, FULL_RANGE)}
+    pose = mp.solutions.pose.Pose(static_image_mode=True, model_complexity=1,
+                                  min_detection_confidence=0.5)
+
+    def detect(model: int, crop: np.ndarray) -> list:
+        result = faces[model].process(np.ascontiguousarray(crop))
+        found = []
+        for det in result.detections or ():
+            rb = det.location_data.relative_bounding_box
+            found.append(((rb.xmin, rb.ymin, rb.xmin + rb.width, rb.ymin + rb.height), det.score[0]))
+        return found
+
+    def body(crop: np.ndarray):
+        result = pose.process(np.ascontiguousarray(crop))
+        if result.pose_landmarks is None:
+            return None
+        return np.array([(lm.x, lm.y, lm.visibility) for lm in result.pose_landmarks.landmark])
+
+    def close() -> None:
+        for detector in faces.values():
+            detector.close()
+        pose.close()
+
+    return detect, body, close
 
 
 class HolisticPool:
@@ -151,12 +186,16 @@ def _exit_with_parent(parent_pid: int) -> None:
         os._exit(0)
 
 
-def _worker_main(requests, results, parent_pid: int) -> None:
+def _worker_main(requests, results, parent_pid: int, quiet: bool = True) -> None:
     """Worker process: ``("pose", frame_index, track_id, crop, crop_xywh, face_score)`` →
     ``(frame_index, track_id, output or None)``; ``("drop", track_id)``; ``None`` stops.
-    Exits by itself when ``parent_pid`` is no longer its parent (the parent died)."""
+    Exits by itself when ``parent_pid`` is no longer its parent (the parent died). ``quiet``: the
+    native libraries' log lines are silenced before MediaPipe is imported (errors reach the
+    parent through ``results``)."""
     _exit_with_parent(parent_pid)
-    os.environ.setdefault("GLOG_minloglevel", "2")
+    if quiet:
+        quiet_native_environment()
+        silence_native_stderr_of_this_process()
     pool = HolisticPool()
     try:
         while True:
@@ -208,7 +247,9 @@ class _ProcessWorkers:
         context = mp_proc.get_context("spawn")   # no fork after MediaPipe has started threads
         self.requests = [context.Queue() for _ in range(n_workers)]
         self.results = [context.Queue() for _ in range(n_workers)]
-        self.processes = [context.Process(target=_worker_main, args=(rq, rs, os.getpid()),
+        # the workers are as quiet as this process: native log lines only with -v (debug logging)
+        quiet = not logging.getLogger().isEnabledFor(logging.DEBUG)
+        self.processes = [context.Process(target=_worker_main, args=(rq, rs, os.getpid(), quiet),
                                           daemon=True, name=f"holistic-worker-{i}")
                           for i, (rq, rs) in enumerate(zip(self.requests, self.results))]
         for process in self.processes:
@@ -255,26 +296,21 @@ def estimate_poses(frames: Iterable[tuple[int, np.ndarray]], options: MediaPipeO
     around the upper-body, face and hand points with score ≥ ``BOX_MIN_SCORE`` (hips, legs and feet
     left out: seated performers' legs are hidden and their guessed positions would move the box).
     """
-    import mediapipe as mp
-
-    detector = mp.solutions.face_detection.FaceDetection(
-        model_selection=1, min_detection_confidence=options.min_face_confidence)
+    detect, body, close_detectors = mediapipe_detectors(options.min_face_confidence)
     workers = _ProcessWorkers(options.n_workers) if options.n_workers > 0 else _InlineWorkers()
-    tracker: PerformerTracker | None = None
+    finder: PerformerFinder | None = None
     owner: dict[int, int] = {}                       # track id -> worker index
     in_flight: deque = deque()                       # (frame_index, [(worker, track_id), ...])
     try:
         for frame_index, frame in frames:
             height, width = frame.shape[:2]
-            if tracker is None:
-                tracker = PerformerTracker((width, height), max_missed=options.max_missed)
-            if frame_index % options.detect_every == 0 or not tracker.tracks:
-                boxes, scores = detect_faces(detector, frame, options.detection_tiles)
-                for track_id in tracker.update(boxes, scores):
-                    if track_id in owner:
-                        workers.drop(owner.pop(track_id), track_id)
+            if finder is None:
+                finder = PerformerFinder((width, height), detect, body)
+            for track_id in finder.step(frame_index, frame):
+                if track_id in owner:
+                    workers.drop(owner.pop(track_id), track_id)
             tasks = []
-            for track in tracker.tracks:
+            for track in finder.tracks:
                 if track.track_id not in owner:
                     load = np.bincount(list(owner.values()), minlength=max(options.n_workers, 1))
                     owner[track.track_id] = int(np.argmin(load))
@@ -287,28 +323,32 @@ def estimate_poses(frames: Iterable[tuple[int, np.ndarray]], options: MediaPipeO
                 tasks.append((worker, track.track_id))
             in_flight.append((frame_index, tasks))
             while len(in_flight) > options.max_in_flight:
-                yield _collect(workers, *in_flight.popleft(), (width, height))
+                yield _collect(workers, finder, *in_flight.popleft(), (width, height))
         while in_flight:
-            yield _collect(workers, *in_flight.popleft(), (width, height))
+            yield _collect(workers, finder, *in_flight.popleft(), (width, height))
     finally:
         workers.close()
-        detector.close()
+        close_detectors()
 
 
-def _collect(workers, frame_index: int, tasks: list[tuple[int, int]], frame_wh: tuple[int, int]
-             ) -> tuple[int, list[dict]]:
+def _collect(workers, finder: PerformerFinder, frame_index: int, tasks: list[tuple[int, int]],
+             frame_wh: tuple[int, int]) -> tuple[int, list[dict]]:
+    """The persons of ``frame_index`` from the workers; each result also goes to the finder
+    (``PerformerFinder.observe``: Holistic's face position follows the performer)."""
     persons = []
     for worker, track_id in tasks:
         got_frame, got_track, output = workers.collect(worker)
         if (got_frame, got_track) != (frame_index, track_id):
             raise RuntimeError(f"worker {worker} answered frame {got_frame} track {got_track}, "
                                f"expected frame {frame_index} track {track_id}")
-        if output is None:
-            continue
-        if isinstance(output[0], str):   # ("error", message) from the worker
+        if output is not None and isinstance(output[0], str):   # ("error", message) from the worker
             raise RuntimeError(f"Holistic failed on frame {frame_index}: {output[1]}")
+        if output is None:
+            finder.observe(track_id, None, None)
+            continue
         keypoints, scores = output
         box = keypoint_box(_upper_body(keypoints), scores, BOX_MIN_SCORE, frame_wh)
+        finder.observe(track_id, keypoints, scores, box)
         if box is None:
             continue
         persons.append({"keypoints": keypoints, "scores": scores, "box": box, "track_id": track_id})

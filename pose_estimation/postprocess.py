@@ -58,6 +58,7 @@ class Clusters:
     centres: np.ndarray      # (K, 2) float64 mean centre of each cluster, pixels
     presence: np.ndarray     # (K,) float64 fraction of frames with at least one member
     sizes: np.ndarray        # (K,) int number of member detections
+    x_ranges: np.ndarray | None = None   # (K, 2) float64 min and max member centre x, pixels
 
 
 def cluster_centres(centres_per_frame: list[np.ndarray], threshold: float) -> Clusters:
@@ -65,6 +66,7 @@ def cluster_centres(centres_per_frame: list[np.ndarray], threshold: float) -> Cl
     sums: list[np.ndarray] = []
     counts: list[int] = []
     frames_seen: list[set] = []
+    x_ranges: list[list[float]] = []
     for frame_index, centres in enumerate(centres_per_frame):
         for centre in np.asarray(centres, dtype=np.float64).reshape(-1, 2):
             if not np.isfinite(centre).all():
@@ -77,16 +79,18 @@ def cluster_centres(centres_per_frame: list[np.ndarray], threshold: float) -> Cl
                     sums[best] = sums[best] + centre
                     counts[best] += 1
                     frames_seen[best].add(frame_index)
+                    x_ranges[best] = [min(x_ranges[best][0], centre[0]), max(x_ranges[best][1], centre[0])]
                     continue
             sums.append(centre.copy())
             counts.append(1)
             frames_seen.append({frame_index})
+            x_ranges.append([centre[0], centre[0]])
     n_frames = max(len(centres_per_frame), 1)
     if not sums:
-        return Clusters(np.zeros((0, 2)), np.zeros(0), np.zeros(0, dtype=int))
+        return Clusters(np.zeros((0, 2)), np.zeros(0), np.zeros(0, dtype=int), np.zeros((0, 2)))
     return Clusters(np.array(sums) / np.array(counts)[:, None],
                     np.array([len(s) / n_frames for s in frames_seen]),
-                    np.array(counts, dtype=int))
+                    np.array(counts, dtype=int), np.array(x_ranges, dtype=np.float64))
 
 
 def describe_wall_art_rule(rule: str) -> dict:
@@ -123,9 +127,36 @@ def select_performers(clusters: Clusters, n_performers: int, frame_height: float
         raise LayoutMismatchError(
             f"layout has {n_performers} performers, found {len(low_enough)} stable "
             f"{'person' if len(low_enough) == 1 else 'people'}{detail} "
-            f"(present in > {MIN_PRESENCE:.0%} of frames)")
+            f"(present in > {MIN_PRESENCE:.0%} of frames){describe_people(clusters, frame_height)}")
     lowest = low_enough[np.argsort(-clusters.centres[low_enough, 1], kind="stable")][:n_performers]
     return lowest[np.argsort(clusters.centres[lowest, 0], kind="stable")]
+
+
+MAX_PEOPLE_LISTED = 8
+
+
+def describe_people(clusters: Clusters, frame_height: float) -> str:
+    """``": stable: x 180-240 (98% of frames), ...; also seen: x 1000-1040 (31%)"`` -- the people
+    found, left to right, so a layout mismatch can be checked against the video (the
+    ``MAX_PEOPLE_LISTED`` most present of the others)."""
+    if not len(clusters.presence):
+        return ": nobody was detected"
+    x_ranges = clusters.x_ranges if clusters.x_ranges is not None else \
+        np.repeat(clusters.centres[:, :1], 2, axis=1)
+
+    def item(k: int) -> str:
+        high = " high in the frame" if clusters.centres[k, 1] < TOP_FRACTION * frame_height else ""
+        return f"x {x_ranges[k, 0]:.0f}-{x_ranges[k, 1]:.0f}{high} ({clusters.presence[k]:.0%} of frames)"
+
+    stable = np.flatnonzero(clusters.presence > MIN_PRESENCE)
+    others = np.flatnonzero(clusters.presence <= MIN_PRESENCE)
+    others = others[np.argsort(-clusters.presence[others], kind="stable")][:MAX_PEOPLE_LISTED]
+    parts = []
+    if len(stable):
+        parts.append("stable: " + ", ".join(item(k) for k in stable[np.argsort(clusters.centres[stable, 0])]))
+    if len(others):
+        parts.append("also seen: " + ", ".join(item(k) for k in others[np.argsort(clusters.centres[others, 0])]))
+    return ": " + "; ".join(parts)
 
 
 def assign_detections(centres_per_frame: list[np.ndarray], performer_centres: np.ndarray,

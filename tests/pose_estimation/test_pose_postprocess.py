@@ -103,3 +103,22 @@ def test_extra_stable_person_lower_ones_win():
         persons.append(person_at(box_around(900, 300)))
     tracks = split_performers(frames, 3, (W, H))
     np.testing.assert_allclose(tracks.centres[:, 0], PERFORMER_X, atol=5)
+
+
+def test_layout_mismatch_lists_the_people_found():
+    """Two performers always there (x = 250 and 1030, jitter < 20 px), a third only in frames
+    0-29 of 100 at x = 640: the error names both stable people with their x ranges and share of
+    frames, and the intermittent one under "also seen"."""
+    frames = []
+    for f in range(100):
+        persons = [person_at(box_around(250 + 10 * np.sin(f), 470)),
+                   person_at(box_around(1030 - 10 * np.cos(f), 470))]
+        if f < 30:
+            persons.append(person_at(box_around(640, 470)))
+        frames.append(persons)
+    with pytest.raises(LayoutMismatchError) as error:
+        split_performers(frames, 3, (1280, 720))
+    message = str(error.value)
+    assert message.startswith("layout has 3 performers, found 2 stable people (present in > 66% "
+                              "of frames): stable: x 240-260 (100% of frames), x 1020-1040 (100% "
+                              "of frames); also seen: x 640-640 (30% of frames)"), message

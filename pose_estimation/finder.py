@@ -1,0 +1,409 @@
+"""Finding the performers in a concert frame and following them (MediaPipe backend).
+
+Holistic is single-person, so each performer needs a crop around them. The finder decides whose
+crops to pose. It does not rest on one face detector at one scale: concert videos are often wide
+shots where a performer's face is ~25 px tall next to a crowd (or a wall of photographs) of faces
+of the same size.
+
+Scan (where faces are looked for)
+---------------------------------
+Two MediaPipe face detectors, the full-range one (192x192 input) and the short-range one
+(128x128), run on square tiles of three sizes (``SCAN_LEVELS``, side as a fraction of the frame
+height ``H``, tiles overlapping by ``TILE_OVERLAP`` = 25 %):
+
+====== ============ =============== ====================================================
+level  detector     tile side       what it finds
+====== ============ =============== ====================================================
+0      full range   ``H``           large faces (chest-up performers)
+1      full range   ``H / 2``       faces down to ~0.03 H (upscaled 1.07x at 720p)
+2      short range  ``H / 4``       small faces, ~25 px at 720p (upscaled tiles)
+====== ============ =============== ====================================================
+
+The first frame scans every tile of every level, and so does a frame while no performer is
+followed (at most once per scan cycle); otherwise the scan *rolls*: ``SCAN_WINDOWS_PER_FRAME`` = 2 tiles per frame, in level order, so
+the whole frame is covered about once a second (68 tiles at 720p and 1080p) at ~5 ms of CPU per
+frame instead of ~170 ms. Detections with score >= ``MIN_FACE_CONFIDENCE`` = 0.5 from all levels
+are merged by NMS (IoU > ``NMS_IOU`` = 0.3).
+
+Following (between scans)
+-------------------------
+A performer's face box is moved every frame to where Holistic (run on that performer's crop)
+put the face: the mean of its 68 face points, else its nose when that scores >= 0.5; the box keeps
+its size (the detector's) and is smoothed (weight ``SMOOTHING`` = 0.5 on the new position). Scan
+detections within ``MATCH_FACES`` = 1 face size of a performer refresh its box (position and
+size). A performer for whom Holistic found neither face nor body in ``LOST_FRAMES`` = 15
+consecutive frames is dropped (a scan finds them again if they come back).
+
+Which faces are performers (decision rules, in this order)
+----------------------------------------------------------
+A face detection that matches no followed performer is a *candidate*:
+
+1. **Too small**: face side < ``MIN_FACE_HEIGHT_FRACTION`` = 0.03 of the frame height (a
+   performer at 1/4 of the frame height has a face of ~0.04 H; crowd faces in a wide shot are
+   smaller), or < ``MIN_FACE_RATIO`` = 0.2 of the largest confirmed performer's face (a
+   chest-up performer at half the frame height has a face ~5x that of a full-body one at a
+   quarter): ignored.
+2. **Same body**: centre within ``DUPLICATE_FACES`` = 1.5 face sizes of a followed performer's
+   face (the same face seen by another level), or inside a performer's body box (their last
+   Holistic keypoints) while smaller than ``PART_FACE_RATIO`` = 0.5 of that performer's face
+   (a face-like pattern on a performer's clothes or instrument): ignored.
+3. **Body below**: a new candidate's crop (``tracking.person_region``) goes once through
+   MediaPipe Pose (static image mode, the shipped full model); a person whose nose lies within
+   ``BODY_NOSE_FACES`` = 0.6 face sizes of the face centre and whose two shoulders (visibility
+   >= 0.5) lie below it makes the candidate a *provisional performer* at once. Faces without a
+   body (crowd rows seen over seat backs, framed portraits) wait as *pending* candidates.
+4. **Motion**: a pending candidate whose face region (twice the face box, on a grey copy of the
+   frame downscaled to ``MOTION_HEIGHT`` = 180 rows) changes by a mean absolute difference of at
+   least ``max(MOTION_MIN_LEVEL = 2 grey levels, MOTION_NOISE_FACTOR = 4 x the frame's median
+   difference)`` between frames ``MOTION_LAG`` = 6 apart (0.2 s at 30 fps) becomes a provisional
+   performer. Still faces (posters, photographs, a still crowd) never do. A pending candidate not
+   detected again within two scan cycles is forgotten.
+5. **Probation**: a provisional performer is posed by Holistic like the others and is confirmed
+   once it has moved (rule 4) and Holistic found its shoulders (score >= 0.5) in at least
+   ``PROBATION_BODY_SHARE`` = 1/3 of its frames; one that is not confirmed within
+   ``PROBATION_FRAMES`` = 60 frames goes back to pending, where only motion can promote it
+   again (a portrait with painted shoulders is found by rule 3 once, then stays pending).
+6. **Duplicates**: when two performers' faces come within ``DUPLICATE_FACES`` / 3 = 0.5 face
+   sizes of each other (two tracks locked onto one person), the younger is dropped.
+
+Every performer, provisional or confirmed, is posed; post-processing (``postprocess``) then keeps
+the people present in most frames. Everything here is deterministic (same frames, same answers),
+whatever the number of Holistic worker processes.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+import numpy as np
+
+from core.keypoints import FACE_OFFSET
+
+from .tracking import box_centre, match_boxes, non_max_suppression, person_region, region_moved
+
+SHORT_RANGE, FULL_RANGE = 0, 1
+SCAN_LEVELS = ((FULL_RANGE, 1.0), (FULL_RANGE, 0.5), (SHORT_RANGE, 0.25))
+TILE_OVERLAP = 0.25
+SCAN_WINDOWS_PER_FRAME = 2
+MIN_FACE_CONFIDENCE = 0.5
+NMS_IOU = 0.3
+
+MATCH_FACES = 1.0
+SMOOTHING = 0.5
+LOST_FRAMES = 15
+MIN_FACE_HEIGHT_FRACTION = 0.03
+MIN_FACE_RATIO = 0.2
+DUPLICATE_FACES = 1.5
+PART_FACE_RATIO = 0.5
+BODY_NOSE_FACES = 0.6
+MOTION_HEIGHT = 180
+MOTION_LAG = 6
+MOTION_MIN_LEVEL = 2.0
+MOTION_NOISE_FACTOR = 4.0
+PROBATION_FRAMES = 60
+PROBATION_BODY_SHARE = 1 / 3
+NOSE, LEFT_SHOULDER, RIGHT_SHOULDER = 0, 5, 6       # COCO-WholeBody indices
+POINT_MIN_SCORE = 0.5
+
+# (model, crop (h, w, 3) uint8 RGB) -> [(x0, y0, x1, y1) relative to the crop, score]
+FaceDetector = Callable[[int, np.ndarray], list]
+# crop -> (17-or-more, 3) array of (x, y, visibility) relative to the crop (MediaPipe Pose's 33
+# landmarks), or None when no person is found
+BodyDetector = Callable[[np.ndarray], "np.ndarray | None"]
+
+
+@dataclass(frozen=True)
+class ScanWindow:
+    level: int
+    model: int                      # SHORT_RANGE | FULL_RANGE
+    box: tuple[int, int, int, int]  # x0, y0, x1, y1 pixels
+
+
+def axis_starts(length: int, side: int, overlap: float = TILE_OVERLAP) -> list[int]:
+    """Start offsets of tiles of ``side`` covering ``length`` with at least ``overlap``."""
+    if side >= length:
+        return [0]
+    n = int(np.ceil((length - side) / (side * (1 - overlap)))) + 1
+    return [int(round(v)) for v in np.linspace(0, length - side, n)]
+
+
+def scan_windows(width: int, height: int, levels=SCAN_LEVELS) -> list[ScanWindow]:
+    """Every tile of every level (module docstring), level by level, row by row."""
+    windows = []
+    for level, (model, fraction) in enumerate(levels):
+        side = int(round(min(fraction * height, width, height)))
+        for y in axis_starts(height, side):
+            for x in axis_starts(width, side):
+                windows.append(ScanWindow(level, model, (x, y, x + side, y + side)))
+    return windows
+
+
+def scan(detect: FaceDetector, frame: np.ndarray, windows: Sequence[ScanWindow]
+         ) -> tuple[np.ndarray, np.ndarray]:
+    """Face boxes ``(N, 4)`` xyxy frame pixels and scores ``(N,)`` found in ``windows``, NMS-merged."""
+    boxes, scores = [], []
+    for window in windows:
+        x0, y0, x1, y1 = window.box
+        for (rx0, ry0, rx1, ry1), score in detect(window.model, frame[y0:y1, x0:x1]):
+            w, h = x1 - x0, y1 - y0
+            boxes.append((x0 + rx0 * w, y0 + ry0 * h, x0 + rx1 * w, y0 + ry1 * h))
+            scores.append(score)
+    if not boxes:
+        return np.zeros((0, 4)), np.zeros(0)
+    boxes, scores = np.array(boxes, dtype=np.float64), np.array(scores, dtype=np.float64)
+    keep = non_max_suppression(boxes, scores, NMS_IOU)
+    return boxes[keep], scores[keep]
+
+
+def face_side(box: np.ndarray) -> float:
+    return float(max(box[2] - box[0], box[3] - box[1]))
+
+
+def has_body_below(landmarks: np.ndarray | None, crop_xywh, face_box: np.ndarray) -> bool:
+    """Rule 3 on MediaPipe Pose landmarks ``(33, 3)`` (x, y relative to the crop, visibility)."""
+    if landmarks is None:
+        return False
+    x0, y0, w, h = crop_xywh
+    points = landmarks[:, :2] * (w, h) + (x0, y0)
+    centre = box_centre(face_box)
+    size = face_side(face_box)
+    nose_ok = np.linalg.norm(points[0] - centre) <= BODY_NOSE_FACES * size
+    shoulders = landmarks[[11, 12]]                      # MediaPipe Pose: left, right shoulder
+    return bool(nose_ok and (shoulders[:, 2] >= 0.5).all() and (points[[11, 12], 1] > centre[1]).all())
+
+
+def region_motion(now: np.ndarray, past: np.ndarray, box: np.ndarray, scale: float) -> float:
+    """Mean absolute grey difference over twice ``box`` (frame px) on the downscaled greys."""
+    cx, cy = box_centre(box)
+    half = face_side(box) / scale
+    x0, y0 = int(max(cx / scale - half, 0)), int(max(cy / scale - half, 0))
+    x1, y1 = int(np.ceil(cx / scale + half)) + 1, int(np.ceil(cy / scale + half)) + 1
+    a, b = now[y0:y1, x0:x1], past[y0:y1, x0:x1]
+    return float(np.abs(a - b).mean()) if a.size else 0.0
+
+
+@dataclass(eq=False)
+class Performer:
+    """A followed performer (provisional until confirmed, rule 5)."""
+    track_id: int
+    face_box: np.ndarray                # (4,) float64 xyxy
+    face_score: float
+    born: int                           # frame index
+    confirmed: bool = False
+    moved: bool = False
+    lost: int = 0                       # consecutive frames without a Holistic result
+    observed: int = 0                   # Holistic results seen while provisional
+    with_body: int = 0                  # ... of which with both shoulders
+    body_box: np.ndarray | None = None  # (4,) last Holistic keypoint box
+    region: np.ndarray | None = field(default=None)   # (4,) int xyxy crop
+
+
+@dataclass(eq=False)
+class Candidate:
+    """A pending face (rules 3-4): not posed."""
+    face_box: np.ndarray
+    face_score: float
+    first_seen: int
+    last_seen: int
+    body_checked: bool = False
+
+
+class PerformerFinder:
+    """Decides, frame by frame, which crops to pose (module docstring)."""
+
+    def __init__(self, frame_wh: tuple[int, int], detect: FaceDetector, body: BodyDetector):
+        self.frame_wh = frame_wh
+        self.detect, self.body = detect, body
+        width, height = frame_wh
+        self.windows = scan_windows(width, height)
+        self.next_window = 0
+        self.performers: list[Performer] = []
+        self.candidates: list[Candidate] = []
+        self.motion_scale = max(height / MOTION_HEIGHT, 1.0)
+        self.greys: list[np.ndarray] = []
+        self.noise = 0.0
+        self._next_id = 0
+        self.detector_calls = 0
+        self.last_full_scan: int | None = None
+
+    # -- per frame -----------------------------------------------------------------------
+    def step(self, frame_index: int, frame: np.ndarray) -> list[int]:
+        """Update from frame ``frame_index`` (RGB uint8); returns the ids of dropped performers."""
+        self._remember_grey(frame)
+        cycle = int(np.ceil(len(self.windows) / SCAN_WINDOWS_PER_FRAME))
+        if self.last_full_scan is None or (not self.performers and
+                                           frame_index - self.last_full_scan >= cycle):
+            windows = self.windows
+            self.last_full_scan = frame_index
+        else:
+            k = self.next_window
+            windows = [self.windows[(k + i) % len(self.windows)] for i in range(SCAN_WINDOWS_PER_FRAME)]
+            self.next_window = (k + SCAN_WINDOWS_PER_FRAME) % len(self.windows)
+        self.detector_calls += len(windows)
+        boxes, scores = scan(self.detect, frame, windows)
+        self._match(boxes, scores, frame_index, frame)
+        self._motion(frame_index)
+        dropped = self._drop(frame_index)
+        self._update_regions()
+        return dropped
+
+    def observe(self, track_id: int, keypoints: np.ndarray | None, scores: np.ndarray | None,
+                box: np.ndarray | None = None) -> None:
+        """Holistic's result for a performer's crop (``(133, 2)`` frame px, ``(133,)``), or None."""
+        performer = next((p for p in self.performers if p.track_id == track_id), None)
+        if performer is None:
+            return
+        if keypoints is None:
+            performer.lost += 1
+            return
+        face = keypoints[FACE_OFFSET:FACE_OFFSET + 68]
+        good = np.isfinite(face).all(axis=1) & (scores[FACE_OFFSET:FACE_OFFSET + 68] > 0)
+        if good.sum() >= 20:
+            centre = face[good].mean(axis=0)
+        elif scores[NOSE] >= POINT_MIN_SCORE and np.isfinite(keypoints[NOSE]).all():
+            centre = keypoints[NOSE].astype(np.float64)
+        else:
+            performer.lost += 1
+            return
+        performer.lost = 0
+        half = (performer.face_box[2:] - performer.face_box[:2]) / 2
+        target = np.concatenate([centre - half, centre + half])
+        performer.face_box = SMOOTHING * target + (1 - SMOOTHING) * performer.face_box
+        performer.body_box = None if box is None else np.asarray(box, dtype=np.float64)
+        if not performer.confirmed:
+            performer.observed += 1
+            performer.with_body += int((scores[[LEFT_SHOULDER, RIGHT_SHOULDER]] >= POINT_MIN_SCORE).all())
+
+    @property
+    def tracks(self) -> list[Performer]:
+        return self.performers
+
+    # -- internals -----------------------------------------------------------------------
+    def _remember_grey(self, frame: np.ndarray) -> None:
+        import cv2
+
+        height, width = frame.shape[:2]
+        size = (max(1, int(round(width / self.motion_scale))), max(1, int(round(height / self.motion_scale))))
+        grey = cv2.resize(cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY), size,
+                          interpolation=cv2.INTER_AREA).astype(np.float32)
+        self.greys.append(grey)
+        if len(self.greys) > MOTION_LAG + 1:
+            self.greys.pop(0)
+        if len(self.greys) == MOTION_LAG + 1:
+            self.noise = float(np.median(np.abs(self.greys[-1] - self.greys[0])))
+
+    def _largest_confirmed_face(self) -> float:
+        sizes = [face_side(p.face_box) for p in self.performers if p.confirmed]
+        return max(sizes) if sizes else 0.0
+
+    def _match(self, boxes: np.ndarray, scores: np.ndarray, frame_index: int, frame: np.ndarray) -> None:
+        pairs = match_boxes(np.array([p.face_box for p in self.performers]).reshape(-1, 4), boxes,
+                            MATCH_FACES)
+        matched = {d for _, d in pairs}
+        for t, d in pairs:
+            performer = self.performers[t]
+            performer.face_box = SMOOTHING * boxes[d] + (1 - SMOOTHING) * performer.face_box
+            performer.face_score = float(scores[d])
+            performer.lost = 0
+        height = self.frame_wh[1]
+        largest = self._largest_confirmed_face()
+        for d in range(len(boxes)):
+            if d in matched:
+                continue
+            box, size = boxes[d], face_side(boxes[d])
+            if size < MIN_FACE_HEIGHT_FRACTION * height or size < MIN_FACE_RATIO * largest:
+                continue                                                        # rule 1
+            if self._same_body(box):
+                continue                                                        # rule 2
+            candidate = self._pending(box)
+            if candidate is None:
+                candidate = Candidate(box.copy(), float(scores[d]), frame_index, frame_index)
+                self.candidates.append(candidate)
+            else:
+                candidate.face_box, candidate.face_score = box.copy(), float(scores[d])
+                candidate.last_seen = frame_index
+            if not candidate.body_checked:                                      # rule 3
+                candidate.body_checked = True
+                region = person_region(box, self.frame_wh)
+                x0, y0, x1, y1 = (int(v) for v in region)
+                if x1 - x0 >= 16 and y1 - y0 >= 16:
+                    landmarks = self.body(np.ascontiguousarray(frame[y0:y1, x0:x1]))
+                    if has_body_below(landmarks, (x0, y0, x1 - x0, y1 - y0), box):
+                        self._promote(candidate, frame_index)
+
+    def _same_body(self, box: np.ndarray) -> bool:
+        centre, size = box_centre(box), face_side(box)
+        for p in self.performers:
+            p_size = face_side(p.face_box)
+            if np.linalg.norm(centre - box_centre(p.face_box)) < DUPLICATE_FACES * p_size:
+                return True
+            if p.body_box is not None and size < PART_FACE_RATIO * p_size:
+                x0, y0, x1, y1 = p.body_box
+                if x0 <= centre[0] <= x1 and y0 <= centre[1] <= y1:
+                    return True
+        return False
+
+    def _pending(self, box: np.ndarray) -> Candidate | None:
+        centre = box_centre(box)
+        best, best_d = None, np.inf
+        for c in self.candidates:
+            d = np.linalg.norm(centre - box_centre(c.face_box))
+            if d < MATCH_FACES * face_side(c.face_box) and d < best_d:
+                best, best_d = c, d
+        return best
+
+    def _promote(self, candidate: Candidate, frame_index: int) -> None:
+        self.candidates.remove(candidate)
+        self.performers.append(Performer(self._next_id, candidate.face_box.copy(),
+                                         candidate.face_score, frame_index))
+        self._next_id += 1
+
+    def _moving(self, box: np.ndarray) -> bool:
+        if len(self.greys) < MOTION_LAG + 1:
+            return False
+        motion = region_motion(self.greys[-1], self.greys[0], box, self.motion_scale)
+        return motion >= max(MOTION_MIN_LEVEL, MOTION_NOISE_FACTOR * self.noise)
+
+    def _motion(self, frame_index: int) -> None:
+        for candidate in list(self.candidates):                                 # rule 4
+            if self._moving(candidate.face_box):
+                self._promote(candidate, frame_index)
+        for p in self.performers:
+            if not p.confirmed and not p.moved and self._moving(p.face_box):
+                p.moved = True
+            if not p.confirmed and p.moved and p.observed and \
+                    p.with_body >= PROBATION_BODY_SHARE * p.observed:           # rule 5
+                p.confirmed = True
+
+    def _drop(self, frame_index: int) -> list[int]:
+        dropped = []
+        keep = []
+        cycle = max(1, int(np.ceil(len(self.windows) / SCAN_WINDOWS_PER_FRAME)))
+        self.candidates = [c for c in self.candidates if frame_index - c.last_seen <= 2 * cycle]
+        for p in self.performers:
+            if p.lost >= LOST_FRAMES:
+                dropped.append(p.track_id)
+            elif not p.confirmed and frame_index - p.born >= PROBATION_FRAMES:
+                dropped.append(p.track_id)                                      # rule 5
+                self.candidates.append(Candidate(p.face_box.copy(), p.face_score, frame_index,
+                                                 frame_index, body_checked=True))
+            else:
+                keep.append(p)
+        # rule 6: two performers on one face -> keep the older (lower id)
+        survivors: list[Performer] = []
+        for p in sorted(keep, key=lambda q: q.track_id):
+            if any(np.linalg.norm(box_centre(p.face_box) - box_centre(q.face_box))
+                   < DUPLICATE_FACES / 3 * face_side(q.face_box) for q in survivors):
+                dropped.append(p.track_id)
+            else:
+                survivors.append(p)
+        self.performers = sorted(survivors, key=lambda q: q.track_id)
+        return sorted(dropped)
+
+    def _update_regions(self) -> None:
+        centres = [box_centre(p.face_box)[0] for p in self.performers]
+        for p, cx in zip(self.performers, centres):
+            others = tuple(c for c in centres if c != cx)
+            region = person_region(p.face_box, self.frame_wh, others)
+            if region_moved(p.region, region):
+                p.region = region
