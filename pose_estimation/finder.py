@@ -42,7 +42,9 @@ A face detection that matches no followed performer is a *candidate*:
    performer at 1/4 of the frame height has a face of ~0.04 H; crowd faces in a wide shot are
    smaller), or < ``MIN_FACE_RATIO`` = 0.2 of the largest confirmed performer's face (a
    chest-up performer at half the frame height has a face ~5x that of a full-body one at a
-   quarter): ignored.
+   quarter): ignored. The relative part is checked again when a candidate would be promoted
+   (rules 3-4) and while a performer is provisional (rule 5): a face found before any performer
+   was confirmed gets no pass.
 2. **Same body**: centre within ``DUPLICATE_FACES`` = 1.5 face sizes of a followed performer's
    face (the same face seen by another level), or inside a performer's body box (their last
    Holistic keypoints) while smaller than ``PART_FACE_RATIO`` = 0.5 of that performer's face
@@ -365,25 +367,29 @@ class PerformerFinder:
         return motion >= max(MOTION_MIN_LEVEL, MOTION_NOISE_FACTOR * self.noise)
 
     def _motion(self, frame_index: int) -> None:
-        for candidate in list(self.candidates):                                 # rule 4
-            if self._moving(candidate.face_box):
-                self._promote(candidate, frame_index)
         for p in self.performers:
             if not p.confirmed and not p.moved and self._moving(p.face_box):
                 p.moved = True
             if not p.confirmed and p.moved and p.observed and \
                     p.with_body >= PROBATION_BODY_SHARE * p.observed:           # rule 5
                 p.confirmed = True
+        largest = self._largest_confirmed_face()
+        for candidate in list(self.candidates):                                 # rule 4
+            if face_side(candidate.face_box) >= MIN_FACE_RATIO * largest and \
+                    self._moving(candidate.face_box):
+                self._promote(candidate, frame_index)
 
     def _drop(self, frame_index: int) -> list[int]:
         dropped = []
         keep = []
         cycle = max(1, int(np.ceil(len(self.windows) / SCAN_WINDOWS_PER_FRAME)))
         self.candidates = [c for c in self.candidates if frame_index - c.last_seen <= 2 * cycle]
+        largest = self._largest_confirmed_face()
         for p in self.performers:
             if p.lost >= LOST_FRAMES:
                 dropped.append(p.track_id)
-            elif not p.confirmed and frame_index - p.born >= PROBATION_FRAMES:
+            elif not p.confirmed and (frame_index - p.born >= PROBATION_FRAMES or
+                                      face_side(p.face_box) < MIN_FACE_RATIO * largest):
                 dropped.append(p.track_id)                                      # rule 5
                 self.candidates.append(Candidate(p.face_box.copy(), p.face_score, frame_index,
                                                  frame_index, body_checked=True))

@@ -1,6 +1,7 @@
 """Pose record format, top-down output conversion (rtmlib/MMPose), optional-backend errors, and a
 real MMPose whole-body model (random weights) when the optional install is present."""
 import importlib.util
+import os
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +12,20 @@ from core.settings import SettingsError, load_settings
 from pose_estimation.backends import make_backend
 from pose_estimation.pose_record import arrays_to_persons, make_record, validate_record
 from pose_estimation.rtmlib_backend import RTMLibEstimator, check_model_paths, rtmlib_device
+
+
+# `make test` installs the optional backends and sets this, so there a missing package is a failure,
+# not a skip: every backend is checked on a clean clone.
+REQUIRE_OPTIONAL_BACKENDS = os.environ.get("REQUIRE_OPTIONAL_BACKENDS") == "1"
+
+
+def require_package(name: str, install: str) -> None:
+    """Skip without ``name`` (``install`` adds it) -- fail instead under REQUIRE_OPTIONAL_BACKENDS=1."""
+    if importlib.util.find_spec(name) is None:
+        message = f"{name} is not installed ({install})"
+        if REQUIRE_OPTIONAL_BACKENDS:
+            pytest.fail(f"{message}, but REQUIRE_OPTIONAL_BACKENDS=1 says every backend is tested")
+        pytest.skip(message)
 
 
 def test_arrays_to_persons_converts_rtmlib_style_output():
@@ -135,7 +150,7 @@ def test_real_rtmlib_with_tiny_onnx_models(tmp_path):
     scaled back to the frame (1280x720 into 480x320: ratio min(320/720, 480/1280) = 0.375), its low-score box dropped, and
     every keypoint decoded at the box centre."""
     for name in ("rtmlib", "onnxruntime", "onnx"):
-        pytest.importorskip(name)
+        require_package(name, "make rtmlib")
     det_path, pose_path = export_tiny_rtm_models(tmp_path)
     settings = load_settings(env_file=None, environ={"RTMLIB_DET_ONNX": str(det_path),
                                                      "RTMLIB_POSE_ONNX": str(pose_path)})
@@ -158,6 +173,7 @@ def test_real_rtmlib_with_tiny_onnx_models(tmp_path):
 def test_mmpose_backend_names_the_missing_setting():
     settings = load_settings(env_file=None, environ={})
     if importlib.util.find_spec("mmpose") is None:
+        require_package("mmpose", "make mmpose")       # fails under REQUIRE_OPTIONAL_BACKENDS=1
         with pytest.raises(ImportError, match="make mmpose"):
             make_backend("mmpose", settings)
     else:
@@ -168,8 +184,7 @@ def test_mmpose_backend_names_the_missing_setting():
 @pytest.mark.mmpose
 @pytest.mark.slow
 def test_real_mmpose_wholebody_model_with_random_weights():
-    if importlib.util.find_spec("mmpose") is None:
-        pytest.skip("mmpose is not installed (make mmpose)")
+    require_package("mmpose", "make mmpose")
     from pose_estimation.mmpose_backend import MMPoseEstimator, prepare_imports
 
     prepare_imports()
