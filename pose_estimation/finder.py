@@ -49,7 +49,10 @@ A face detection that matches no followed performer is a *candidate*:
    face (the same face seen by another level), or inside a performer's body box (their last
    Holistic keypoints) while smaller than ``PART_FACE_RATIO`` = 0.5 of that performer's face
    (a face-like pattern on a performer's clothes or instrument): ignored.
-3. **Body below**: a new candidate's crop (``tracking.person_region``) goes once through
+3. **Body below**: a new candidate's body crop (a square of ``BODY_CROP_FACES`` = 9 face sizes,
+   centred on the face horizontally, its top ``BODY_CROP_ABOVE_FACES`` = 1.5 face sizes above
+   the face box: Pose's person detector missed a full-body performer with a 29 px face in the
+   5.5-face Holistic crop, and finds him from 7 face sizes up) goes once through
    MediaPipe Pose (static image mode, the shipped full model); a person whose nose lies within
    ``BODY_NOSE_FACES`` = 0.6 face sizes of the face centre and whose two shoulders (visibility
    >= 0.5) lie below it makes the candidate a *provisional performer* at once. Faces without a
@@ -57,8 +60,10 @@ A face detection that matches no followed performer is a *candidate*:
 4. **Motion**: a pending candidate whose face region (twice the face box, on a grey copy of the
    frame downscaled to ``MOTION_HEIGHT`` = 180 rows) changes by a mean absolute difference of at
    least ``max(MOTION_MIN_LEVEL = 2 grey levels, MOTION_NOISE_FACTOR = 4 x the frame's median
-   difference)`` between frames ``MOTION_LAG`` = 6 apart (0.2 s at 30 fps) becomes a provisional
-   performer. Still faces (posters, photographs, a still crowd) never do. A pending candidate not
+   difference)`` between frames ``MOTION_LAG`` = 6 apart (0.2 s at 30 fps; during the first 6
+   frames of the video, against its first frame, from 2 frames on) becomes a provisional
+   performer. Rule 2 is checked again at that moment (the performers' body boxes are known by
+   then). Still faces (posters, photographs, a still crowd) never do. A pending candidate not
    detected again within two scan cycles is forgotten.
 5. **Probation**: a provisional performer is posed by Holistic like the others and is confirmed
    once it has moved (rule 4) and Holistic found its shoulders (score >= 0.5) in at least
@@ -98,6 +103,8 @@ MIN_FACE_RATIO = 0.2
 DUPLICATE_FACES = 1.5
 PART_FACE_RATIO = 0.5
 BODY_NOSE_FACES = 0.6
+BODY_CROP_FACES = 9.0
+BODY_CROP_ABOVE_FACES = 1.5
 MOTION_HEIGHT = 180
 MOTION_LAG = 6
 MOTION_MIN_LEVEL = 2.0
@@ -172,6 +179,17 @@ def has_body_below(landmarks: np.ndarray | None, crop_xywh, face_box: np.ndarray
     nose_ok = np.linalg.norm(points[0] - centre) <= BODY_NOSE_FACES * size
     shoulders = landmarks[[11, 12]]                      # MediaPipe Pose: left, right shoulder
     return bool(nose_ok and (shoulders[:, 2] >= 0.5).all() and (points[[11, 12], 1] > centre[1]).all())
+
+
+def body_crop(face_box: np.ndarray, frame_wh: tuple[int, int]) -> tuple[int, int, int, int]:
+    """Rule 3's crop, xyxy integer pixels clipped to the frame."""
+    size = face_side(face_box)
+    cx = (face_box[0] + face_box[2]) / 2
+    x0, y0 = cx - BODY_CROP_FACES / 2 * size, face_box[1] - BODY_CROP_ABOVE_FACES * size
+    x1, y1 = x0 + BODY_CROP_FACES * size, y0 + BODY_CROP_FACES * size
+    width, height = frame_wh
+    return (int(max(np.floor(x0), 0)), int(max(np.floor(y0), 0)),
+            int(min(np.ceil(x1), width)), int(min(np.ceil(y1), height)))
 
 
 def region_motion(now: np.ndarray, past: np.ndarray, box: np.ndarray, scale: float) -> float:
@@ -291,7 +309,7 @@ class PerformerFinder:
         self.greys.append(grey)
         if len(self.greys) > MOTION_LAG + 1:
             self.greys.pop(0)
-        if len(self.greys) == MOTION_LAG + 1:
+        if len(self.greys) >= 3:
             self.noise = float(np.median(np.abs(self.greys[-1] - self.greys[0])))
 
     def _largest_confirmed_face(self) -> float:
@@ -326,8 +344,7 @@ class PerformerFinder:
                 candidate.last_seen = frame_index
             if not candidate.body_checked:                                      # rule 3
                 candidate.body_checked = True
-                region = person_region(box, self.frame_wh)
-                x0, y0, x1, y1 = (int(v) for v in region)
+                x0, y0, x1, y1 = body_crop(box, self.frame_wh)
                 if x1 - x0 >= 16 and y1 - y0 >= 16:
                     landmarks = self.body(np.ascontiguousarray(frame[y0:y1, x0:x1]))
                     if has_body_below(landmarks, (x0, y0, x1 - x0, y1 - y0), box):
@@ -361,7 +378,7 @@ class PerformerFinder:
         self._next_id += 1
 
     def _moving(self, box: np.ndarray) -> bool:
-        if len(self.greys) < MOTION_LAG + 1:
+        if len(self.greys) < 3:
             return False
         motion = region_motion(self.greys[-1], self.greys[0], box, self.motion_scale)
         return motion >= max(MOTION_MIN_LEVEL, MOTION_NOISE_FACTOR * self.noise)
@@ -376,7 +393,7 @@ class PerformerFinder:
         largest = self._largest_confirmed_face()
         for candidate in list(self.candidates):                                 # rule 4
             if face_side(candidate.face_box) >= MIN_FACE_RATIO * largest and \
-                    self._moving(candidate.face_box):
+                    self._moving(candidate.face_box) and not self._same_body(candidate.face_box):
                 self._promote(candidate, frame_index)
 
     def _drop(self, frame_index: int) -> list[int]:

@@ -27,6 +27,7 @@ import multiprocessing as mp_proc
 import os
 import queue
 import sys
+import time
 from collections import deque
 from dataclasses import dataclass
 from typing import Iterable, Iterator
@@ -287,15 +288,19 @@ class _ProcessWorkers:
             q.cancel_join_thread()
 
 
-def estimate_poses(frames: Iterable[tuple[int, np.ndarray]], options: MediaPipeOptions = MediaPipeOptions()
-                   ) -> Iterator[tuple[int, list[dict]]]:
+def estimate_poses(frames: Iterable[tuple[int, np.ndarray]], options: MediaPipeOptions = MediaPipeOptions(),
+                   stats: dict | None = None) -> Iterator[tuple[int, list[dict]]]:
     """Stream ``(frame_index, persons)`` for ``(frame_index, (H, W, 3) uint8 RGB)`` frames, in order.
 
     Each person: ``{"keypoints": (133, 2) float32 pixels, "scores": (133,) float32 0–1,
     "box": (4,) float32 xyxy, "track_id": int}``. The box is the tight box, clipped to the frame,
     around the upper-body, face and hand points with score ≥ ``BOX_MIN_SCORE`` (hips, legs and feet
     left out: seated performers' legs are hidden and their guessed positions would move the box).
+    ``stats`` (optional, for benchmarks) receives ``finder_cpu_s`` (CPU time of this process in
+    the finder: scan, rules, following) and ``detector_calls``.
     """
+    if stats is not None:
+        stats.update(finder_cpu_s=0.0, detector_calls=0)
     detect, body, close_detectors = mediapipe_detectors(options.min_face_confidence)
     workers = _ProcessWorkers(options.n_workers) if options.n_workers > 0 else _InlineWorkers()
     finder: PerformerFinder | None = None
@@ -306,7 +311,12 @@ def estimate_poses(frames: Iterable[tuple[int, np.ndarray]], options: MediaPipeO
             height, width = frame.shape[:2]
             if finder is None:
                 finder = PerformerFinder((width, height), detect, body)
-            for track_id in finder.step(frame_index, frame):
+            started = time.process_time()
+            dropped = finder.step(frame_index, frame)
+            if stats is not None:
+                stats["finder_cpu_s"] += time.process_time() - started
+                stats["detector_calls"] = finder.detector_calls
+            for track_id in dropped:
                 if track_id in owner:
                     workers.drop(owner.pop(track_id), track_id)
             tasks = []
@@ -323,16 +333,16 @@ def estimate_poses(frames: Iterable[tuple[int, np.ndarray]], options: MediaPipeO
                 tasks.append((worker, track.track_id))
             in_flight.append((frame_index, tasks))
             while len(in_flight) > options.max_in_flight:
-                yield _collect(workers, finder, *in_flight.popleft(), (width, height))
+                yield _collect(workers, finder, *in_flight.popleft(), (width, height), stats)
         while in_flight:
-            yield _collect(workers, finder, *in_flight.popleft(), (width, height))
+            yield _collect(workers, finder, *in_flight.popleft(), (width, height), stats)
     finally:
         workers.close()
         close_detectors()
 
 
 def _collect(workers, finder: PerformerFinder, frame_index: int, tasks: list[tuple[int, int]],
-             frame_wh: tuple[int, int]) -> tuple[int, list[dict]]:
+             frame_wh: tuple[int, int], stats: dict | None = None) -> tuple[int, list[dict]]:
     """The persons of ``frame_index`` from the workers; each result also goes to the finder
     (``PerformerFinder.observe``: Holistic's face position follows the performer)."""
     persons = []
@@ -343,12 +353,13 @@ def _collect(workers, finder: PerformerFinder, frame_index: int, tasks: list[tup
                                f"expected frame {frame_index} track {track_id}")
         if output is not None and isinstance(output[0], str):   # ("error", message) from the worker
             raise RuntimeError(f"Holistic failed on frame {frame_index}: {output[1]}")
-        if output is None:
-            finder.observe(track_id, None, None)
-            continue
-        keypoints, scores = output
-        box = keypoint_box(_upper_body(keypoints), scores, BOX_MIN_SCORE, frame_wh)
+        started = time.process_time()
+        keypoints, scores = output if output is not None else (None, None)
+        box = None if output is None else \
+            keypoint_box(_upper_body(keypoints), scores, BOX_MIN_SCORE, frame_wh)
         finder.observe(track_id, keypoints, scores, box)
+        if stats is not None:
+            stats["finder_cpu_s"] += time.process_time() - started
         if box is None:
             continue
         persons.append({"keypoints": keypoints, "scores": scores, "box": box, "track_id": track_id})
