@@ -32,6 +32,20 @@ SCRATCH = REPO_ROOT / "benchmarks" / "results" / ".scratch" / "stress"
 GOAL_RECALL = 0.95
 
 
+def readme_table(result: dict) -> str:
+    """pose_estimation/README.md's stress table, rendered from the committed JSON."""
+    lines = ["| scene | resolution | performer (photo) | face px | recall | face-centre error "
+             "(face sizes) |", "|---|---|---|---|---|---|"]
+    for r in result["performers"]:
+        lines.append(f"| {r['scene']} | {r['resolution']} | {r['performer']} ({r['appearance']}) | "
+                     f"{r['face_px']:.0f} | {r['recall']:.3f} | {r['face_error_median']:.3f} |")
+    lines.append(f"\nLowest recall {result['lowest_recall']:.3f} over {len(result['performers'])} "
+                 f"performers ({result['seconds']:g} s per scene, {result['workers']} workers; goal "
+                 f">= {result['goal_recall']}; `benchmarks/results/pose_stress.json`, "
+                 f"{result['measured_at']}).")
+    return "\n".join(lines)
+
+
 def main() -> int:
     from core.log import quiet_native_environment
 

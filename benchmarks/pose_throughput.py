@@ -129,6 +129,45 @@ def benchmark_video(video: Path, lengths: list[int], workers: int, n_cores: int)
             "lengths": lengths, "runs": runs}
 
 
+def by_height(result: dict, height: int) -> dict:
+    return next(r for r in result["results"] if r["height"] == height)
+
+
+def readme_paragraph(result: dict) -> str:
+    """pose_estimation/README.md's speed paragraph, rendered from the committed JSON."""
+    hd, full = by_height(result, 720), by_height(result, 1080)
+    cores = result["cpu_cores"]
+    met = "met" if hd["max_fps_on_idle_cores"] >= result["goal_fps_720p"] else "not met"
+    return (
+        f"CPU time of the whole process tree (main process + {hd['workers']} Holistic workers), "
+        f"steady state, 3 performers: **{hd['cpu_ms_per_frame']:.0f} ms per frame at 720p** → at most "
+        f"{hd['max_fps_on_idle_cores']:.1f} frames/s on {cores} idle cores (goal "
+        f"{result['goal_fps_720p']:g}: {met}); **{full['cpu_ms_per_frame']:.0f} ms at 1080p** → "
+        f"{full['max_fps_on_idle_cores']:.1f} frames/s. The performer finder's share: "
+        f"{hd['finder_cpu_ms_per_frame']:.1f} ms per frame at 720p "
+        f"({hd['finder_share_of_previous_total']:.1%} of the previous finder's total "
+        f"{result['previous_cpu_ms_720p']:.0f} ms; budget 10 %), {full['finder_cpu_ms_per_frame']:.1f} ms "
+        f"at 1080p. Wall clock on the shared machine (load {result['load_before']:.1f}–"
+        f"{result['load_after']:.1f}): {hd['pose_fps_steady_wall']:.2f} frames/s at 720p, "
+        f"{hd['ratio_to_decoding']:.4f} × decoding ({hd['decode_fps']:.0f} frames/s); "
+        f"{full['pose_fps_steady_wall']:.2f} frames/s at 1080p ({full['decode_fps']:.0f} "
+        f"frames/s decoding). Peak RSS: main process {hd['max_rss_main_mb']} MB, largest worker "
+        f"{hd['max_rss_worker_mb']} MB. (`benchmarks/results/pose_throughput.json`, "
+        f"{result['measured_at']}.)")
+
+
+def readme_table_row(result: dict) -> str:
+    """The main README's speed-table row for pose, rendered from the committed JSON."""
+    hd, full = by_height(result, 720), by_height(result, 1080)
+    cores = result["cpu_cores"]
+    return (f"| pose (MediaPipe, 3 performers; CPU time of all processes) | 720p: "
+            f"{hd['cpu_ms_per_frame']:.0f} ms/frame → ≤ {hd['max_fps_on_idle_cores']:.1f} frames/s "
+            f"on {cores} idle cores; 1080p: {full['cpu_ms_per_frame']:.0f} ms/frame → ≤ "
+            f"{full['max_fps_on_idle_cores']:.1f}; {hd['pose_fps_steady_wall']:.2f} frames/s wall "
+            f"at load {result['load_before']:.0f}–{result['load_after']:.0f} | decoding "
+            f"{hd['decode_fps']:.0f} frames/s (720p), ratio {hd['ratio_to_decoding']:.4f} |")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)

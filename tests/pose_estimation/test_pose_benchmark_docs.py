@@ -1,0 +1,31 @@
+"""The pose figures in the READMEs are the ones in the committed benchmark JSON
+(``benchmarks/pose_throughput.py``, ``benchmarks/pose_stress.py``)."""
+import importlib.util
+import json
+
+from core.settings import REPO_ROOT
+
+
+def load(name):
+    spec = importlib.util.spec_from_file_location(name, REPO_ROOT / "benchmarks" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_speed_figures_are_rendered_from_the_committed_json():
+    bench = load("pose_throughput")
+    result = json.loads(bench.RESULTS.read_text())
+    assert {r["height"] for r in result["results"]} == {720, 1080}
+    for r in result["results"]:        # the derived figures follow from the measured ones
+        assert abs(r["max_fps_on_idle_cores"] - result["cpu_cores"] * 1000 / r["cpu_ms_per_frame"]) < 0.2
+    assert bench.readme_paragraph(result) in (REPO_ROOT / "pose_estimation" / "README.md").read_text()
+    assert bench.readme_table_row(result) in (REPO_ROOT / "README.md").read_text()
+
+
+def test_stress_table_is_rendered_from_the_committed_json():
+    bench = load("pose_stress")
+    result = json.loads(bench.RESULTS.read_text())
+    assert len(result["performers"]) == 18            # six scenes of three performers
+    assert result["lowest_recall"] == min(r["recall"] for r in result["performers"])
+    assert bench.readme_table(result) in (REPO_ROOT / "pose_estimation" / "README.md").read_text()
