@@ -27,14 +27,17 @@ class Backend:
 
 
 def make_backend(name: str, settings: Settings, device: str | None = None,
-                 n_workers: int | None = None) -> Backend:
+                 n_workers: int | None = None, holistic_every: int = 1) -> Backend:
     """Build the named backend; a missing setting or library raises a clear error here, before
-    any song is processed."""
+    any song is processed. ``holistic_every`` (MediaPipe only): Holistic on every k-th frame."""
     if name == "mediapipe":
-        from .mediapipe_backend import MODEL_NAME, MediaPipeOptions, estimate_poses
+        from .mediapipe_backend import MediaPipeOptions, estimate_poses, model_name
 
-        options = MediaPipeOptions() if n_workers is None else MediaPipeOptions(n_workers=n_workers)
-        return Backend("mediapipe", MODEL_NAME, lambda frames: estimate_poses(frames, options))
+        if holistic_every < 1:
+            raise ValueError(f"--holistic-every must be >= 1, got {holistic_every}")
+        options = MediaPipeOptions(holistic_every=holistic_every) if n_workers is None else \
+            MediaPipeOptions(n_workers=n_workers, holistic_every=holistic_every)
+        return Backend("mediapipe", model_name(options), lambda frames: estimate_poses(frames, options))
     if name == "mmpose":
         from .mmpose_backend import MMPoseEstimator
 
@@ -50,8 +53,8 @@ def make_backend(name: str, settings: Settings, device: str | None = None,
 
 @functools.lru_cache(maxsize=4)
 def shared_backend(name: str, settings: Settings, device: str | None = None,
-                   n_workers: int | None = None) -> Backend:
+                   n_workers: int | None = None, holistic_every: int = 1) -> Backend:
     """``make_backend``, built once per process: the stage's process builds it up front (so that a
     bad setting fails before any song) and the per-song work, wherever it runs, asks for it again
     (a Ray worker then builds its own, with its own model and device)."""
-    return make_backend(name, settings, device, n_workers)
+    return make_backend(name, settings, device, n_workers, holistic_every)

@@ -54,6 +54,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--workers", type=int, default=None,
                         help="MediaPipe: Holistic worker processes (default 3, one per performer of a trio; "
                              "0 = in-process)")
+    parser.add_argument("--holistic-every", "--holistic_every", dest="holistic_every", type=int,
+                        default=1, metavar="K",
+                        help="MediaPipe: run Holistic on every K-th frame only and interpolate the "
+                             "performers' keypoints linearly in between (default 1: every frame; "
+                             "2 halves the CPU time; recorded in the pose file's model)")
     add_common_args(parser)
     return parser
 
@@ -73,6 +78,8 @@ def main(argv: list[str] | None = None) -> int:
     except (SettingsError, MetadataError, DeviceError) as exc:
         log.error("%s", exc)
         return 2
+    if args.pose and settings.pose_backend != "mediapipe" and args.holistic_every != 1:
+        log.warning("--holistic-every has no effect on the %s backend", settings.pose_backend)
     if args.pose and settings.pose_backend == "mediapipe" and device not in ("auto", "cpu"):
         log.warning("--device/DEVICE %s has no effect: the MediaPipe backend runs on the CPU only "
                     "(--backend mmpose or rtmlib use a GPU)", device)
@@ -80,7 +87,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.pose:
         try:
             chosen, skipped = select_songs(songs, args.artist, args.song, require=("fps",))
-            backend_args = (settings.pose_backend, settings, settings.device, args.workers)
+            backend_args = (settings.pose_backend, settings, settings.device, args.workers,
+                            args.holistic_every)
             shared_backend(*backend_args)         # a bad setting fails here, before any song
         except (SettingsError, MetadataError, ImportError, OSError, ValueError, RuntimeError) as exc:
             log.error("pose: %s", exc)

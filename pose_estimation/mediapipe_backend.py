@@ -59,6 +59,45 @@ class MediaPipeOptions:
     n_workers: int = 3               # 0 = run Holistic in this process
     min_face_confidence: float = MIN_FACE_CONFIDENCE
     max_in_flight: int = 4           # frames submitted but not yet collected
+    holistic_every: int = 1          # 1: Holistic on every frame (default); k > 1: on every k-th
+                                     # frame, the frames between interpolated (interpolate_persons)
+
+
+def model_name(options: MediaPipeOptions) -> str:
+    """What produced the keypoints, as recorded in the pose file (``MODEL_NAME`` + the
+    interpolation option when it is on)."""
+    if options.holistic_every <= 1:
+        return MODEL_NAME
+    return (f"{MODEL_NAME}; Holistic on every {options.holistic_every}th frame, the others "
+            f"linearly interpolated per performer")
+
+
+def interpolate_persons(before: list[dict], after: list[dict] | None, weight: float,
+                        frame_wh: tuple[int, int]) -> list[dict]:
+    """Persons of a frame that Holistic skipped (``holistic_every`` > 1), ``weight`` of the way
+    (0..1) from the posed frame before to the posed frame after: each performer (``track_id``)
+    present in both gets ``(1 - weight) * before + weight * after`` for keypoints and scores
+    (computed in float64, stored float32; a point missing in either is missing) and its box
+    recomputed as in ``estimate_poses``. A performer missing from either side, or no frame after
+    (the end of the video), is missing here too: nothing is extrapolated."""
+    if not after:
+        return []
+    later = {p["track_id"]: p for p in after}
+    persons = []
+    for person in before:
+        other = later.get(person["track_id"])
+        if other is None:
+            continue
+        keypoints = ((1 - weight) * person["keypoints"].astype(np.float64)
+                     + weight * other["keypoints"].astype(np.float64)).astype(np.float32)
+        scores = ((1 - weight) * person["scores"].astype(np.float64)
+                  + weight * other["scores"].astype(np.float64)).astype(np.float32)
+        scores[~np.isfinite(keypoints).all(axis=1)] = 0.0
+        box = keypoint_box(_upper_body(keypoints), scores, BOX_MIN_SCORE, frame_wh)
+        if box is not None:
+            persons.append({"keypoints": keypoints, "scores": scores, "box": box,
+                            "track_id": person["track_id"]})
+    return persons
 
 
 # The old single-level finder (full-range detector on ``n_tiles`` frame-high tiles), still used by
@@ -297,18 +336,47 @@ def estimate_poses(frames: Iterable[tuple[int, np.ndarray]], options: MediaPipeO
     around the upper-body, face and hand points with score ≥ ``BOX_MIN_SCORE`` (hips, legs and feet
     left out: seated performers' legs are hidden and their guessed positions would move the box).
     ``stats`` (optional, for benchmarks) receives ``finder_cpu_s`` (CPU time of this process in
-    the finder: scan, rules, following) and ``detector_calls``.
+    the finder: scan, rules, following), ``detector_calls`` and ``holistic_calls``.
     """
     if stats is not None:
-        stats.update(finder_cpu_s=0.0, detector_calls=0)
+        stats.update(finder_cpu_s=0.0, detector_calls=0, holistic_calls=0)
     detect, body, close_detectors = mediapipe_detectors(options.min_face_confidence)
     workers = _ProcessWorkers(options.n_workers) if options.n_workers > 0 else _InlineWorkers()
     finder: PerformerFinder | None = None
     owner: dict[int, int] = {}                       # track id -> worker index
-    in_flight: deque = deque()                       # (frame_index, [(worker, track_id), ...])
+    in_flight: deque = deque()      # (frame_index, [(worker, track_id), ...] or None = skipped)
+    collected: dict[int, tuple[int, list[dict]]] = {}    # posed frames collected ahead of order
+    last_posed: list = [None]                            # (frame_index, persons) of the last one
+    keep = max(options.max_in_flight, options.holistic_every)
+    frame_wh = (0, 0)
+
+    def release(keep: int):
+        """Yield frames from the head of ``in_flight`` while more than ``keep`` are waiting."""
+        while len(in_flight) > keep:
+            frame_index, tasks = in_flight[0]
+            if tasks is not None:
+                in_flight.popleft()
+                out = collected.pop(frame_index, None) or \
+                    _collect(workers, finder, frame_index, tasks, frame_wh, stats)
+                last_posed[0] = out
+                yield out
+                continue
+            following = next((entry for entry in in_flight if entry[1] is not None), None)
+            if following is not None and following[0] not in collected:
+                collected[following[0]] = _collect(workers, finder, *following, frame_wh, stats)
+            in_flight.popleft()
+            before = last_posed[0]
+            after = collected[following[0]] if following is not None else None
+            if before is None or after is None:
+                yield frame_index, []
+            else:
+                weight = (frame_index - before[0]) / (after[0] - before[0])
+                yield frame_index, interpolate_persons(before[1], after[1], weight, frame_wh)
+
     try:
         for frame_index, frame in frames:
             height, width = frame.shape[:2]
+            frame_wh = (width, height)
             if finder is None:
                 finder = PerformerFinder((width, height), detect, body)
             started = time.process_time()
@@ -319,6 +387,10 @@ def estimate_poses(frames: Iterable[tuple[int, np.ndarray]], options: MediaPipeO
             for track_id in dropped:
                 if track_id in owner:
                     workers.drop(owner.pop(track_id), track_id)
+            if frame_index % options.holistic_every:
+                in_flight.append((frame_index, None))          # interpolated when released
+                yield from release(keep)
+                continue
             tasks = []
             for track in finder.tracks:
                 if track.track_id not in owner:
@@ -331,11 +403,11 @@ def estimate_poses(frames: Iterable[tuple[int, np.ndarray]], options: MediaPipeO
                 workers.submit(worker, frame_index, track.track_id, frame[y0:y1, x0:x1].copy(),
                                (x0, y0, x1 - x0, y1 - y0), track.face_score)
                 tasks.append((worker, track.track_id))
+            if stats is not None:
+                stats["holistic_calls"] += len(tasks)
             in_flight.append((frame_index, tasks))
-            while len(in_flight) > options.max_in_flight:
-                yield _collect(workers, finder, *in_flight.popleft(), (width, height), stats)
-        while in_flight:
-            yield _collect(workers, finder, *in_flight.popleft(), (width, height), stats)
+            yield from release(keep)
+        yield from release(0)
     finally:
         workers.close()
         close_detectors()

@@ -79,3 +79,46 @@ def test_keypoints_are_byte_identical_across_runs_and_worker_counts(stress_run):
             assert pa["track_id"] == pb["track_id"]
             for key in ("keypoints", "scores", "box"):
                 assert pa[key].tobytes() == pb[key].tobytes()
+
+
+def test_interpolate_persons_known_answer():
+    from pose_estimation.mediapipe_backend import interpolate_persons
+
+    rng = np.random.default_rng(0)
+    before = [{"track_id": 0, "keypoints": rng.uniform(100, 300, (133, 2)).astype(np.float32),
+               "scores": np.full(133, 0.9, np.float32)},
+              {"track_id": 5, "keypoints": np.zeros((133, 2), np.float32),
+               "scores": np.ones(133, np.float32)}]                # gone in the frame after
+    after = [{"track_id": 0, "keypoints": before[0]["keypoints"] + 30,
+              "scores": np.full(133, 0.6, np.float32)}]
+    after[0]["keypoints"][7] = np.nan                                 # missing after: missing
+    (person,) = interpolate_persons(before, after, 1 / 3, (1280, 720))
+    assert person["track_id"] == 0
+    expected = before[0]["keypoints"].astype(np.float64) + 10
+    np.testing.assert_allclose(person["keypoints"][:7], expected[:7], rtol=1e-6)
+    assert np.isnan(person["keypoints"][7]).all() and person["scores"][7] == 0
+    np.testing.assert_allclose(person["scores"][:7], 0.8, rtol=1e-6)
+    assert interpolate_persons(before, None, 0.5, (1280, 720)) == []
+
+
+def test_holistic_every_second_frame_halves_the_holistic_calls(stress_run):
+    """--holistic-every 2 (an option): Holistic runs on even frames only, odd frames are the
+    midpoint of their neighbours per performer, and the last (odd) frame has nobody."""
+    from core.video import iter_frames
+    from pose_estimation.mediapipe_backend import MediaPipeOptions, estimate_poses
+
+    _, song, _, _ = stress_run
+    stats = {}
+    frames = [p for _, p in estimate_poses(iter_frames(song / "video.mov", stop=20),
+                                           MediaPipeOptions(n_workers=0, holistic_every=2), stats)]
+    assert len(frames) == 20 and stats["holistic_calls"] <= 10 * 4
+    assert frames[19] == []
+    for f in range(1, 19, 2):
+        before = {p["track_id"]: p for p in frames[f - 1]}
+        after = {p["track_id"]: p for p in frames[f + 1]}
+        for person in frames[f]:
+            mid = (0.5 * before[person["track_id"]]["keypoints"].astype(np.float64)
+                   + 0.5 * after[person["track_id"]]["keypoints"].astype(np.float64)).astype(np.float32)
+            assert person["keypoints"].tobytes() == mid.tobytes()
+        assert {p["track_id"] for p in frames[f]} <= set(before) & set(after)
+    assert sum(map(len, frames[1:19:2])) >= 0.9 * sum(map(len, frames[2:20:2]))
