@@ -46,9 +46,11 @@ A face detection that matches no followed performer is a *candidate*:
    (rules 3-4) and while a performer is provisional (rule 5): a face found before any performer
    was confirmed gets no pass.
 2. **Same body**: centre within ``DUPLICATE_FACES`` = 1.5 face sizes of a followed performer's
-   face (the same face seen by another level), or inside a performer's body box (their last
-   Holistic keypoints) while smaller than ``PART_FACE_RATIO`` = 0.5 of that performer's face
-   (a face-like pattern on a performer's clothes or instrument): ignored.
+   face (the same face seen by another level), or, while smaller than ``PART_FACE_RATIO`` = 0.5
+   of that performer's face, inside the performer's body box (their last Holistic keypoints) or
+   below their face inside their crop (``tracking.person_region``, known from the first frame):
+   a face-like pattern on a performer's clothes or instrument (the astronaut's mission patch is
+   one): ignored.
 3. **Body below**: a new candidate's body crop (a square of ``BODY_CROP_FACES`` = 9 face sizes,
    centred on the face horizontally, its top ``BODY_CROP_ABOVE_FACES`` = 1.5 face sizes above
    the face box: Pose's person detector missed a full-body performer with a 29 px face in the
@@ -356,9 +358,15 @@ class PerformerFinder:
             p_size = face_side(p.face_box)
             if np.linalg.norm(centre - box_centre(p.face_box)) < DUPLICATE_FACES * p_size:
                 return True
-            if p.body_box is not None and size < PART_FACE_RATIO * p_size:
+            if size >= PART_FACE_RATIO * p_size:
+                continue
+            if p.body_box is not None:
                 x0, y0, x1, y1 = p.body_box
                 if x0 <= centre[0] <= x1 and y0 <= centre[1] <= y1:
+                    return True
+            if p.region is not None:           # below the face, inside the performer's crop
+                x0, _, x1, y1 = p.region
+                if x0 <= centre[0] <= x1 and p.face_box[3] <= centre[1] <= y1:
                     return True
         return False
 
@@ -373,8 +381,10 @@ class PerformerFinder:
 
     def _promote(self, candidate: Candidate, frame_index: int) -> None:
         self.candidates.remove(candidate)
-        self.performers.append(Performer(self._next_id, candidate.face_box.copy(),
-                                         candidate.face_score, frame_index))
+        performer = Performer(self._next_id, candidate.face_box.copy(), candidate.face_score,
+                              frame_index)
+        performer.region = person_region(performer.face_box, self.frame_wh)   # refined per frame
+        self.performers.append(performer)
         self._next_id += 1
 
     def _moving(self, box: np.ndarray) -> bool:

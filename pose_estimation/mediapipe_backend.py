@@ -10,13 +10,20 @@ Holistic is single-person; concerts have three or more musicians. Per frame:
    ``static_image_mode=False``: the landmarks of the previous frame seed the next, which is what
    makes it fast), kept in one of ``n_workers`` worker processes (a track always goes to the same
    worker, because Holistic's tracking state lives there; new tracks go to the least-loaded one);
-3. the landmarks are mapped to COCO-WholeBody full-frame pixels (``pose_estimation.mapping``).
+3. the landmarks are mapped to COCO-WholeBody full-frame pixels (``pose_estimation.mapping``), and
+   go back to the finder (it follows each performer's face through them) exactly
+   ``OBSERVE_LAG`` = 4 frames later: the finder's decisions, and so the output, are the same
+   whatever the number of workers or how fast they answer (byte-identical, tested).
+
+With ``holistic_every`` = k > 1 (an option) Holistic runs on every k-th frame only and the frames
+between are interpolated per performer (``interpolate_persons``).
 
 Frames are streamed: at most ``max_in_flight`` frames are between decoding and collection, so
 memory does not grow with the video length. Holistic runs single-threaded (measured: CPU/wall ≈
 1.0), so worker processes are what uses the second core. Default 3 workers, one per performer of a
-usual trio: measured ~50–56 ms of CPU per performer crop and ~14 ms per frame in the main process
-(decode 2.4 ms, face detection, crops, IPC); with 2 workers one of them carries two performers and
+usual trio: measured ~50–56 ms of CPU per performer crop (whatever the crop size) and ~10–20 ms
+per frame in the main process (decoding, the finder: 6.7 ms at 720p, crops, IPC;
+``benchmarks/pose_throughput.py``); with 2 workers one of them carries two performers and
 caps the rate at ~1 / (2 × 50 ms) = 10 frames/s however idle the other core is, while three equal
 workers let the OS spread ~165 ms of work per frame over both cores (~12 frames/s ceiling).
 """
@@ -52,6 +59,7 @@ WORKER_TIMEOUT_S = 120.0
 HOLISTIC_MIN_DETECTION = 0.3
 HOLISTIC_MIN_TRACKING = 0.5
 BOX_MIN_SCORE = 0.3     # points below this visibility do not shape the person box
+OBSERVE_LAG = 4         # frames between a Holistic result and the finder seeing it
 
 
 @dataclass(frozen=True)
@@ -348,7 +356,16 @@ def estimate_poses(frames: Iterable[tuple[int, np.ndarray]], options: MediaPipeO
     collected: dict[int, tuple[int, list[dict]]] = {}    # posed frames collected ahead of order
     last_posed: list = [None]                            # (frame_index, persons) of the last one
     keep = max(options.max_in_flight, options.holistic_every)
+    observations: deque = deque()   # Holistic results waiting to be shown to the finder
     frame_wh = (0, 0)
+
+    def collect_through(limit: int) -> None:
+        """Collect (ahead of their turn to be yielded) the posed frames up to ``limit``."""
+        for index, tasks in in_flight:
+            if index > limit:
+                break
+            if tasks is not None and index not in collected:
+                collected[index] = _collect(workers, observations, index, tasks, frame_wh, stats)
 
     def release(keep: int):
         """Yield frames from the head of ``in_flight`` while more than ``keep`` are waiting."""
@@ -357,13 +374,14 @@ def estimate_poses(frames: Iterable[tuple[int, np.ndarray]], options: MediaPipeO
             if tasks is not None:
                 in_flight.popleft()
                 out = collected.pop(frame_index, None) or \
-                    _collect(workers, finder, frame_index, tasks, frame_wh, stats)
+                    _collect(workers, observations, frame_index, tasks, frame_wh, stats)
                 last_posed[0] = out
                 yield out
                 continue
             following = next((entry for entry in in_flight if entry[1] is not None), None)
             if following is not None and following[0] not in collected:
-                collected[following[0]] = _collect(workers, finder, *following, frame_wh, stats)
+                collected[following[0]] = _collect(workers, observations, *following, frame_wh,
+                                                   stats)
             in_flight.popleft()
             before = last_posed[0]
             after = collected[following[0]] if following is not None else None
@@ -380,6 +398,12 @@ def estimate_poses(frames: Iterable[tuple[int, np.ndarray]], options: MediaPipeO
             if finder is None:
                 finder = PerformerFinder((width, height), detect, body)
             started = time.process_time()
+            # the finder sees Holistic's results of frames <= frame_index - OBSERVE_LAG, never
+            # sooner or later, so what it decides does not depend on how fast workers answer,
+            # on max_in_flight or on the number of workers (byte-identical output)
+            collect_through(frame_index - OBSERVE_LAG)
+            while observations and observations[0][0] <= frame_index - OBSERVE_LAG:
+                finder.observe(*observations.popleft()[1:])
             dropped = finder.step(frame_index, frame)
             if stats is not None:
                 stats["finder_cpu_s"] += time.process_time() - started
@@ -413,10 +437,11 @@ def estimate_poses(frames: Iterable[tuple[int, np.ndarray]], options: MediaPipeO
         close_detectors()
 
 
-def _collect(workers, finder: PerformerFinder, frame_index: int, tasks: list[tuple[int, int]],
+def _collect(workers, observations: deque, frame_index: int, tasks: list[tuple[int, int]],
              frame_wh: tuple[int, int], stats: dict | None = None) -> tuple[int, list[dict]]:
-    """The persons of ``frame_index`` from the workers; each result also goes to the finder
-    (``PerformerFinder.observe``: Holistic's face position follows the performer)."""
+    """The persons of ``frame_index`` from the workers; each result is also queued for the finder
+    as ``(frame_index, track_id, keypoints, scores, box)`` (``PerformerFinder.observe``: Holistic's
+    face position follows the performer), applied ``OBSERVE_LAG`` frames later."""
     persons = []
     for worker, track_id in tasks:
         got_frame, got_track, output = workers.collect(worker)
@@ -429,7 +454,7 @@ def _collect(workers, finder: PerformerFinder, frame_index: int, tasks: list[tup
         keypoints, scores = output if output is not None else (None, None)
         box = None if output is None else \
             keypoint_box(_upper_body(keypoints), scores, BOX_MIN_SCORE, frame_wh)
-        finder.observe(track_id, keypoints, scores, box)
+        observations.append((frame_index, track_id, keypoints, scores, box))
         if stats is not None:
             stats["finder_cpu_s"] += time.process_time() - started
         if box is None:

@@ -1,4 +1,9 @@
-"""Finding and following the performers: face boxes → person regions → tracks across frames.
+"""Crop geometry and the older face-track follower: face boxes → person regions → tracks.
+
+``person_region``, ``match_boxes``, ``region_moved`` and NMS serve the performer finder
+(``pose_estimation.finder``, the MediaPipe backend's); ``PerformerTracker`` (one full-range face
+detector on two tiles every 5th frame) still gives the MMPose backend its boxes when no person
+detector is configured.
 
 MediaPipe Holistic is single-person, so every performer gets their own crop. Pure functions over
 numpy arrays; boxes are ``(4,)`` or ``(N, 4)`` float ``xyxy`` in full-frame pixels.

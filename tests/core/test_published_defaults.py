@@ -53,3 +53,9 @@ def test_every_option_is_listed_in_the_readme_divergences():
         assert f"{option} {alternative}" in section, option
     assert "--target-relative-delta" in section
     assert "--include-incorrect-body-detection" in (REPO_ROOT / "README.md").read_text()
+
+
+def test_pose_holistic_every_frame_by_default():
+    """Posing only every K-th frame (interpolating the rest) is an option, listed as a divergence."""
+    assert _action(_parser("pose_estimation.main"), "--holistic-every").default == 1
+    assert "--holistic-every K" in divergences_section()

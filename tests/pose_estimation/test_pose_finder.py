@@ -175,3 +175,14 @@ def test_region_motion_measures_grey_change():
     box = np.array([35.0, 35.0, 55.0, 55.0])
     # region = centre +- face side -> 41 x 41 px (integer bounds), 100 px changed by 100
     assert fd.region_motion(now, past, box, 1.0) == pytest.approx(100 * 100 / 41 ** 2)
+
+
+def test_a_small_face_on_a_performers_body_is_part_of_that_body():
+    """Rule 2, crop part: a 25 px face-like pattern 2 face sizes below a 60 px performer's face
+    (inside its crop), moving with it, is never posed (the astronaut's mission patch)."""
+    def people(f):
+        x = 640 + 3 * (f % 4)
+        return [(x, 300, 60, True), (x + 20, 430, 25, False)]
+
+    _, posed = run(people, 20)
+    assert all(len(frame) == 1 and frame[0][1] == 300 for frame in posed)
