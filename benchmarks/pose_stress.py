@@ -47,7 +47,7 @@ def readme_table(result: dict) -> str:
 
 
 def main() -> int:
-    from core.log import quiet_native_environment
+    from core.log import native_stderr_silenced, quiet_native_environment
 
     quiet_native_environment()
     from core.io import load_json
@@ -72,8 +72,9 @@ def main() -> int:
         song = args.dataset / STRESS_ARTIST / name
         truth = load_json(song / GROUND_TRUTH_NAME)
         started = time.process_time()
-        frames = [persons for _, persons in estimate_poses(iter_frames(song / VIDEO_NAME),
-                                                           MediaPipeOptions(n_workers=args.workers))]
+        with native_stderr_silenced():                  # MediaPipe's native log lines
+            frames = [persons for _, persons in estimate_poses(
+                iter_frames(song / VIDEO_NAME), MediaPipeOptions(n_workers=args.workers))]
         main_cpu = time.process_time() - started
         for performer, score in score_performers(frames, truth).items():
             spec = truth["performers"][performer]
