@@ -45,7 +45,6 @@ from core.keypoints import LOWER_BODY
 from core.log import quiet_native_environment, silence_native_stderr_of_this_process
 
 from .mapping import holistic_to_wholebody, keypoint_box, landmarks_to_array
-from .tracking import non_max_suppression
 from .finder import FULL_RANGE, MIN_FACE_CONFIDENCE, SHORT_RANGE, PerformerFinder
 
 log = logging.getLogger(__name__)
@@ -106,41 +105,6 @@ def interpolate_persons(before: list[dict], after: list[dict] | None, weight: fl
             persons.append({"keypoints": keypoints, "scores": scores, "box": box,
                             "track_id": person["track_id"]})
     return persons
-
-
-# The old single-level finder (full-range detector on ``n_tiles`` frame-high tiles), still used by
-# the MMPose backend's person finder when no person detector is configured.
-def tile_windows(width: int, height: int, n_tiles: int) -> list[tuple[int, int, int, int]]:
-    """``n_tiles`` overlapping windows ``(x0, y0, x1, y1)`` across the frame width.
-
-    Each window is ``min(height, width)`` wide (square for landscape frames), evenly spaced from the
-    left edge to the right edge; ``n_tiles <= 1`` means the whole frame.
-    """
-    side = min(width, height)
-    if n_tiles <= 1 or side >= width:
-        return [(0, 0, width, height)]
-    starts = np.linspace(0, width - side, n_tiles).round().astype(int)
-    return [(int(x), 0, int(x) + side, height) for x in starts]
-
-
-def detect_faces(detector, frame: np.ndarray, n_tiles: int) -> tuple[np.ndarray, np.ndarray]:
-    """Face boxes ``(N, 4)`` xyxy pixels and scores ``(N,)`` in an RGB ``(H, W, 3)`` uint8 frame."""
-    height, width = frame.shape[:2]
-    boxes, scores = [], []
-    for x0, y0, x1, y1 in tile_windows(width, height, n_tiles):
-        tile = np.ascontiguousarray(frame[y0:y1, x0:x1])
-        result = detector.process(tile)
-        for det in result.detections or ():
-            rb = det.location_data.relative_bounding_box
-            tw, th = x1 - x0, y1 - y0
-            bx0, by0 = x0 + rb.xmin * tw, y0 + rb.ymin * th
-            boxes.append((bx0, by0, bx0 + rb.width * tw, by0 + rb.height * th))
-            scores.append(det.score[0])
-    if not boxes:
-        return np.zeros((0, 4)), np.zeros(0)
-    boxes, scores = np.array(boxes, dtype=np.float64), np.array(scores, dtype=np.float64)
-    keep = non_max_suppression(boxes, scores, iou_threshold=0.3)
-    return boxes[keep], scores[keep]
 
 
 def mediapipe_detectors(min_face_confidence: float):

@@ -166,34 +166,41 @@ class MMPoseEstimator:
         try:
             for frame_index, frame in frames:
                 boxes = self.person_boxes(frame) if finder is None else finder(frame_index, frame)
-                yield frame_index, self.estimate_frame(frame, boxes)
+                persons = self.estimate_frame(frame, boxes)
+                if finder is not None:
+                    finder.observe(persons)
+                yield frame_index, persons
         finally:
             if finder is not None:
                 finder.close()
 
 
 class _MediaPipePersonFinder:
-    """Person boxes from MediaPipe face detection + performer tracks (no Holistic)."""
+    """Person boxes from the MediaPipe backend's performer finder (``finder.PerformerFinder``:
+    multi-scale face scan and its rules); the performers are followed through MMPose's own
+    keypoints (same COCO-WholeBody layout) instead of Holistic's."""
 
-    def __init__(self, detect_every: int = 5, tiles: int = 2):
-        import mediapipe as mp
+    def __init__(self):
+        from .finder import MIN_FACE_CONFIDENCE
+        from .mediapipe_backend import mediapipe_detectors
 
-        from .tracking import PerformerTracker
-
-        self.detector = mp.solutions.face_detection.FaceDetection(model_selection=1,
-                                                                  min_detection_confidence=0.5)
-        self.tracker_cls = PerformerTracker
-        self.tracker = None
-        self.detect_every, self.tiles = detect_every, tiles
+        self.detect, self.body, self._close = mediapipe_detectors(MIN_FACE_CONFIDENCE)
+        self.finder = None
+        self.track_ids: list[int] = []
 
     def __call__(self, frame_index: int, frame: np.ndarray) -> np.ndarray:
-        from .mediapipe_backend import detect_faces
+        from .finder import PerformerFinder
 
-        if self.tracker is None:
-            self.tracker = self.tracker_cls((frame.shape[1], frame.shape[0]))
-        if frame_index % self.detect_every == 0 or not self.tracker.tracks:
-            self.tracker.update(*detect_faces(self.detector, frame, self.tiles))
-        return np.array([t.region for t in self.tracker.tracks], dtype=np.float32).reshape(-1, 4)
+        if self.finder is None:
+            self.finder = PerformerFinder((frame.shape[1], frame.shape[0]), self.detect, self.body)
+        self.finder.step(frame_index, frame)
+        self.track_ids = [t.track_id for t in self.finder.tracks]
+        return np.array([t.region for t in self.finder.tracks], dtype=np.float32).reshape(-1, 4)
+
+    def observe(self, persons: list[dict]) -> None:
+        """MMPose's persons for the boxes of the last call, in the same order."""
+        for track_id, person in zip(self.track_ids, persons):
+            self.finder.observe(track_id, person["keypoints"], person["scores"])
 
     def close(self) -> None:
-        self.detector.close()
+        self._close()

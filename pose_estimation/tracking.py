@@ -1,9 +1,5 @@
-"""Crop geometry and the older face-track follower: face boxes → person regions → tracks.
-
-``person_region``, ``match_boxes``, ``region_moved`` and NMS serve the performer finder
-(``pose_estimation.finder``, the MediaPipe backend's); ``PerformerTracker`` (one full-range face
-detector on two tiles every 5th frame) still gives the MMPose backend its boxes when no person
-detector is configured.
+"""Crop geometry for the performer finder (``pose_estimation.finder``): face boxes → person
+regions, matching, NMS.
 
 MediaPipe Holistic is single-person, so every performer gets their own crop. Pure functions over
 numpy arrays; boxes are ``(4,)`` or ``(N, 4)`` float ``xyxy`` in full-frame pixels.
@@ -22,16 +18,13 @@ then clipped to the frame and, horizontally, to the midpoints between this perfo
 and the neighbouring performers' face centres (so a crop does not contain half of the neighbour,
 which Holistic could lock onto), never narrower than ``MIN_WIDTH_FACES * s``.
 
-Tracking: detections are matched to tracks greedily by increasing centre distance, accepted when
-the distance is below ``MATCH_FACES`` face sizes. A track's face box is an exponential moving
-average (weight ``SMOOTHING`` on the new detection); its crop region is only moved when the newly
-computed region's centre or size differs by more than ``REGION_TOLERANCE`` of the region size, so
-Holistic's frame-to-frame tracking inside the crop is not disturbed by jitter. A track that has not
-been detected for ``max_missed`` detection rounds is dropped.
+Matching (``match_boxes``): detections are matched to followed faces greedily by increasing centre
+distance, accepted when the distance is below ``MATCH_FACES`` face sizes. A crop region is only
+moved when the newly computed region's centre or size differs by more than ``REGION_TOLERANCE`` of
+the region size (``region_moved``), so Holistic's frame-to-frame tracking inside the crop is not
+disturbed by jitter.
 """
 from __future__ import annotations
-
-from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -39,7 +32,6 @@ SIDE_FACES = 5.5
 ABOVE_FACES = 0.9
 MIN_WIDTH_FACES = 2.2
 MATCH_FACES = 1.0
-SMOOTHING = 0.5
 REGION_TOLERANCE = 0.12
 
 
@@ -139,58 +131,3 @@ def match_boxes(track_boxes: np.ndarray, detection_boxes: np.ndarray,
         used_t.add(t)
         used_d.add(d)
     return pairs
-
-
-@dataclass
-class Track:
-    """One performer followed across frames."""
-    track_id: int
-    face_box: np.ndarray            # (4,) float64 xyxy, smoothed
-    face_score: float
-    missed: int = 0                 # detection rounds since last seen
-    region: np.ndarray | None = field(default=None)   # (4,) int xyxy crop
-
-
-class PerformerTracker:
-    """Keeps the performers' face tracks and crop regions up to date from face detections."""
-
-    def __init__(self, frame_wh: tuple[int, int], max_missed: int = 6):
-        self.frame_wh = frame_wh
-        self.max_missed = max_missed
-        self.tracks: list[Track] = []
-        self._next_id = 0
-
-    def update(self, boxes: np.ndarray, scores: np.ndarray) -> list[int]:
-        """Feed one round of face detections ``boxes`` (N, 4), ``scores`` (N,).
-
-        Returns the ids of tracks dropped in this round (their Holistic state can be freed).
-        """
-        boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
-        scores = np.asarray(scores, dtype=np.float64).reshape(-1)
-        pairs = match_boxes(np.array([t.face_box for t in self.tracks]).reshape(-1, 4), boxes)
-        matched_t = {t for t, _ in pairs}
-        matched_d = {d for _, d in pairs}
-        for t, d in pairs:
-            track = self.tracks[t]
-            track.face_box = SMOOTHING * boxes[d] + (1 - SMOOTHING) * track.face_box
-            track.face_score = float(scores[d])
-            track.missed = 0
-        for t, track in enumerate(self.tracks):
-            if t not in matched_t:
-                track.missed += 1
-        for d in range(len(boxes)):
-            if d not in matched_d:
-                self.tracks.append(Track(self._next_id, boxes[d].copy(), float(scores[d])))
-                self._next_id += 1
-        dropped = [t.track_id for t in self.tracks if t.missed > self.max_missed]
-        self.tracks = [t for t in self.tracks if t.missed <= self.max_missed]
-        self._update_regions()
-        return dropped
-
-    def _update_regions(self) -> None:
-        centres = [box_centre(t.face_box)[0] for t in self.tracks]
-        for track, cx in zip(self.tracks, centres):
-            others = tuple(c for c in centres if c != cx)
-            region = person_region(track.face_box, self.frame_wh, others)
-            if region_moved(track.region, region):
-                track.region = region

@@ -1,9 +1,8 @@
-"""Performer finding and tracking: regions, matching, tracks over detection rounds."""
+"""Crop geometry of the performer finder: regions, matching, NMS."""
 import numpy as np
 
-from pose_estimation.mediapipe_backend import tile_windows
-from pose_estimation.tracking import (PerformerTracker, box_iou, match_boxes, non_max_suppression,
-                                      person_region, region_moved)
+from pose_estimation.tracking import (box_iou, match_boxes, non_max_suppression, person_region,
+                                      region_moved)
 
 
 def test_box_iou_known_values():
@@ -45,30 +44,3 @@ def test_match_boxes_is_one_to_one_and_respects_distance():
     tracks = np.array([[0, 0, 10, 10], [100, 0, 110, 10]])
     dets = np.array([[102, 1, 112, 11], [3, 0, 13, 10], [500, 0, 510, 10]])
     assert sorted(match_boxes(tracks, dets)) == [(0, 1), (1, 0)]
-
-
-def test_tracker_follows_creates_and_drops():
-    tracker = PerformerTracker((1280, 720), max_missed=2)
-    faces = np.array([[200, 300, 280, 380], [600, 250, 680, 330], [1000, 300, 1080, 380]], float)
-    tracker.update(faces, np.array([0.9, 0.8, 0.7]))
-    assert [t.track_id for t in tracker.tracks] == [0, 1, 2]
-    # jittered detections keep the ids and the regions (within tolerance)
-    regions = [t.region.copy() for t in tracker.tracks]
-    tracker.update(faces + 3, np.array([0.9, 0.8, 0.7]))
-    assert [t.track_id for t in tracker.tracks] == [0, 1, 2]
-    for before, track in zip(regions, tracker.tracks):
-        np.testing.assert_array_equal(before, track.region)
-    # the middle performer disappears for 3 rounds -> dropped after max_missed=2; others stay
-    dropped = []
-    for _ in range(3):
-        dropped += tracker.update(faces[[0, 2]], np.array([0.9, 0.7]))
-    assert dropped == [1] and [t.track_id for t in tracker.tracks] == [0, 2]
-    # they come back as a new track
-    tracker.update(faces, np.array([0.9, 0.8, 0.7]))
-    assert sorted(t.track_id for t in tracker.tracks) == [0, 2, 3]
-
-
-def test_tile_windows_cover_the_frame_with_squares():
-    tiles = tile_windows(1280, 720, 2)
-    assert tiles == [(0, 0, 720, 720), (560, 0, 1280, 720)]
-    assert tile_windows(640, 720, 3) == [(0, 0, 640, 720)]
