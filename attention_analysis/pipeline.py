@@ -17,7 +17,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from core.dataset import AUDIO_FEATURES_NAME, MOTION_FEATURES_NAME
+from core.dataset import AUDIO_FEATURES_NAME, MOTION_FEATURES_NAME, model_input_files
+from core.freshness import is_up_to_date, record_inputs, snapshot
 from core.io import load_json, null_to_nan, save_json
 from core.runner import UP_TO_DATE, Finished, SongSkipped, TaskResources, run_per_song
 from separation.data import missing_frames
@@ -211,19 +212,26 @@ def run_attention(args) -> int:
 
     done_before = {(a, s) for a, songs_of in scores.items() for s in songs_of}
 
+    checkpoint_file = loaded.path
+
     def work(song) -> str | Finished:
         figure = figure_dir / f"{song.artist}_{song.song}.png"
-        if not args.force and (song.artist, song.song) in done_before and figure.exists():
+        song_dir = song.folder(settings.dataset_path)
+        performer = song_dir / instrument
+        # the re-run rule (core.freshness): redone when the checkpoint, a wav, the keypoints or
+        # the feature files the figure draws change; the record sits beside the song's figure
+        inputs = [checkpoint_file, *model_input_files(song_dir, instrument),
+                  performer / AUDIO_FEATURES_NAME, performer / MOTION_FEATURES_NAME]
+        if (song.artist, song.song) in done_before and is_up_to_date([figure], inputs, args.force):
             return UP_TO_DATE
         if instrument not in song.instruments:
             raise SongSkipped(f"no {instrument} in layout {list(song.layout or ())}")
-        song_dir = song.folder(settings.dataset_path)
+        inputs_before = snapshot(inputs)
         chunks = load_song_chunks(song_dir, song, instrument, visual_kind)
         if not chunks:
             raise SongSkipped("no 4-s chunk")
         here, device = attention_model(*model_args)
         records, normalised = chunk_attention(here.model, chunks, device, args.chunk_batch)
-        performer = song_dir / instrument
         rms = feature_series(performer / AUDIO_FEATURES_NAME, "rms")
         rms = (*rms, "RMS (audio_features.json)") if rms else (*chunk_rms(chunks),
                                                                "RMS of the chunk stem (computed)")
@@ -232,6 +240,7 @@ def run_attention(args) -> int:
             (*chunk_motion(chunks), "keypoint speed of the model input (computed)")
         save_attention_figure(figure, records, f"cross-modal attention · {checkpoint_stem} · "
                               f"{song.artist}/{song.song}", rms, motion)
+        record_inputs([figure], inputs_before)
         return Finished((records, normalised))
 
     def song_finished(song, result) -> None:

@@ -11,8 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from core.audio import load_audio, save_wav
-from core.dataset import (FACE_KEYPOINTS_NAME, KEYPOINTS_NAME, POSE_INFO_NAME, SCORES_NAME,
-                          find_mixture)
+from core.dataset import find_mixture, model_input_files
 from core.device import resolve_device
 from core.freshness import is_up_to_date, record_inputs, snapshot
 from core.io import load_json, save_json
@@ -127,9 +126,7 @@ def run_separate(args: argparse.Namespace) -> int:
         song_dir = song.folder(dataset_path)
         out = song_dir / instrument / f"separated_{config.name}.wav"
         # the re-run rule (core.freshness): redone when the checkpoint, a wav or the keypoints change
-        inputs = [Path(args.checkpoint), *sorted(song_dir.glob("*.wav")),
-                  *(song_dir / instrument / name for name in (KEYPOINTS_NAME, SCORES_NAME,
-                                                             POSE_INFO_NAME, FACE_KEYPOINTS_NAME))]
+        inputs = [Path(args.checkpoint), *model_input_files(song_dir, instrument)]
         if is_up_to_date([out], inputs, args.force):
             return UP_TO_DATE
         if instrument not in song.instruments:
@@ -226,13 +223,17 @@ def run_evaluate(args: argparse.Namespace) -> int:
     def work(song):
         song_dir = song.folder(dataset_path)
         out = song_dir / instrument / f"separation_eval_{config.name}.json"
-        if out.exists() and not args.force:
-            previous = load_json(out)
-            if (previous.get("baseline") == (str(args.baseline) if args.baseline else None)
-                    and previous.get("split") == split_of[song.key]):
-                return Finished(previous, up_to_date=True)
+        # the re-run rule (core.freshness): redone when a checkpoint, a wav or the keypoints
+        # change, or the evaluation is asked with another baseline or the song's split changed
+        inputs = [Path(args.checkpoint), *([Path(args.baseline)] if args.baseline else []),
+                  *model_input_files(song_dir, instrument)]
+        run_settings = {"baseline": str(args.baseline) if args.baseline else None,
+                        "split": split_of[song.key]}
+        if is_up_to_date([out], inputs, args.force, run_settings):
+            return Finished(load_json(out), up_to_date=True)
         if instrument not in song.instruments:
             raise SongSkipped(f"no {instrument} in the layout {list(song.layout or ())}")
+        inputs_before = snapshot(inputs)
         chunks = song_chunks(song_dir, song, instrument, config.visual)
         if not chunks:
             raise SongSkipped("no usable 4-s chunk (too short or keypoints missing)")
@@ -251,6 +252,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
                   "n_chunks": len(chunks), "chunks": result["chunks"],
                   "song_means": result["song"]}
         save_json(out, record)
+        record_inputs([out], inputs_before, run_settings)
         return Finished(record)
 
     summary = run_per_song(f"evaluate[{config.name}/{instrument}]", songs, work, skips, log,

@@ -148,7 +148,7 @@ def test_attention_json_has_the_published_shape(toy_dataset, capsys):
     info = json.loads((root / "results" / "attention_scores_vocal_info.json").read_text())
     assert info["rows_sum_to_one"] is True and info["T_audio"] == T_AUDIO
     assert "1/T_video" in info["note"]
-    figures = sorted(p.name for p in (root / "results" / "attention_figures_vocal").iterdir())
+    figures = sorted(p.name for p in (root / "results" / "attention_figures_vocal").glob("*.png"))
     assert figures == ["A_s1.png", "A_s2.png"]
     assert "attention figures:" in capsys.readouterr().out
     calls.clear()
@@ -156,6 +156,28 @@ def test_attention_json_has_the_published_shape(toy_dataset, capsys):
     assert calls == []                                        # finished songs are not redone
     assert main(["--model", "vocal", "--dataset_path", str(root), "-a", "A", "-s", "s2", "-f"]) == 0
     assert calls == ["A/s2"]
+
+
+def test_a_song_whose_inputs_changed_is_redone_without_force(toy_dataset):
+    """Issue 11, cause 11 for attention: new keypoints (post-processing redone) or new feature
+    files make that song's attention stale; the other song stays up to date."""
+    root, calls = toy_dataset
+    args = ["--model", "vocal", "--dataset_path", str(root), "-a", "A"]
+    keypoints = root / "A" / "s2" / "vocal" / "keypoints.npy"
+    keypoints.parent.mkdir(parents=True)
+    np.save(keypoints, np.zeros((30, 133, 2), np.float32))
+    assert main(args) == 0 and calls == ["A/s1", "A/s2"]
+    figure = root / "results" / "attention_figures_vocal" / "A_s2.png"
+    assert (figure.parent / ".A_s2.png.inputs.json").exists()
+    np.save(keypoints, np.ones((60, 133, 2), np.float32))      # post-processing was redone
+    calls.clear()
+    assert main(args) == 0 and calls == ["A/s2"]
+    features = root / "A" / "s1" / "vocal" / "audio_features.json"
+    features.write_text(json.dumps({"fps": 30.0, "features": {"rms": [0.2] * 120}}))
+    calls.clear()
+    assert main(args) == 0 and calls == ["A/s1"]
+    calls.clear()
+    assert main(args) == 0 and calls == []
 
 
 def test_failed_body_detection_is_skipped_unless_asked(toy_dataset, capsys):

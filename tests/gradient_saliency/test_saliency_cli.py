@@ -54,8 +54,9 @@ def test_run_writes_songs_average_and_figures_and_isolates_failures(toy_dataset,
     root, calls = toy_dataset
     assert _run(root) == 1                                   # B/bad failed, the others went on
     out_dir = root / "results" / "integrated_gradients_all_face"
-    assert sorted(p.name for p in out_dir.glob("*.json")) == ["A_s1.json", "A_s2.json",
-                                                              "_average.json"]
+    assert sorted(p.name for p in out_dir.glob("*.json")) == [
+        ".A_s1.json.inputs.json", ".A_s2.json.inputs.json",    # the re-run rule's records
+        "A_s1.json", "A_s2.json", "_average.json"]
     song = json.loads((out_dir / "A_s1.json").read_text())
     assert song["chunks"] == [0, 1, 2] and song["instrument"] == "vocal"
     assert len(song["keypoint_importance"]["face"]) == 68 and 0.0 <= song["audio_share"] <= 1.0
@@ -85,6 +86,34 @@ def test_run_writes_songs_average_and_figures_and_isolates_failures(toy_dataset,
     assert not np.allclose(fresh["keypoint_importance"]["face"], song["keypoint_importance"]["face"])
 
 
+def test_stale_results_are_redone_and_current_ones_kept(toy_dataset):
+    """Issue 11, cause 11 for saliency: a result is kept only while it was made from the song's
+    files as they are now and with the same settings; existing outputs alone prove nothing."""
+    root, calls = toy_dataset
+    keypoints = root / "A" / "s2" / "vocal" / "keypoints.npy"
+    keypoints.parent.mkdir(parents=True)
+    np.save(keypoints, np.zeros((30, 133, 2), np.float32))
+    assert _run(root, "-a", "A") == 0 and calls == ["A/s1", "A/s2"]
+    out_dir = root / "results" / "integrated_gradients_all_face"
+    record = json.loads((out_dir / ".A_s2.json.inputs.json").read_text())
+    assert list(record["inputs"]) == ["../../A/s2/vocal/keypoints.npy"]
+    assert record["settings"]["config"]["n_steps"] == 4
+    calls.clear()
+    assert _run(root, "-a", "A") == 0 and calls == []                 # nothing changed
+    np.save(keypoints, np.ones((60, 133, 2), np.float32))             # post-processing redone
+    assert _run(root, "-a", "A") == 0 and calls == ["A/s2"]
+    calls.clear()
+    assert cli.main("integrated_gradients", ["--model", "face", "--dataset_path", str(root),
+                                             "--num_steps", "6", "--device", "cpu", "-a", "A"]) == 0
+    assert calls == ["A/s1", "A/s2"]                                  # other steps: all redone
+    assert json.loads((out_dir / "A_s1.json").read_text())["config"]["n_steps"] == 6
+    calls.clear()
+    assert cli.main("integrated_gradients", ["--model", "face", "--dataset_path", str(root),
+                                             "--num_steps", "6", "--device", "cpu", "-a", "A",
+                                             "--internal_batch_size", "2"]) == 0
+    assert calls == []                             # batching the same steps differently: kept
+
+
 def test_correlation_filter_run_attributes_exactly_the_selected_chunks(toy_dataset):
     root, _ = toy_dataset
     assert _run(root, "--correlation-filter-top") == 2       # no counts yet: a clear whole-run error
@@ -102,7 +131,7 @@ def test_correlation_filter_run_attributes_exactly_the_selected_chunks(toy_datas
     assert _run(root, "-a", "A", "--correlation-filter-bottom", "--correlation-filter-percentage",
                 "0.2") == 0                                  # k = 1: chunk 1 of s2 (count 0)
     out_dir = root / "results" / "integrated_gradients_bottom_0.2_face"
-    assert sorted(p.name for p in out_dir.glob("*.json")) == ["A_s2.json", "_average.json"]
+    assert sorted(p.name for p in out_dir.glob("[!.]*.json")) == ["A_s2.json", "_average.json"]
     assert json.loads((out_dir / "A_s2.json").read_text())["chunks"] == [1]
 
 

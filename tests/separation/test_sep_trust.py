@@ -218,3 +218,32 @@ def test_separated_audio_is_redone_when_a_stem_changes(synthetic_dataset, tmp_pa
     sf.write(stem, 0.5 * wave, sr)
     code, err = run_main(capsys, *args)
     assert code == 0 and "separate[face_small/vocal]: 1 done, 1 already up to date" in err
+
+
+def test_evaluation_is_redone_when_the_checkpoint_a_stem_or_the_baseline_changes(
+        synthetic_dataset, tmp_path, capsys):
+    """Cause 11 for evaluation: a retrained checkpoint (same path), a replaced stem or another
+    baseline make the stored SDRs stale; unchanged ones are kept."""
+    checkpoint = tiny_checkpoint(tmp_path / "m.pt")
+    torch.manual_seed(1)
+    baseline = save_checkpoint(tmp_path / "none.pt", VoViT(tiny_config("none")).eval(),
+                               instrument="vocal")
+    args = ["evaluate", "--dataset_path", str(synthetic_dataset), "--checkpoint", str(checkpoint)]
+    stage = "evaluate[face_small/vocal]"
+    assert run_main(capsys, *args)[0] == 0
+    code, err = run_main(capsys, *args)
+    assert code == 0 and f"{stage}: 0 done, 2 already up to date" in err
+    torch.manual_seed(2)                                      # retrained under the same name
+    save_checkpoint(checkpoint, VoViT(tiny_config("face")).eval(), instrument="vocal")
+    code, err = run_main(capsys, *args)
+    assert code == 0 and f"{stage}: 2 done, 0 already up to date" in err
+    stem = synthetic_dataset / "Art" / "Song Two" / "vocal_close.wav"
+    wave, sr = sf.read(stem)
+    sf.write(stem, 0.5 * wave, sr)
+    code, err = run_main(capsys, *args)
+    assert code == 0 and f"{stage}: 1 done, 1 already up to date" in err
+    code, err = run_main(capsys, *args, "--baseline", str(baseline))
+    assert code == 0 and f"{stage}: 2 done, 0 already up to date" in err
+    record = json.loads((synthetic_dataset / "Art" / "Song Two" / "vocal" /
+                         "separation_eval_face_small.json").read_text())
+    assert record["baseline"] == str(baseline) and record["chunks"][0]["baseline_sdr"] is not None
