@@ -15,8 +15,9 @@ is True only when
   after post-processing).
 
 A stage whose outputs also depend on options (integration steps, baselines, the baseline model of
-an evaluation) passes them as ``settings`` (a JSON-ready mapping) to both calls: outputs made with
-other settings, or without a record of their settings, are stale too.
+an evaluation, post-processing's wall-art rule and layout) passes them as ``settings`` (a JSON-ready
+mapping) to both calls: outputs made with other settings, or without a record of their settings
+while an input to remake them from exists, are stale too.
 
 Other outputs without a record (made before this rule, or copied from another lab) are up to date
 when no input is newer than the oldest output. Size + mtime is what ``make`` and ``rsync`` trust; it needs
@@ -91,7 +92,8 @@ def stale_reason(outputs: Iterable[str | Path], inputs: Iterable[str | Path],
             if list(before[key]) != now[key]:
                 return f"{key} changed since {outputs[0].name} was made"
         return None
-    if settings is not None:
+    if settings is not None and now:
+        # settings unknown, and the inputs are there to remake the outputs from
         return f"no record of the settings {outputs[0].name} was made with"
     oldest = min(p.stat().st_mtime_ns for p in outputs)
     newer = [key for key, (_, mtime) in now.items() if mtime > oldest]

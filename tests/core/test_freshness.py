@@ -91,3 +91,5 @@ def test_settings_are_part_of_what_an_output_was_made_from(tmp_path):
     record_path([out]).unlink()                         # no record at all: settings unknown
     assert stale_reason([out], [checkpoint], {"n_steps": 25}) == \
         "no record of the settings A_s.json was made with"
+    checkpoint.unlink()                                 # ... and nothing to remake them from
+    assert is_up_to_date([out], [checkpoint], settings={"n_steps": 25})

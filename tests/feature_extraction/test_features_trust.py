@@ -91,6 +91,27 @@ def test_changed_inputs_are_redone_and_unchanged_ones_are_not(tmp_path, capsys):
     assert "already up to date" in capsys.readouterr().err
 
 
+def test_files_made_with_other_options_are_redone_without_force(tmp_path, capsys):
+    """Cause 11 for options: ``--motion-prep robust`` (or another ``-ct``) after a published run
+    must not call the published numbers "up to date"; files the option does not touch stay."""
+    root = make_dataset(tmp_path / "data", seconds=3.0)
+    song_dir = root / ARTIST / "Synth Song"
+    motion, audio = song_dir / "violin" / "motion_features.json", song_dir / "violin" / "audio_features.json"
+    args = ["--extract", "both", "--dataset_path", str(root)]
+    assert main(args) == 0
+    audio_made = audio.stat().st_mtime_ns
+    assert load_json(motion)["settings"]["motion_preprocessing"]["variant"] == "published"
+    assert main(args + ["--motion-prep", "robust"]) == 0
+    assert load_json(motion)["settings"]["motion_preprocessing"]["variant"] == "robust"
+    assert audio.stat().st_mtime_ns == audio_made
+    capsys.readouterr()
+    assert main(args + ["--motion-prep", "robust"]) == 0
+    assert "0 done, 1 already up to date" in capsys.readouterr().err
+    assert main(args + ["--motion-prep", "robust", "-ct", "0.2"]) == 0
+    assert load_json(motion)["settings"]["score_threshold"] == 0.2
+    assert audio.stat().st_mtime_ns == audio_made
+
+
 def test_damaged_aggregate_is_named_and_force_rebuilds_it(tmp_path, capsys):
     """Cause 14: a damaged aggregated_strong_windows.json stops the run with its name (exit 2,
     before any work); ``-f`` recovers."""
