@@ -115,19 +115,30 @@ def test_stale_results_are_redone_and_current_ones_kept(toy_dataset):
 
 
 def test_correlation_filter_run_attributes_exactly_the_selected_chunks(toy_dataset):
-    root, _ = toy_dataset
+    root, calls = toy_dataset
     assert _run(root, "--correlation-filter-top") == 2       # no counts yet: a clear whole-run error
-    counts = {"A": {"s1": {"0": {"vocal": 1, "total": 1}, "1": {"vocal": 7, "total": 7},
+    rule = {"strong_window_features": "published", "audio_features": ["rms", "onset_env"]}
+    counts = {"_settings": rule,
+              "A": {"s1": {"0": {"vocal": 1, "total": 1}, "1": {"vocal": 7, "total": 7},
                            "2": {"vocal": 3, "total": 3}},
                     "s2": {"0": {"vocal": 9, "total": 9}, "1": {"vocal": 0, "total": 0},
                            "2": {"vocal": 2, "total": 2}}}}
-    (root / "results" / "correlation").mkdir(parents=True)
-    (root / "results" / "correlation" / "aggregated_strong_windows.json").write_text(json.dumps(counts))
-    assert _run(root, "-a", "A", "--correlation-filter-top", "--correlation-filter-percentage",
-                "0.5") == 0
+    aggregate = root / "results" / "correlation" / "aggregated_strong_windows.json"
+    aggregate.parent.mkdir(parents=True)
+    aggregate.write_text(json.dumps(counts))
+    top_half = ["-a", "A", "--correlation-filter-top", "--correlation-filter-percentage", "0.5"]
+    assert _run(root, *top_half) == 0
     out_dir = root / "results" / "integrated_gradients_top_0.5_face"
-    assert json.loads((out_dir / "A_s1.json").read_text())["chunks"] == [1, 2]
+    first = json.loads((out_dir / "A_s1.json").read_text())
+    assert first["chunks"] == [1, 2]
+    assert first["correlation_filter"]["strong_window_counts"] == rule    # how the counts were made
     assert json.loads((out_dir / "A_s2.json").read_text())["chunks"] == [0]
+    # recounted strong windows select other chunks of s1: s1 is redone, s2 (same chunk) is not
+    counts["A"]["s1"]["0"] = {"vocal": 8, "total": 8}
+    aggregate.write_text(json.dumps(counts))
+    calls.clear()
+    assert _run(root, *top_half) == 0 and calls == ["A/s1"]
+    assert json.loads((out_dir / "A_s1.json").read_text())["chunks"] == [0, 1]
     assert _run(root, "-a", "A", "--correlation-filter-bottom", "--correlation-filter-percentage",
                 "0.2") == 0                                  # k = 1: chunk 1 of s2 (count 0)
     out_dir = root / "results" / "integrated_gradients_bottom_0.2_face"
