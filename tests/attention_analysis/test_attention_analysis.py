@@ -341,6 +341,26 @@ def test_video_steps_without_keypoints_are_no_data():
     assert 50 <= (~steps[0]).sum() <= 54
 
 
+def test_video_steps_without_keypoints_are_drawn_as_no_data_not_zero(tmp_path, monkeypatch):
+    """Issue 14, "missing data is never a number", in the figure: null steps are gaps in the curve
+    on a grey band labelled "no data" (steps of 1 s: chunk 0 misses steps 1-2, chunk 1 step 2)."""
+    from attention_analysis import figures
+
+    records = [{"chunk": 0, "video_attention": [0.25, None, None, 0.25]},
+               {"chunk": 1, "video_attention": [0.5, 0.25, None, 0.25]}]
+    times, values = figures.timeline(records, "video_attention")
+    assert figures.no_data_spans(times, values) == [(1.0, 3.0), (6.0, 7.0)]
+    drawn = {}
+    monkeypatch.setattr(figures, "save_figure", lambda path, fig, dpi: drawn.setdefault("fig", fig))
+    figures.save_attention_figure(tmp_path / "a.png", records, "t", None, None)
+    axis = drawn["fig"].axes[0]
+    curve = axis.lines[0].get_ydata()
+    np.testing.assert_array_equal(np.isnan(curve), [0, 1, 1, 0, 1, 0, 0, 1, 0, 1])  # 1 = gap
+    bands = [(p.get_x(), p.get_x() + p.get_width()) for p in axis.patches]
+    assert bands == [(1.0, 3.0), (6.0, 7.0)]
+    assert "no keypoints (no data)" in [t.get_text() for t in axis.get_legend().get_texts()]
+
+
 def test_chunks_with_missing_frames_give_null_attention_there(tmp_path):
     from core.io import load_json, save_json
 
