@@ -20,9 +20,9 @@ mapping) to both calls: outputs made with other settings, or without a record of
 while an input to remake them from exists, are stale too.
 
 Other outputs without a record (made before this rule, or copied from another lab) are up to date
-when no input is newer than the oldest output. Size + mtime is what ``make`` and ``rsync`` trust; it needs
-no reading of hour-long videos. Copying a dataset without keeping modification times (``cp -r``
-without ``-p``) makes stages redo their work, never skip it wrongly.
+when no input is newer than the oldest output. Size + mtime is what ``make`` and ``rsync`` trust;
+it needs no reading of hour-long videos. Copying a dataset without keeping modification times
+(``cp -r`` without ``-p``) makes stages redo their work, never skip it wrongly.
 """
 from __future__ import annotations
 

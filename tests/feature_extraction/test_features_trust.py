@@ -104,7 +104,8 @@ def test_files_made_with_other_options_are_redone_without_force(tmp_path, capsys
     must not call the published numbers "up to date"; files the option does not touch stay."""
     root = make_dataset(tmp_path / "data", seconds=3.0)
     song_dir = root / ARTIST / "Synth Song"
-    motion, audio = song_dir / "violin" / "motion_features.json", song_dir / "violin" / "audio_features.json"
+    motion = song_dir / "violin" / "motion_features.json"
+    audio = song_dir / "violin" / "audio_features.json"
     args = ["--extract", "both", "--dataset_path", str(root)]
     assert main(args) == 0
     audio_made = audio.stat().st_mtime_ns
