@@ -18,6 +18,7 @@ from attention_analysis.checkpoints import CheckpointInfo, NoCrossModalBlock
 from attention_analysis.weights import rows_sum_to_one, step_presence, summarise_attention
 
 from conftest import REPO_ROOT, run_cli
+from crafted_inputs import PAYLOADS
 
 T_AUDIO, HOP, T_VIDEO, JOINTS = 16, 32, 10, 68
 
@@ -230,6 +231,22 @@ def test_cli_error_for_a_checkpoint_without_the_block(tmp_path):
     assert result.returncode == 2
     assert "has no cross-modal attention block" in result.stderr
     assert "vocal_face_body_xattn_small.pt" in result.stderr
+
+
+@pytest.mark.parametrize("payload", PAYLOADS)
+def test_crafted_checkpoint_is_refused_by_name_and_never_runs(tmp_path, capsys, payload):
+    """Issue 11: a ``--checkpoint`` with a code payload is refused in one line (exit 2); the
+    payload never runs."""
+    marker = tmp_path / "payload_ran"
+    crafted = tmp_path / "crafted.pt"
+    torch.save({"state_dict": {"w": torch.zeros(2)}, "extra": payload(marker)}, crafted)
+    (tmp_path / "dataset_metadata.json").write_text(json.dumps({"A": {"s": SONG}}))
+    assert main(["--model", "vocal", "--checkpoint", str(crafted), "--dataset_path",
+                 str(tmp_path), "--device", "cpu"]) == 2
+    assert not marker.exists()
+    errors = [line for line in capsys.readouterr().err.splitlines() if "ERROR" in line]
+    assert len(errors) == 1 and f"{crafted} refused: it names " in errors[0]
+    assert "weights_only" not in errors[0]
 
 
 @pytest.fixture(scope="module")

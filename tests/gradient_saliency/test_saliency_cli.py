@@ -14,6 +14,7 @@ from gradient_saliency import cli, models
 from gradient_saliency.models import LoadedModel
 
 from conftest import REPO_ROOT, run_cli
+from crafted_inputs import PAYLOADS
 from saliency_toy_models import MOUTH_IDX, MouthGainModel, face_chunks
 
 SONG = {"layout": ["violin", "vocal", "mridangam"], "moving_camera": False, "fps": 30.0,
@@ -214,3 +215,19 @@ def test_run_prints_the_convergence_and_skips_failed_body_detection(toy_dataset,
     assert song["coverage"] == {"face": 1.0} and song["include_incorrect_body_detection"] is False
     assert _run(root, "-a", "A", "--include-incorrect-body-detection") == 0
     assert "A/s2" in calls and (out_dir / "A_s2.json").exists()
+
+
+@pytest.mark.parametrize("payload", PAYLOADS)
+def test_crafted_checkpoint_is_refused_by_name_and_never_runs(tmp_path, capsys, payload):
+    """Issue 11: ``--checkpoint`` is a file a user can point at; a torch file with a code payload
+    is refused in one line (exit 2) and its payload never runs."""
+    marker = tmp_path / "payload_ran"
+    crafted = tmp_path / "crafted.pt"
+    torch.save({"state_dict": {"w": torch.zeros(2)}, "extra": payload(marker)}, crafted)
+    (tmp_path / "dataset_metadata.json").write_text(json.dumps({"A": {"s": SONG}}))
+    assert cli.main("integrated_gradients", ["--model", "face", "--checkpoint", str(crafted),
+                                             "--dataset_path", str(tmp_path), "--device", "cpu"]) == 2
+    assert not marker.exists()
+    errors = [line for line in capsys.readouterr().err.splitlines() if "ERROR" in line]
+    assert len(errors) == 1 and f"{crafted} refused: it names " in errors[0]
+    assert "weights_only" not in errors[0]
