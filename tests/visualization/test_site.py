@@ -259,6 +259,15 @@ def test_song_page_shows_chunk_scores_figures_and_json(site, site_data):
     saliency = json.loads((site_data / "results" / "integrated_gradients_all_face_body" /
                            f"{ARTIST}_{SONG}.json").read_text(encoding="utf-8"))
     assert f"{len(saliency['chunks'])} of 1" in html      # chunks attributed of the song's chunks
+    numbers = dict(re.findall(r"<dt>(.*?)</dt>\s*<dd>(.*?)</dd>", html))
+    assert set(saliency["coverage"]) == {"face", "body"}
+    for group, share in saliency["coverage"].items():        # share of keypoint entries present
+        assert numbers[f"coverage {group}"] == f"{100 * share:.1f}%"
+    attention = json.loads((site_data / "results" / "attention_scores_vocal.json")
+                           .read_text(encoding="utf-8"))[ARTIST][SONG]
+    (coverage,) = [chunk["video_coverage"] for chunk in attention]    # one 4-s chunk
+    assert numbers["video coverage per chunk"] == \
+        f"mean {100 * coverage:.1f}%, min {100 * coverage:.1f}% over 1"
     json_links = {unquote(a["href"]) for t, a in parse(page).tags
                   if t == "a" and a.get("href", "").endswith(".json")}
     assert any(link.endswith("vocal/separation_eval_face_small.json") for link in json_links)
