@@ -125,6 +125,28 @@ def test_one_progress_bar_over_the_songs_advances_as_tasks_finish(ray_settings, 
     assert seen_at_marker == [1]
 
 
+def modules_of_a_spawned_child(song: SongInfo, report: Path):
+    """Start a process as pose's MediaPipe pool does (multiprocessing, "spawn") and return
+    whether that child had Ray imported."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    child = context.Process(target=exec, args=(
+        f"import sys; open({str(report)!r}, 'w').write(str('ray' in sys.modules))",))
+    child.start()
+    child.join(120)
+    return Finished(report.read_text())
+
+
+def test_processes_spawned_by_a_song_do_not_import_ray(ray_settings, tmp_path):
+    # multiprocessing's spawn imports the parent's __main__ in the child: in a Ray worker that is
+    # Ray's default_worker.py, which imports Ray (a CPU second for each MediaPipe worker)
+    summary = run_per_song("spawn", SONGS[:1],
+                           lambda song: modules_of_a_spawned_child(song, tmp_path / "report"),
+                           progress_bar=False, settings=ray_settings)
+    assert summary.values == {"Artist/done": "False"}
+
+
 def report_threads(song: SongInfo):
     import numpy as np  # noqa: F401 -- loads OpenBLAS, which reads OMP_NUM_THREADS at load time
     import torch
