@@ -526,8 +526,9 @@ def main() -> int:
     args.workdir.mkdir(parents=True, exist_ok=True)
     result = measure(args.workdir)
     result["capacity"] = capacity(result)
-    result["worked_example"] = worked_example(args.workdir)
     args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")       # kept if the example fails
+    result["worked_example"] = worked_example(args.workdir)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     print(readme_section(result))
     print(worked_section(result["worked_example"]))
