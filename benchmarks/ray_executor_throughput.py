@@ -459,6 +459,12 @@ def overhead_verdict(pose: dict, features: dict) -> list[str]:
     lines = [f"Ray's extra CPU for pose is {pose['overhead_pct']:+.1f} % over the whole run "
              f"(songs of {pose['shortest_song_s']:g} s and more, every cost included): "
              f"{verdict(pose['overhead_pct'])}."]
+    runs = features.get("copies", {}).get("serial", {}).get("cpu_s_runs", [])
+    if len(runs) > 1:
+        lines[0] += (f" Pose ran once per executor, and the CPU time of identical runs is not "
+                     f"steady on this shared machine (the {len(runs)} serial feature runs on the "
+                     f"copied songs spread over {100 * (max(runs) / min(runs) - 1):.0f} %), so "
+                     f"read this as no measurable overhead rather than a saving.")
     if "scaling" in features:
         scale, copies = features["scaling"], features["copies"]
         lines[0] += (

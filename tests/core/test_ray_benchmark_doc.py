@@ -20,13 +20,18 @@ def test_readme_ray_section_is_rendered_from_the_committed_json():
     assert result["capacity"] == bench.capacity(result)
     readme = (REPO_ROOT / "README.md").read_text()
     assert bench.readme_section(result) in readme
-    # the multi-node example, as it was run on this machine
-    assert bench.worked_section(result["worked_example"]) in readme
-    assert result["worked_example"]["outputs_identical"]
-    assert all(stage["exit_code"] == 0 for stage in result["worked_example"]["stages"].values())
+    # the multi-node example, as it was run on this machine (``--worked-example``), when the
+    # JSON has it; else the README has no such section
+    example = result.get("worked_example")
+    if example is None:
+        assert bench.WORKED_START not in readme
+        return
+    assert bench.worked_section(example) in readme
+    assert example["outputs_identical"]
+    assert all(stage["exit_code"] == 0 for stage in example["stages"].values())
     # each stage's songs were spread over both nodes
-    assert [len(nodes) for stage in result["worked_example"]["stages"].values()
-            for nodes in stage["songs_by_node"].values()] == [2, 2, 2, 2]
+    assert all(len(nodes) == 2 for stage in example["stages"].values()
+               for nodes in stage["songs_by_node"].values())
 
 
 def test_capacity_scales_measured_rates_to_saraga_av():
