@@ -280,3 +280,58 @@ def run_evaluate(args: argparse.Namespace) -> int:
         log.info("wrote %s", results_dir / f"eval_{instrument}_{config.name}.json")
     return summary.exit_code
 
+
+
+# --- benchmark -------------------------------------------------------------------------------------
+
+def run_benchmark(args: argparse.Namespace) -> int:
+    from demo_generator.scenes import BENCHMARK_KINDS, generate_scenes
+
+    from . import benchmark as bm
+    from .benchmark_run import BenchmarkSettings, run_benchmark as run
+
+    unknown = [r for r in args.rows or () if r not in bm.ROW_BY_NAME]
+    if unknown:
+        raise ValueError(f"unknown benchmark row(s) {', '.join(unknown)}; "
+                         f"known: {', '.join(bm.ROW_BY_NAME)}")
+    rows = tuple(args.rows) if args.rows else tuple(r.name for r in bm.ROWS)
+    if bm.AUDIO_ONLY not in rows:
+        raise ValueError(f"the benchmark needs the audio-only row {bm.AUDIO_ONLY!r} as reference")
+    device = resolve_device(args.device)
+    out = Path(args.out)
+    scenes = Path(args.scenes_dir) if args.scenes_dir else out / "scenes"
+    generate_scenes(scenes, {"train": args.train, "validation": args.validation,
+                             "test": args.test}, BENCHMARK_KINDS)     # reused when complete
+    settings = BenchmarkSettings(preset=args.preset, steps=args.steps,
+                                 batch_size=args.batch_size, lr=args.lr, seed=args.seed,
+                                 eval_every=args.eval_every, rows=rows)
+    command = "python -m separation.main " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    doc = run(scenes, out, Path(args.checkpoints_dir) if args.checkpoints_dir else out / "checkpoints",
+              settings, device, Path(args.demo_dataset) if args.demo_dataset else None,
+              args.force, command)
+    print(format_benchmark(doc))
+    return 0
+
+
+def format_benchmark(doc: dict) -> str:
+    """The benchmark's table: per scene group and row, SI-SDR and the gain over audio-only."""
+    lines = [f"separation benchmark (target {doc['target']}; mean [95% CI] over test chunks, dB; "
+             f"SI-SDR = {SI_SDR_NAME})"]
+    for group, body in doc["scenes"].items():
+        lines.append(f"\n{group} ({'same' if body['same_timbre'] else 'mixed'} timbre, "
+                     f"{body['n_chunks']} chunks)")
+        for row, m in body["models"].items():
+            gain = m.get("si_sdr_minus_audio_only")
+            gain_text = "-" if not gain else \
+                f"{gain['mean']:+.2f} [{gain['ci95'][0]:+.2f}, {gain['ci95'][1]:+.2f}]"
+            lines.append(f"  {row:16s} SI-SDR {m['si_sdr']['mean']:6.2f}  "
+                         f"over mixture {m['si_sdr_minus_mixture']['mean']:+6.2f}  "
+                         f"over audio-only {gain_text}")
+    verdict = doc.get("verdict") or {}
+    if verdict.get("best_row"):
+        gain = verdict["gain"]
+        lines.append(f"\ngoal (>= +{verdict['goal_db']:g} dB SI-SDR over audio-only on "
+                     f"{verdict['group']}, CI excluding 0): "
+                     f"{'MET' if verdict['met'] else 'NOT MET'} by {verdict['best_row']} "
+                     f"({gain['mean']:+.2f} dB [{gain['ci95'][0]:+.2f}, {gain['ci95'][1]:+.2f}])")
+    return "\n".join(lines)

@@ -9,9 +9,11 @@ Examples::
     python -m separation.main evaluate --dataset_path DIR \\
         --checkpoint separation/checkpoints/vocal_face_small.pt \\
         --baseline separation/checkpoints/vocal_none_small.pt
+    python -m separation.main benchmark --out results/separation_benchmark
 
 ``separate`` writes ``<song>/<instrument>/separated_<model>.wav`` (16384 Hz; model name e.g.
-``face_small``, ``face_body_xattn_small``). ``evaluate`` writes ``<song>/<instrument>/
+``face_small``, ``face_body_xattn_small``). ``benchmark`` (``separation.benchmark``) trains the five benchmark rows on generated scenes and
+writes ``separation_benchmark.json``. ``evaluate`` writes ``<song>/<instrument>/
 separation_eval_<model>.json`` per song and ``<results>/separation/eval_<instrument>_<model>.json``
 (SDR (BSS-eval v3, torchmetrics) and SI-SDR per chunk and per song, for the model, the mixture and
 the audio-only baseline) and prints a table.
@@ -110,6 +112,37 @@ def build_parser() -> argparse.ArgumentParser:
                           help="audio-only checkpoint (visual=none) for the same instrument")
     evaluate.add_argument("--held_out", action="store_true",
                           help="only the songs the checkpoint was not trained on")
+    bench = sub.add_parser(
+        "benchmark", help="train none/face/body/face_body/face_body_xattn on benchmark scenes, "
+                          "evaluate on the test scenes (and demo songs)",
+        description="The separation benchmark (separation/benchmark.py): same data, steps, batch, "
+                    "lr and seed for every row; best step on the validation scenes; numbers on "
+                    "the test scenes. Writes OUT/separation_benchmark.json and .png.")
+    bench.add_argument("--out", required=True, help="folder for the JSON and the figure")
+    bench.add_argument("--scenes_dir", default=None,
+                       help="scene dataset (default OUT/scenes; generated when absent)")
+    bench.add_argument("--checkpoints_dir", default=None,
+                       help="where the rows' checkpoints go (default OUT/checkpoints); the JSON "
+                            "is copied next to them")
+    bench.add_argument("--demo_dataset", default=None, metavar="DIR",
+                       help="also evaluate on these posed demo songs (mixed timbres)")
+    bench.add_argument("--rows", nargs="+", default=None, metavar="ROW",
+                       help="rows to train and report (default all: none face body face_body "
+                            "face_body_xattn; none is the audio-only reference)")
+    bench.add_argument("--preset", choices=("small", "vovit"), default="small")
+    bench.add_argument("--steps", type=positive_int, default=300)
+    bench.add_argument("--batch_size", type=positive_int, default=4)
+    bench.add_argument("--lr", type=float, default=2e-3)
+    bench.add_argument("--seed", type=int, default=0)
+    bench.add_argument("--eval_every", type=positive_int, default=25,
+                       help="validation period in steps (the learning curve's resolution)")
+    for split, count in (("train", 24), ("validation", 4), ("test", 12)):
+        bench.add_argument(f"--{split}", type=positive_int, default=count, metavar="N",
+                           help=f"{split} scenes per kind when generating (default {count})")
+    bench.add_argument("-f", "--force", action="store_true",
+                       help="retrain rows whose checkpoint exists")
+    bench.add_argument("--device", default=None, help="auto | cpu | cuda | cuda:N")
+    bench.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     return parser
 
 
@@ -119,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     from . import commands
 
     run = {"train": commands.run_train, "separate": commands.run_separate,
-           "evaluate": commands.run_evaluate}[args.command]
+           "evaluate": commands.run_evaluate, "benchmark": commands.run_benchmark}[args.command]
     try:
         return run(args)
     except (SettingsError, MetadataError, ValueError, FileNotFoundError) as exc:

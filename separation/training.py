@@ -198,8 +198,14 @@ def _checkpoint_at_step(out: Path, step: int) -> bool:
 
 def train(config: VoViTConfig, by_song: dict[str, SongArrays], out: Path, opts: TrainOptions,
           device: torch.device, instrument: str, val_songs: list[str] | None = None,
-          force: bool = False, run_info: dict | None = None) -> dict:
-    """Train (or resume) a model on ``by_song`` chunks; returns the final ``extra`` metadata."""
+          force: bool = False, run_info: dict | None = None,
+          test_songs: list[str] | None = None) -> dict:
+    """Train (or resume) a model on ``by_song`` chunks; returns the final ``extra`` metadata.
+
+    ``test_songs``: songs kept for the final evaluation (never in ``by_song``), recorded in the
+    checkpoint so that ``evaluate`` labels them ``test`` (``separation.splits``). Every history
+    entry records ``elapsed_s``: training wall time so far, validations included, summed over
+    resumed sessions."""
     torch.manual_seed(opts.seed)
     rng = np.random.default_rng(opts.seed)
     train_keys, val_keys = split_songs(list(by_song), opts.val_fraction, opts.seed, val_songs)
@@ -214,8 +220,13 @@ def train(config: VoViTConfig, by_song: dict[str, SongArrays], out: Path, opts: 
     model = VoViT(config).to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=opts.lr, weight_decay=opts.weight_decay)
     step, history, best, best_step = 0, [], float("inf"), None
+    leaked = sorted(set(test_songs or ()) & set(by_song))
+    if leaked:
+        raise ValueError(f"test songs must not be training data: {', '.join(leaked)}")
     extra_base = {"instrument": instrument, "train_songs": train_keys, "val_songs": val_keys,
                   "options": asdict(opts), "run": run_info or {}}
+    if test_songs is not None:
+        extra_base["test_songs"] = sorted(test_songs)
     resume = resume_path(out)
     if resume.exists() and not force:
         state = load_torch(resume, map_location=device)      # data only: never runs code
@@ -234,6 +245,7 @@ def train(config: VoViTConfig, by_song: dict[str, SongArrays], out: Path, opts: 
                             best_val=history[-1])
 
     started = time.perf_counter()
+    elapsed_before = float(history[-1].get("elapsed_s", 0.0)) if history else 0.0
     steps_done = 0
     bar = progress(range(step, opts.steps), desc=f"train {config.name}", total=opts.steps - step,
                    unit="step")
@@ -251,7 +263,8 @@ def train(config: VoViTConfig, by_song: dict[str, SongArrays], out: Path, opts: 
         if (step + 1) % opts.eval_every == 0 or step + 1 == opts.steps or out_of_time:
             metrics = validate(model, val_chunks, device) if val_chunks else {}
             metrics.update(step=step + 1, train_loss=float(loss.item()),
-                           steps_per_s=steps_done / (time.perf_counter() - started))
+                           steps_per_s=steps_done / (time.perf_counter() - started),
+                           elapsed_s=elapsed_before + time.perf_counter() - started)
             history.append(metrics)
             log.info("step %d: train loss %.4f, %s", step + 1, loss.item(),
                      ", ".join(f"val {k} {v:.3f}" for k, v in metrics.items()
