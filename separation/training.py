@@ -40,11 +40,11 @@ from core.log import progress
 from core.metadata import SongInfo
 from core.runner import SongSkipped
 
-from .checkpoint import save_checkpoint
+from .checkpoint import check_architecture, save_checkpoint
 from .data import Chunk, SongArrays, load_song_arrays, remix
 from .inference import estimate_chunks
 from .metrics import chunk_metrics, mean_ignoring_nan
-from .vovit import VoViT, VoViTConfig, apply_mask, stft
+from .vovit import ARCHITECTURE_VERSION, VoViT, VoViTConfig, stft
 
 log = logging.getLogger("separation.train")
 
@@ -73,8 +73,8 @@ def spectral_l1(estimate_stft: torch.Tensor, target_stft: torch.Tensor,
 def batch_loss(model: VoViT, mixture: torch.Tensor, target: torch.Tensor,
                visual: torch.Tensor | None) -> torch.Tensor:
     mixture_stft = stft(mixture)
-    mask = model.predict_mask(mixture_stft, visual)
-    return spectral_l1(apply_mask(mask, mixture_stft), stft(target), mixture_stft)
+    _, estimate_stft = model.separate_stft(mixture_stft, visual)
+    return spectral_l1(estimate_stft, stft(target), mixture_stft)
 
 
 def split_songs(keys: list[str], val_fraction: float, seed: int,
@@ -230,6 +230,7 @@ def train(config: VoViTConfig, by_song: dict[str, SongArrays], out: Path, opts: 
     resume = resume_path(out)
     if resume.exists() and not force:
         state = load_torch(resume, map_location=device)      # data only: never runs code
+        check_architecture(resume, state)
         if state["config"] != config.to_dict():
             raise ValueError(f"{resume} is for {state['config']}, not {config.to_dict()}: use -f")
         model.load_state_dict(state["model"])
@@ -275,7 +276,8 @@ def train(config: VoViTConfig, by_song: dict[str, SongArrays], out: Path, opts: 
                 best, best_step = score, step + 1
             # resume state first: a kill before the checkpoint below leaves a run that resumes
             with atomic_path(resume) as tmp:
-                torch.save({"config": config.to_dict(), "model": model.state_dict(),
+                torch.save({"architecture_version": ARCHITECTURE_VERSION,
+                            "config": config.to_dict(), "model": model.state_dict(),
                             "optimizer": optimizer.state_dict(), "step": step + 1,
                             "history": history, "best": best, "best_step": best_step,
                             "numpy_rng": rng.bit_generator.state,

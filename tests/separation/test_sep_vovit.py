@@ -89,7 +89,8 @@ def test_model_applies_its_predicted_mask_to_the_mixture_stft():
     with torch.no_grad():
         out = model.forward_spectrogram(mixture, vis)
     up = out["mask"].repeat_interleave(2, dim=2)
-    expected = torch.complex(up[:, 0], up[:, 1]) * out["mixture_stft"]
+    # VoViT's convention: the mask (2 × logits) multiplies the mixture's share X / 2 (n_sources).
+    expected = torch.complex(up[:, 0], up[:, 1]) * out["mixture_stft"] / 2
     assert torch.allclose(out["estimate_stft"], expected)
 
 
@@ -112,10 +113,21 @@ def test_graph_partitions():
     assert a.shape == (3, 68, 68)
     # Column sums of the three partitions together are 1 (A D^-1 normalisation).
     np.testing.assert_allclose(a.sum(axis=(0, 1)), np.ones(68), atol=1e-6)
-    # A[k, v, w]: input node v feeding output node w. Nose bridge 27-30 with centre 30: node 29 is
-    # farther from the centre than 30, so 29 -> 30 is in partition 1 and 30 -> 29 in partition 2.
-    assert a[1, 29, 30] > 0 and a[2, 30, 29] > 0 and a[2, 29, 30] == 0 and a[1, 30, 29] == 0
+    # VoViT's layout: centre 0, distances cut at max_hop 1 → 68 / 116 / 2 non-zeros; only 0 → 1 and
+    # 1 → 2 lead away from the centre (A[k, v, w]: input node v feeding output node w).
+    assert [int((a[k] != 0).sum()) for k in range(3)] == [68, 116, 2]
+    assert sorted(map(tuple, np.argwhere(a[2]).tolist())) == [(0, 1), (1, 2)]
+    assert a[1, 1, 0] > 0 and a[1, 2, 1] > 0 and a[1, 29, 30] > 0 and a[1, 30, 29] > 0
     assert list(hop_distances(4, [(0, 1), (1, 2)], [0])) == [0, 1, 2, np.inf]
+    assert list(hop_distances(4, [(0, 1), (1, 2)], [0], max_hop=1)) == [0, 1, np.inf, np.inf]
+    # body and face_body follow the same rules: each centre's neighbours lead away from it.
+    for visual, centres in (("body", (0,)), ("face_body", (0, 68))):
+        b = spatial_adjacency(visual)
+        np.testing.assert_allclose(b.sum(axis=(0, 1)), np.ones(b.shape[1]), atol=1e-6)
+        sources = {v for v, w in np.argwhere(b[2]).tolist()}
+        near = {c for c in centres} | {v for v, w in np.argwhere(b[1] + b[2]).tolist()
+                                       if w in centres}
+        assert sources <= near, (visual, sources - near)
     assert spatial_adjacency("face_body").shape == (3, 123, 123)
 
 
