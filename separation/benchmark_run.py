@@ -221,8 +221,10 @@ def row_metadata(path: Path) -> dict:
     curve = bm.learning_curve(history)
     return {"checkpoint": path.name, "visual": payload["config"]["visual"],
             "cross_modal": payload["config"]["cross_modal"],
-            "parameters": int(sum(v.numel() for v in payload["state_dict"].values()
-                                  if v.dtype.is_floating_point)),
+            "parameters": int(sum(v.numel() for k, v in payload["state_dict"].items()
+                                  if v.dtype.is_floating_point and k.endswith(("weight", "bias"))
+                                  or "in_proj" in k or "edge_importance" in k)),
+            "file_mb": round(path.stat().st_size / 1e6, 2),
             "steps": (extra.get("options") or {}).get("steps"), "best_step": extra.get("step"),
             "steps_run": history[-1]["step"] if history else None,
             "wall_time_s": history[-1].get("elapsed_s") if history else None,

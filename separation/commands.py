@@ -17,6 +17,7 @@ from core.device import resolve_device
 from core.freshness import is_up_to_date, record_inputs, snapshot
 from core.io import load_json, save_json
 from core.metadata import load_metadata, select_songs
+from core.provenance import git_commit
 from core.runner import UP_TO_DATE, Finished, SongSkipped, TaskResources, run_per_song
 from core.settings import DEFAULT_METADATA_NAME, Settings, settings_from_args
 
@@ -93,7 +94,7 @@ def run_train(args: argparse.Namespace) -> int:
     run_info = {"command": "python -m separation.main " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
                 "dataset_path": str(dataset_path), "extra_dataset": list(args.extra_dataset),
                 "visual": args.visual, "preset": args.preset, "cross_modal": args.cross_modal,
-                "device": str(device),
+                "device": str(device), "git_commit": git_commit(),
                 "include_incorrect_body_detection": bool(args.include_incorrect_body_detection)}
     extra = train(config, by_song, out, opts, device, args.instrument, val_songs,
                   args.force, run_info)
@@ -288,14 +289,15 @@ def run_benchmark(args: argparse.Namespace) -> int:
     from demo_generator.scenes import BENCHMARK_KINDS, generate_scenes
 
     from . import benchmark as bm
-    from .benchmark_run import BenchmarkSettings, run_benchmark as run
+    from .benchmark_run import BenchmarkSettings, load_scene_splits, train_rows
+    from .benchmark_run import run_benchmark as run
 
     unknown = [r for r in args.rows or () if r not in bm.ROW_BY_NAME]
     if unknown:
         raise ValueError(f"unknown benchmark row(s) {', '.join(unknown)}; "
                          f"known: {', '.join(bm.ROW_BY_NAME)}")
     rows = tuple(args.rows) if args.rows else tuple(r.name for r in bm.ROWS)
-    if bm.AUDIO_ONLY not in rows:
+    if bm.AUDIO_ONLY not in rows and not args.train_only:
         raise ValueError(f"the benchmark needs the audio-only row {bm.AUDIO_ONLY!r} as reference")
     device = resolve_device(args.device)
     out = Path(args.out)
@@ -306,9 +308,14 @@ def run_benchmark(args: argparse.Namespace) -> int:
                                  batch_size=args.batch_size, lr=args.lr, seed=args.seed,
                                  eval_every=args.eval_every, rows=rows)
     command = "python -m separation.main " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-    doc = run(scenes, out, Path(args.checkpoints_dir) if args.checkpoints_dir else out / "checkpoints",
-              settings, device, Path(args.demo_dataset) if args.demo_dataset else None,
-              args.force, command)
+    checkpoints = Path(args.checkpoints_dir) if args.checkpoints_dir else out / "checkpoints"
+    if args.train_only:
+        paths = train_rows(scenes, load_scene_splits(scenes), checkpoints, settings, device,
+                           args.force, command)
+        log.info("trained %s", ", ".join(str(p) for p in paths.values()))
+        return 0
+    doc = run(scenes, out, checkpoints, settings, device,
+              Path(args.demo_dataset) if args.demo_dataset else None, args.force, command)
     print(format_benchmark(doc))
     return 0
 

@@ -139,6 +139,9 @@ def build_parser() -> argparse.ArgumentParser:
     for split, count in (("train", 24), ("validation", 4), ("test", 12)):
         bench.add_argument(f"--{split}", type=positive_int, default=count, metavar="N",
                            help=f"{split} scenes per kind when generating (default {count})")
+    bench.add_argument("--train_only", action="store_true",
+                       help="only train (or resume) the --rows, no evaluation: rows trained in "
+                            "parallel processes, then one run without it evaluates them all")
     bench.add_argument("-f", "--force", action="store_true",
                        help="retrain rows whose checkpoint exists")
     bench.add_argument("--device", default=None, help="auto | cpu | cuda | cuda:N")
