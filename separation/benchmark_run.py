@@ -53,7 +53,7 @@ class BenchmarkSettings:
     batch_size: int = 4
     lr: float = 2e-3
     seed: int = 0
-    eval_every: int = 25
+    eval_every: int = 50
     remix_probability: float = 0.5
     rows: tuple[str, ...] = tuple(r.name for r in bm.ROWS)
     sizes: dict = field(default_factory=dict)      # config size overrides (tests: a tiny model)

@@ -134,7 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--batch_size", type=positive_int, default=4)
     bench.add_argument("--lr", type=float, default=2e-3)
     bench.add_argument("--seed", type=int, default=0)
-    bench.add_argument("--eval_every", type=positive_int, default=25,
+    bench.add_argument("--eval_every", type=positive_int, default=50,
                        help="validation period in steps (the learning curve's resolution)")
     for split, count in (("train", 24), ("validation", 4), ("test", 12)):
         bench.add_argument(f"--{split}", type=positive_int, default=count, metavar="N",
