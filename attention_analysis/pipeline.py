@@ -165,11 +165,12 @@ def chunk_motion(chunks: list, video_fps: float = VIDEO_FPS) -> tuple[np.ndarray
     return np.concatenate(times), np.concatenate(values)
 
 
-def load_song_chunks(song_dir: Path, song, instrument: str, visual_kind: str) -> list:
-    """The song's 4-s chunks as the separation stage builds them (``separation.data.song_chunks``)."""
+def load_song_chunks(song_dir: Path, song, instrument: str, visual_kind: str, conventions) -> list:
+    """The song's 4-s chunks as the separation stage builds them for a model with these input
+    ``conventions`` (``separation.data.song_chunks``)."""
     from separation.data import song_chunks
 
-    return song_chunks(song_dir, song, instrument, visual_kind)
+    return song_chunks(song_dir, song, instrument, visual_kind, conventions=conventions)
 
 
 # Ray task resources: one CPU (torch then runs one thread, README "Running on a cluster") and one
@@ -199,6 +200,7 @@ def run_attention(args) -> int:
     model_args = (args.model, args.checkpoint, settings.device)
     loaded, _ = attention_model(*model_args)
     instrument, visual_kind = loaded.instrument, loaded.visual_kind   # the work must not carry the model
+    conventions = loaded.conventions
     if loaded.instrument != args.model:
         log.warning("checkpoint %s separates %s, not %s", loaded.path.name, loaded.instrument,
                     args.model)
@@ -218,7 +220,7 @@ def run_attention(args) -> int:
         if instrument not in song.instruments:
             raise SongSkipped(f"no {instrument} in layout {list(song.layout or ())}")
         song_dir = song.folder(settings.dataset_path)
-        chunks = load_song_chunks(song_dir, song, instrument, visual_kind)
+        chunks = load_song_chunks(song_dir, song, instrument, visual_kind, conventions)
         if not chunks:
             raise SongSkipped("no 4-s chunk")
         here, device = attention_model(*model_args)

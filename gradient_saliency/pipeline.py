@@ -277,6 +277,7 @@ def run_saliency(args) -> int:
                   args.seed)
     loaded, _, device = model_for_run(*model_args)
     instrument, visual_kind = loaded.instrument, loaded.visual_kind   # the work must not carry the model
+    conventions = loaded.conventions
     config = SaliencyConfig(
         method=args.method, n_steps=args.num_steps,
         internal_batch_size=args.internal_batch_size or default_internal_batch_size(
@@ -285,7 +286,8 @@ def run_saliency(args) -> int:
         face_baseline=args.face_baseline, body_baseline=args.body_baseline,
         audio_baseline=args.audio_baseline, target_relative_delta=args.target_relative_delta,
         max_steps=args.max_steps)
-    mean_face = (mean_face_in_model_space() if loaded.visual_kind in ("face", "face_body")
+    mean_face = (mean_face_in_model_space(loaded.conventions)
+                 if loaded.visual_kind in ("face", "face_body")
                  and config.face_baseline == "mean_face" else None)
 
     top = None if not (args.correlation_filter_top or args.correlation_filter_bottom) \
@@ -331,7 +333,7 @@ def run_saliency(args) -> int:
         if outputs_exist([out_path], args.force):
             return UP_TO_DATE
         chunks = load_song_chunks(song.folder(settings.dataset_path), song, instrument,
-                                  visual_kind)
+                                  visual_kind, conventions)
         if wanted is not None:
             missing = sorted(wanted - {int(c.index) for c in chunks})
             if missing:

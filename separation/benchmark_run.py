@@ -104,15 +104,24 @@ def finished_checkpoint(path: Path) -> bool:
     return path.exists() and not resume_path(path).exists()
 
 
-def same_training(extra: dict, config: vovit.VoViTConfig, stored_config: dict,
-                  settings: BenchmarkSettings, splits: dict) -> str | None:
-    """None when a finished checkpoint was trained as this benchmark would train it, else why not."""
+def same_training(payload: dict, config: vovit.VoViTConfig, settings: BenchmarkSettings,
+                  splits: dict) -> str | None:
+    """None when a finished checkpoint (``read_checkpoint``'s dict) was trained as this benchmark
+    would train it (architecture version, input conventions, config, options, scenes), else what
+    differs."""
+    from .conventions import PROJECT
+
+    extra, stored_config = payload["extra"], payload["config"]
     options = extra.get("options") or {}
     wanted = asdict(settings.train_options())
     differ = [k for k in ("steps", "batch_size", "lr", "seed", "eval_every", "remix_probability")
               if options.get(k) != wanted[k]]
     if stored_config != config.to_dict():
         differ.append("model config")
+    if payload.get("architecture_version") != vovit.ARCHITECTURE_VERSION:
+        differ.append("architecture version")
+    if payload.get("conventions") != PROJECT.to_dict():
+        differ.append("input conventions")
     if sorted(extra.get("val_songs") or ()) != sorted(splits["validation"]):
         differ.append("validation scenes")
     if sorted(extra.get("train_songs") or ()) != sorted(splits["train"]):
@@ -138,8 +147,7 @@ def train_rows(scene_root: Path, splits: dict, checkpoints_dir: Path, settings: 
         paths[name] = path
         if finished_checkpoint(path) and not force:
             payload = read_checkpoint(path)
-            why = same_training(payload["extra"], config, payload["config"], settings,
-                                splits["splits"])
+            why = same_training(payload, config, settings, splits["splits"])
             if why is None:
                 log.info("%s: reusing %s (finished, same settings)", name, path)
                 continue
@@ -165,12 +173,14 @@ def train_rows(scene_root: Path, splits: dict, checkpoints_dir: Path, settings: 
 
 # --- evaluation ------------------------------------------------------------------------------------
 
-def song_chunk_sets(dataset_root: Path, song, visuals: set[str]) -> dict:
-    """Per visual input, the song's usable grid chunks ``{visual: {index: Chunk}}``."""
+def song_chunk_sets(dataset_root: Path, song, inputs: set) -> dict:
+    """Per model input ``(visual, conventions)``, the song's usable grid chunks
+    ``{input: {index: Chunk}}`` prepared by those conventions."""
     out = {}
-    for visual in sorted(visuals):
-        arrays = load_song_arrays(Path(dataset_root) / song.artist / song.song, song, TARGET, visual)
-        out[visual] = {c.index: c for c in arrays.grid_chunks()}
+    for visual, conventions in sorted(inputs, key=str):
+        arrays = load_song_arrays(song.folder(Path(dataset_root)), song, TARGET, visual,
+                                  conventions=conventions)
+        out[visual, conventions] = {c.index: c for c in arrays.grid_chunks()}
     return out
 
 
@@ -178,19 +188,19 @@ def evaluate_on_songs(dataset_root: Path, songs: list, models: dict, device: tor
                       ) -> tuple[list[dict], list[str]]:
     """Score every row on the songs' chunks usable by all rows (``bm.common_chunk_indices``).
 
-    ``models``: ``{row: model}``. Returns per-chunk records ``{"song", "index", "mixture_sdr",
+    ``models``: ``{row: (model, input conventions)}``. Returns per-chunk records ``{"song", "index", "mixture_sdr",
     "mixture_si_sdr", "models": {row: {"sdr", "si_sdr"}}}`` and the skipped songs (with reasons).
     """
     from .commands import evaluate_song_chunks      # evaluate's scorer: one scoring path
 
-    visuals = {model.config.visual for model in models.values()}
+    inputs = {(model.config.visual, conventions) for model, conventions in models.values()}
     records, skipped = [], []
     for song in songs:
         if TARGET not in song.instruments:
             skipped.append(f"{song.key}: no {TARGET} in the layout")
             continue
         try:
-            chunk_sets = song_chunk_sets(dataset_root, song, visuals)
+            chunk_sets = song_chunk_sets(dataset_root, song, inputs)
         except (SongSkipped, SongDataError) as exc:
             skipped.append(f"{song.key}: {exc}")
             log.warning("%s: skipped: %s", song.key, exc)
@@ -200,8 +210,8 @@ def evaluate_on_songs(dataset_root: Path, songs: list, models: dict, device: tor
             skipped.append(f"{song.key}: no 4-s chunk usable by every row")
             continue
         song_records = {i: {"song": song.key, "index": i, "models": {}} for i in common}
-        for name, model in models.items():
-            chunks = [chunk_sets[model.config.visual][i] for i in common]
+        for name, (model, conventions) in models.items():
+            chunks = [chunk_sets[model.config.visual, conventions][i] for i in common]
             result = evaluate_song_chunks(model, None, chunks, device)
             for row in result["chunks"]:
                 record = song_records[row["index"]]
@@ -231,6 +241,8 @@ def row_metadata(path: Path) -> dict:
             "best_validation": {k: extra.get("best_val", {}).get(k)
                                 for k in ("loss", "sdr", "si_sdr")},
             "device": (extra.get("run") or {}).get("device"),
+            "conventions": payload.get("conventions"),
+            "architecture_version": payload.get("architecture_version"),
             "git_commit": (extra.get("run") or {}).get("git_commit"),
             "learning_curve": curve}
 
@@ -245,7 +257,10 @@ def run_benchmark(scene_root: Path, out_dir: Path, checkpoints_dir: Path,
     scene_root, out_dir = Path(scene_root), Path(out_dir)
     splits = load_scene_splits(scene_root)
     paths = train_rows(scene_root, splits, checkpoints_dir, settings, device, force, command)
-    models = {name: load_checkpoint(path, map_location=device)[0] for name, path in paths.items()}
+    models = {}
+    for name, path in paths.items():
+        model, model_meta = load_checkpoint(path, map_location=device)
+        models[name] = (model, model_meta["conventions"])
     meta = {name: row_metadata(path) for name, path in paths.items()}
     rows = list(paths)
     started = time.perf_counter()

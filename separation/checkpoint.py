@@ -5,6 +5,7 @@ File format (``torch.save`` of a dict, loadable with ``weights_only=True``)::
     {"format": "separation.vovit/1",
      "architecture_version": 2,              # separation.vovit.ARCHITECTURE_VERSION when written
      "config": VoViTConfig.to_dict(),        # visual, preset, cross_modal, sizes
+     "conventions": InputConventions.to_dict(),   # what the model is fed (separation.conventions)
      "state_dict": model.state_dict(),
      "extra": {...}}                         # training args, song split, metrics, optimizer state, ...
 
@@ -12,7 +13,8 @@ File format (``torch.save`` of a dict, loadable with ``weights_only=True``)::
 key is version 1, the model before the VoViT fixture fixes: same keys and shapes, a different
 function, so loading it would give silently wrong output), rebuilds the model from the stored config,
 loads the weights with ``strict=True`` and, when asked, checks that the checkpoint is for the expected
-visual input / preset.
+visual input / preset. A checkpoint without recorded input conventions is refused: they are never
+guessed.
 """
 from __future__ import annotations
 
@@ -23,6 +25,7 @@ import torch
 
 from core.io import atomic_path, load_torch
 
+from .conventions import PROJECT, InputConventions
 from .vovit import ARCHITECTURE_VERSION, VoViT, VoViTConfig
 
 FORMAT = "separation.vovit/1"
@@ -38,6 +41,11 @@ class LoadedModel:
     visual_kind: str            # face | body | face_body | none
     instrument: str
     meta: dict = field(default_factory=dict)
+
+    @property
+    def conventions(self) -> InputConventions:
+        """The input conventions recorded in the checkpoint (``separation.conventions``)."""
+        return self.meta["conventions"]
 
 
 def checkpoint_instrument(path: str | Path, extra: dict, default: str | None = None) -> str:
@@ -69,12 +77,15 @@ def check_architecture(path, payload: dict) -> None:
             f"retrain it with 'python -m separation.main train'")
 
 
-def save_checkpoint(path: str | Path, model: VoViT, **extra) -> Path:
-    """Write ``model`` (config + weights) and ``extra`` to ``path`` atomically (temp file + rename)."""
+def save_checkpoint(path: str | Path, model: VoViT, *, conventions: InputConventions = PROJECT,
+                    **extra) -> Path:
+    """Write ``model`` (config + weights), the input ``conventions`` its weights expect (this
+    project's unless said otherwise) and ``extra`` to ``path`` atomically (temp file + rename)."""
     path = Path(path)
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     payload = {"format": FORMAT, "architecture_version": ARCHITECTURE_VERSION,
-               "config": model.config.to_dict(), "state_dict": state, "extra": extra}
+               "config": model.config.to_dict(), "conventions": conventions.to_dict(),
+               "state_dict": state, "extra": extra}
     with atomic_path(path) as tmp:
         torch.save(payload, tmp)
     return path
@@ -90,7 +101,8 @@ def read_checkpoint(path: str | Path, map_location="cpu") -> dict:
     payload = load_torch(path, map_location=map_location)
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise ValueError(f"checkpoint {path} is not a {FORMAT} file "
-                         f"(an official VoViT file loads with separation.vovit.load_reference_weights)")
+                         f"(an official VoViT file is imported with "
+                         f"'python -m separation.main import-vovit')")
     return payload
 
 
@@ -112,10 +124,14 @@ def load_checkpoint(path: str | Path, map_location="cpu", expect_visual: str | N
                     expect_preset: str | None = None) -> tuple[VoViT, dict]:
     """Rebuild the model from a checkpoint → ``(model in eval mode, meta)``.
 
-    ``meta`` = ``{"config": VoViTConfig, "path": Path, **extra}``.
+    ``meta`` = ``{"config": VoViTConfig, "conventions": InputConventions, "path": Path, **extra}``.
     """
     payload = read_checkpoint(path, map_location)
     check_architecture(path, payload)
+    if not isinstance(payload.get("conventions"), dict):
+        raise ValueError(f"checkpoint {path} records no input conventions (mixture normalisation, "
+                         f"face coordinates): retrain or re-import it")
+    conventions = InputConventions.from_dict(payload["conventions"])
     config = VoViTConfig.from_dict(payload["config"])
     check_expected(path, config, expect_visual, expect_preset)
     model = VoViT(config)
@@ -123,5 +139,6 @@ def load_checkpoint(path: str | Path, map_location="cpu", expect_visual: str | N
     if isinstance(map_location, (str, torch.device)):
         model.to(map_location)
     model.eval()
-    meta = {"config": config, "path": Path(path), **payload.get("extra", {})}
+    meta = {"config": config, "conventions": conventions, "path": Path(path),
+            **payload.get("extra", {})}
     return model, meta

@@ -1,4 +1,4 @@
-"""The three sub-commands: file edges around ``training``, ``inference`` and ``metrics``."""
+"""The sub-commands: file edges around ``training``, ``inference``, ``metrics`` and ``official``."""
 from __future__ import annotations
 
 import argparse
@@ -22,6 +22,7 @@ from core.runner import UP_TO_DATE, Finished, SongSkipped, TaskResources, run_pe
 from core.settings import DEFAULT_METADATA_NAME, Settings, settings_from_args
 
 from .checkpoint import load_checkpoint
+from .conventions import InputConventions
 from .data import load_song_audio, load_song_visual, song_chunks
 from .inference import estimate_chunks, hop_samples, separate_song
 from .metrics import SDR_NAME, SI_SDR_NAME, chunk_metrics, mean_ignoring_nan
@@ -70,12 +71,14 @@ def run_train(args: argparse.Namespace) -> int:
         log.info("%s exists and training finished; use -f to train again", out)
         return 0
     config = make_config(args.visual, args.preset, cross_modal=args.cross_modal)
+    conventions = InputConventions(args.mixture_normalisation, args.face_coordinates,
+                                   args.face_fit_points)
     by_song, skipped = {}, []
     roots = [(dataset_path, "")] + [(Path(d), f"{Path(d).name}:") for d in args.extra_dataset]
     for root, prefix in roots:
         songs, skips = selected_songs(args, root, settings)
         skipped += [f"{prefix}{s}" for s in skips]
-        chunks, bad = collect_songs(root, songs, args.instrument, args.visual)
+        chunks, bad = collect_songs(root, songs, args.instrument, args.visual, conventions)
         by_song.update({prefix + key: value for key, value in chunks.items()})
         skipped += [prefix + line for line in bad]
     val_songs = args.val_songs
@@ -139,9 +142,11 @@ def run_separate(args: argparse.Namespace) -> int:
         model, _, device = model_on_device(str(args.checkpoint), settings.device)
         visual = mask = None
         if config.visual != "none":
-            visual, mask = load_song_visual(song_dir, song, instrument, config.visual)
+            visual, mask = load_song_visual(song_dir, song, instrument, config.visual,
+                                            conventions=meta["conventions"])
         mixture = load_mixture(song_dir, song, instrument)
-        estimate = separate_song(model, mixture, visual, mask, device, hop=hop)
+        estimate = separate_song(model, mixture, visual, mask, device, hop=hop,
+                                 conventions=meta["conventions"])
         save_wav(out, estimate, SAMPLE_RATE)      # refuses NaN/inf: never a silent bad file
         record_inputs([out], inputs_before)
         log.info("%s: wrote %s (%.1f s)", song.key, out, len(estimate) / SAMPLE_RATE)
@@ -158,7 +163,9 @@ METHODS = ("model", "mixture", "baseline")
 
 
 def evaluate_song_chunks(model, baseline, chunks, device) -> dict:
-    """Per-chunk and per-song SDR / SI-SDR for model, mixture and (optional) baseline."""
+    """Per-chunk and per-song SDR / SI-SDR for model, mixture and (optional) baseline. The chunks are
+    at the model's input scale (``Chunk.scale``); both metrics ignore a scale common to estimate and
+    target."""
     mixtures = np.stack([c.mixture for c in chunks])
     targets = np.stack([c.target for c in chunks])
     visuals = None if chunks[0].visual is None else np.stack([c.visual for c in chunks])
@@ -212,6 +219,11 @@ def run_evaluate(args: argparse.Namespace) -> int:
         if baseline_meta.get("instrument") != instrument:
             raise ValueError(f"baseline {args.baseline} separates {baseline_meta.get('instrument')}, "
                              f"but {args.checkpoint} separates {instrument}")
+        ours, theirs = (meta["conventions"].mixture_normalisation,
+                        baseline_meta["conventions"].mixture_normalisation)
+        if ours != theirs:      # both run on the same chunks, scaled by one rule
+            raise ValueError(f"baseline {args.baseline} expects mixture normalisation {theirs}, "
+                             f"but {args.checkpoint} expects {ours}")
     warnings = []
     baseline_difference = None
     if baseline_meta is not None:
@@ -234,7 +246,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
                 return Finished(previous, up_to_date=True)
         if instrument not in song.instruments:
             raise SongSkipped(f"no {instrument} in the layout {list(song.layout or ())}")
-        chunks = song_chunks(song_dir, song, instrument, config.visual)
+        chunks = song_chunks(song_dir, song, instrument, config.visual,
+                             conventions=meta["conventions"])
         if not chunks:
             raise SongSkipped("no usable 4-s chunk (too short or keypoints missing)")
         model, _, device = model_on_device(str(args.checkpoint), settings.device)
@@ -281,6 +294,19 @@ def run_evaluate(args: argparse.Namespace) -> int:
         log.info("wrote %s", results_dir / f"eval_{instrument}_{config.name}.json")
     return summary.exit_code
 
+
+
+# --- import-vovit ----------------------------------------------------------------------------------
+
+def run_import_vovit(args: argparse.Namespace) -> int:
+    from .official import import_vovit
+
+    dropped = import_vovit(args.path, args.out, args.instrument)
+    print(f"dropped {len(dropped)} non-parameter key(s)"
+          + (": " + ", ".join(dropped) if dropped else ""))
+    log.info("wrote %s (official VoViT weights, input conventions: song-peak mixture, raw face "
+             "coordinates)", args.out)
+    return 0
 
 
 # --- benchmark -------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Pose-conditioned source separation (VoViT family): train, separate, evaluate.
+"""Pose-conditioned source separation (VoViT family): train, separate, evaluate, import-vovit.
 
 Examples::
 
@@ -9,6 +9,8 @@ Examples::
     python -m separation.main evaluate --dataset_path DIR \\
         --checkpoint separation/checkpoints/vocal_face_small.pt \\
         --baseline separation/checkpoints/vocal_none_small.pt
+    python -m separation.main import-vovit vovit_singing_voice.pth --instrument vocal \
+        --out vocal_face_vovit_official.pt
     python -m separation.main benchmark --out results/separation_benchmark
 
 ``separate`` writes ``<song>/<instrument>/separated_<model>.wav`` (16384 Hz; model name e.g.
@@ -16,7 +18,9 @@ Examples::
 writes ``separation_benchmark.json``. ``evaluate`` writes ``<song>/<instrument>/
 separation_eval_<model>.json`` per song and ``<results>/separation/eval_<instrument>_<model>.json``
 (SDR (BSS-eval v3, torchmetrics) and SI-SDR per chunk and per song, for the model, the mixture and
-the audio-only baseline) and prints a table.
+the audio-only baseline) and prints a table. ``import-vovit`` turns official VoViT singing-voice
+weights into a checkpoint the other commands accept (``separation.official``; VoViT's input
+conventions recorded) and prints the keys it dropped.
 
 Exit code: 0 when every song went well, 1 when a song failed (each named in the summary), 2 for a
 bad setting (an out-of-range option, unreadable metadata, a device this machine lacks, a checkpoint
@@ -96,6 +100,17 @@ def build_parser() -> argparse.ArgumentParser:
                        help="train/validate on exactly the songs of another checkpoint (e.g. an "
                             "audio-only baseline on the songs a visual model was trained on)")
     train.add_argument("--seed", type=int, default=0)
+    # input conventions (separation.conventions), recorded in the checkpoint
+    train.add_argument("--mixture_normalisation", choices=("chunk_peak", "song_peak"),
+                       default="chunk_peak",
+                       help="divide each 4-s window by its own peak (default) or by the song's "
+                            "(VoViT's whole-song batch peak)")
+    train.add_argument("--face_coordinates", choices=("registered", "raw"), default="registered",
+                       help="face input: similarity-registered to the mean face (default) or raw "
+                            "pixels (VoViT's singing path)")
+    train.add_argument("--face_fit_points", choices=("stable", "all", "no_lips"), default="stable",
+                       help="points the face registration is fitted on (default stable: brows, "
+                            "nose, eyes, so the jaw opening survives)")
     # every kind of model, audio-only too, so that a visual model and its baseline see the same songs
     add_body_detection_arg(train)
 
@@ -112,6 +127,15 @@ def build_parser() -> argparse.ArgumentParser:
                           help="audio-only checkpoint (visual=none) for the same instrument")
     evaluate.add_argument("--held_out", action="store_true",
                           help="only the songs the checkpoint was not trained on")
+
+    official = sub.add_parser("import-vovit",
+                              help="official VoViT singing-voice weights (.pth) -> a checkpoint")
+    official.add_argument("path", help="the official .pth (bare keys or any prefix)")
+    official.add_argument("--instrument", choices=INSTRUMENTS, required=True,
+                          help="the stem the weights separate (VoViT's singing model: vocal)")
+    official.add_argument("--out", required=True, help="checkpoint to write (.pt)")
+    official.add_argument("-v", "--verbose", action="store_true")
+
     bench = sub.add_parser(
         "benchmark", help="train none/face/body/face_body/face_body_xattn on benchmark scenes, "
                           "evaluate on the test scenes (and demo songs)",
@@ -155,7 +179,8 @@ def main(argv: list[str] | None = None) -> int:
     from . import commands
 
     run = {"train": commands.run_train, "separate": commands.run_separate,
-           "evaluate": commands.run_evaluate, "benchmark": commands.run_benchmark}[args.command]
+           "evaluate": commands.run_evaluate, "import-vovit": commands.run_import_vovit,
+           "benchmark": commands.run_benchmark}[args.command]
     try:
         return run(args)
     except (SettingsError, MetadataError, ValueError, FileNotFoundError) as exc:

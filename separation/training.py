@@ -5,6 +5,10 @@ Each example: a training song drawn with probability proportional to its usable 
 uniformly random usable 25-fps start frame (``SongArrays.usable_start_frames``), then with probability
 ``remix_probability`` its accompaniment is swapped for that of another random crop (any song).
 
+Examples are at the model's input scale (``separation.conventions``, this project's ``chunk_peak``: a
+crop divided by its mixture's peak, target by the same factor; a remixed example is re-scaled by its
+own mixture's peak); the checkpoint records these conventions.
+
 Loss (per example, averaged over the batch): the complex-spectrogram L1 distance between estimate and
 target, relative to the mixture's level so that loud and quiet songs weigh the same::
 
@@ -41,6 +45,7 @@ from core.metadata import SongInfo
 from core.runner import SongSkipped
 
 from .checkpoint import check_architecture, save_checkpoint
+from .conventions import PROJECT, InputConventions, peak
 from .data import Chunk, SongArrays, load_song_arrays, remix
 from .inference import estimate_chunks
 from .metrics import chunk_metrics, mean_ignoring_nan
@@ -95,17 +100,19 @@ def split_songs(keys: list[str], val_fraction: float, seed: int,
     return [k for k in keys if k not in val], val
 
 
-def collect_songs(dataset_path: Path, songs: list[SongInfo], instrument: str, visual: str
+def collect_songs(dataset_path: Path, songs: list[SongInfo], instrument: str, visual: str,
+                  conventions: InputConventions = PROJECT
                   ) -> tuple[dict[str, SongArrays], list[str]]:
-    """Usable songs by key; songs that cannot be used are named (with the reason) in the second
-    list."""
+    """Usable songs by key, prepared by ``conventions`` (this project's: per-chunk peak, registered
+    faces); songs that cannot be used are named (with the reason) in the second list."""
     by_song, skipped = {}, []
     for song in progress(songs, desc=f"loading {instrument} songs", unit="song"):
         if instrument not in song.instruments:
             skipped.append(f"{song.key}: no {instrument} in layout")
             continue
         try:
-            arrays = load_song_arrays(song.folder(dataset_path), song, instrument, visual)
+            arrays = load_song_arrays(song.folder(dataset_path), song, instrument, visual,
+                                      conventions=conventions)
         except (SongSkipped, SongDataError) as exc:
             skipped.append(f"{song.key}: {exc}")
             log.warning("%s: skipped for training: %s", song.key, exc)
@@ -137,11 +144,16 @@ class CropSampler:
         for _ in range(size):
             chunk = self.sample()
             mixture = chunk.mixture
+            target = chunk.target
             if self.rng.random() < remix_probability:
                 other = self.sample()
                 mixture = remix(chunk.target, other.mixture, other.target)
+                if self.songs[0].conventions.mixture_normalisation == "chunk_peak":
+                    # the remix is a new chunk: scaled by its own peak, like every chunk
+                    scale = peak(mixture)
+                    mixture, target = mixture / scale, (target / scale).astype(np.float32)
             mixtures.append(mixture)
-            targets.append(chunk.target)
+            targets.append(target)
             visuals.append(chunk.visual)
         return (np.stack(mixtures), np.stack(targets),
                 None if visuals[0] is None else np.stack(visuals))
@@ -217,13 +229,19 @@ def train(config: VoViTConfig, by_song: dict[str, SongArrays], out: Path, opts: 
              "validating on %d chunks from %s", config.name, instrument, len(train_keys),
              sum(len(s) for s in sampler.starts), len(val_chunks), ", ".join(val_keys) or "no song")
 
+    conventions = {song.conventions for song in by_song.values()}
+    if len(conventions) != 1:
+        raise ValueError(f"the training songs were prepared with different input conventions: "
+                         f"{sorted(c.to_dict().values() for c in conventions)}")
+    conventions = conventions.pop()
     model = VoViT(config).to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=opts.lr, weight_decay=opts.weight_decay)
     step, history, best, best_step = 0, [], float("inf"), None
     leaked = sorted(set(test_songs or ()) & set(by_song))
     if leaked:
         raise ValueError(f"test songs must not be training data: {', '.join(leaked)}")
-    extra_base = {"instrument": instrument, "train_songs": train_keys, "val_songs": val_keys,
+    extra_base = {"conventions": conventions, "instrument": instrument,
+                  "train_songs": train_keys, "val_songs": val_keys,
                   "options": asdict(opts), "run": run_info or {}}
     if test_songs is not None:
         extra_base["test_songs"] = sorted(test_songs)
@@ -293,7 +311,7 @@ def train(config: VoViTConfig, by_song: dict[str, SongArrays], out: Path, opts: 
     # Keep the best checkpoint but refresh its history so it records the whole run.
     from .checkpoint import load_checkpoint
     best_model, meta = load_checkpoint(out)
-    extra = {k: v for k, v in meta.items() if k not in ("config", "path")}
+    extra = {k: v for k, v in meta.items() if k not in ("config", "path")}   # conventions kept
     extra["history"] = history
     save_checkpoint(out, best_model, **extra)
     if history and history[-1]["step"] >= opts.steps:

@@ -38,7 +38,7 @@ so a checkpoint trained on an older one is refused by name.
 
 With ``preset="vovit"``, ``visual="face"``, ``cross_modal=False`` the state-dict keys and shapes equal
 ``core/reference/vovit_singing_voice_state_dict.tsv`` (26.7 M parameters), so the official
-singing-voice weights load with ``strict=True`` (``load_reference_weights``).
+singing-voice weights load with ``strict=True`` (``separation.official``, ``import-vovit``).
 """
 from __future__ import annotations
 
@@ -434,33 +434,3 @@ class VoViT(nn.Module):
 def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
-
-def strip_reference_prefix(state_dict: dict) -> dict:
-    """Drop whatever precedes ``graph_net.``/``audio_network.`` in an official checkpoint's keys.
-
-    The released singing-voice file stores the network under a wrapper attribute (e.g. ``module.``
-    from DataParallel, or the wrapper's own attribute name); the key *after* that prefix is what
-    ``VoViT(make_config("face", "vovit")).state_dict()`` uses.
-    """
-    anchor = next((k for k in state_dict if k.endswith("graph_net.A")), None)
-    if anchor is None:
-        raise KeyError("no '...graph_net.A' key: this is not a VoViT singing-voice state dict")
-    prefix = anchor[:-len("graph_net.A")]
-    return {k[len(prefix):]: v for k, v in state_dict.items() if k.startswith(prefix)}
-
-
-def load_reference_weights(path: str, map_location: str = "cpu") -> VoViT:
-    """Build the published network (vovit preset, face, no cross-modal block) and load the official
-    singing-voice weights with ``strict=True`` (prefix stripped by ``strip_reference_prefix``).
-
-    ``torch.load(..., weights_only=True)``; a file that wraps the state dict (``{"state_dict": ...}``
-    or ``{"model": ...}``) is unwrapped first.
-    """
-    raw = torch.load(path, map_location=map_location, weights_only=True)
-    for key in ("state_dict", "model", "model_state_dict"):
-        if isinstance(raw, dict) and isinstance(raw.get(key), dict):
-            raw = raw[key]
-            break
-    model = VoViT(make_config("face", "vovit", cross_modal=False))
-    model.load_state_dict(strip_reference_prefix(raw), strict=True)
-    return model

@@ -16,6 +16,7 @@ from attention_analysis import checkpoints, pipeline
 from attention_analysis.attention_analysis import main
 from attention_analysis.checkpoints import CheckpointInfo, NoCrossModalBlock
 from attention_analysis.weights import rows_sum_to_one, step_presence, summarise_attention
+from separation.conventions import PROJECT
 
 from conftest import REPO_ROOT, run_cli
 
@@ -123,13 +124,15 @@ def toy_dataset(tmp_path, monkeypatch):
     (root / "A" / "s1" / "vocal" / "audio_features.json").write_text(json.dumps(features))
     calls = []
 
-    def fake_chunks(song_dir, song, instrument, visual_kind):
+    def fake_chunks(song_dir, song, instrument, visual_kind, conventions):
+        assert conventions == PROJECT
         calls.append(song.key)
         return toy_chunks(3, seed=len(calls))
 
     monkeypatch.setattr(checkpoints, "load_attention_model", lambda model, ckpt, device:
                         checkpoints.LoadedModel(TinyCrossAttention().eval(), Path("toy_xattn.pt"),
-                                                visual_kind="face", instrument="vocal"))
+                                                visual_kind="face", instrument="vocal",
+                                                meta={"conventions": PROJECT}))
     monkeypatch.setattr(pipeline, "load_song_chunks", fake_chunks)
     return root, calls
 

@@ -9,7 +9,7 @@ import torch
 
 from separation.stgcn import hop_distances, spatial_adjacency
 from separation.vovit import (CHUNK_SAMPLES, CHUNK_VIDEO_FRAMES, N_FRAMES, VoViT, apply_mask,
-                              count_parameters, istft, make_config, stft, strip_reference_prefix)
+                              count_parameters, istft, make_config, stft)
 
 from sep_synthetic import tiny_config
 
@@ -41,8 +41,12 @@ def test_vovit_face_state_dict_equals_reference_exactly():
     assert ours == reference                       # same keys, same shapes, same order
     assert count_parameters(model) == pytest.approx(26.7e6, rel=0.01)
     # An official file saved under a wrapper prefix loads strictly once the prefix is stripped.
+    from separation.official import official_state_dict
+
     wrapped = {f"module.{k}": v for k, v in model.state_dict().items()}
-    VoViT(make_config("face", "vovit")).load_state_dict(strip_reference_prefix(wrapped), strict=True)
+    kept, dropped = official_state_dict(wrapped, set(model.state_dict()))
+    assert dropped == []
+    VoViT(make_config("face", "vovit")).load_state_dict(kept, strict=True)
 
 
 @pytest.mark.parametrize("visual", ["face", "body", "face_body", "none"])

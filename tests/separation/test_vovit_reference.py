@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 import torch
 
-from separation.vovit import VoViT, make_config
+from separation.vovit import CHUNK_SAMPLES, VoViT, make_config
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURE_NAME = "vovit_singing_reference"
@@ -211,3 +211,44 @@ def test_the_comparison_catches_a_known_mistake(reference):
                          torch.from_numpy(reference["sub_frames"]))
     with pytest.raises(AssertionError, match="estimated_wav"):
         assert_matches(got, reference)
+
+
+def test_import_vovit_turns_an_official_file_into_a_checkpoint_that_separates_like_vovit(
+        reference, tmp_path, capsys):
+    """``import-vovit`` on a file in the official layout (recipe weights under a wrapper prefix, plus
+    the STFT-window and mel extras older VoViT code saved): the checkpoint records VoViT's input
+    conventions, and whole-song separation with it reproduces the fixture's waveform. Item 0 is the
+    loudest, so VoViT's batch peak is item 0's own peak, i.e. its song peak."""
+    from core.face import load_mean_face
+    from gradient_saliency.models import load_model, mean_face_in_model_space
+    from separation.checkpoint import load_checkpoint
+    from separation.conventions import OFFICIAL_VOVIT
+    from separation.inference import separate_song
+    from separation.main import main
+
+    recipe = recipe_state_dict(VoViT(make_config("face", "vovit", cross_modal=False)))
+    extras = {"audio_processor._window": torch.hann_window(1022),
+              "ap._window": torch.hann_window(1022), "mel_filterbank": torch.ones(64, 512)}
+    official = {f"avse.{k}": v for k, v in {**recipe, **extras}.items()}
+    source, out = tmp_path / "vovit_singing_voice.pth", tmp_path / "vocal_face_vovit.pt"
+    torch.save({"state_dict": official}, source)
+    assert main(["import-vovit", str(source), "--instrument", "vocal", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "dropped 3 non-parameter key(s)" in printed
+    assert all(f"avse.{k}" in printed for k in extras)
+
+    model, meta = load_checkpoint(out)
+    assert meta["conventions"] == OFFICIAL_VOVIT and meta["instrument"] == "vocal"
+    assert meta["imported_from"]["dropped_keys"] == [f"avse.{k}" for k in extras]
+    assert all(torch.equal(model.state_dict()[k], v) for k, v in recipe.items())
+    mixture = reference["mixture"][0]
+    faces = reference["landmarks"][0]                               # (100, 68, 2) raw pixels
+    estimate = separate_song(model, mixture, faces, np.ones(faces.shape[:2], bool),
+                             torch.device("cpu"), hop=CHUNK_SAMPLES, conventions=meta["conventions"])
+    expected = reference["estimated_wav"][0] * np.abs(reference["mixture"]).max()
+    assert np.abs(estimate - expected).max() <= RELATIVE_TOLERANCE * np.abs(expected).max()
+    # saliency and attention load it too; its mean-face baseline is in its own (pixel) input space
+    loaded = load_model("face", out, "cpu")
+    assert loaded.conventions == OFFICIAL_VOVIT
+    np.testing.assert_allclose(mean_face_in_model_space(loaded.conventions).numpy(),
+                               load_mean_face().T, rtol=1e-6)
