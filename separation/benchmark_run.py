@@ -49,7 +49,7 @@ TARGET = "vocal"          # the queried performer of every scene (demo_generator
 class BenchmarkSettings:
     """What every row shares (the issue: same data, steps, batch, lr and seed)."""
     preset: str = "small"
-    steps: int = 300
+    steps: int = 150
     batch_size: int = 4
     lr: float = 2e-3
     seed: int = 0
@@ -130,8 +130,14 @@ def same_training(payload: dict, config: vovit.VoViTConfig, settings: BenchmarkS
 
 
 def train_rows(scene_root: Path, splits: dict, checkpoints_dir: Path, settings: BenchmarkSettings,
-               device: torch.device, force: bool = False, command: str = "") -> dict[str, Path]:
-    """Train (or reuse / resume) every row's checkpoint → ``{row: path}``."""
+               device: torch.device, force: bool = False, command: str = "",
+               allow_unfinished: bool = False) -> dict[str, Path]:
+    """Train (or reuse / resume) every row's checkpoint → ``{row: path}``.
+
+    ``allow_unfinished``: a row whose training was stopped before ``steps`` (a resume state next
+    to its checkpoint) is used as it is, its best validation step so far, instead of resuming; the
+    JSON then says ``finished: false`` and how many steps it ran (for a time budget that ran
+    out: an honest partial row, never a silent one)."""
     songs = songs_by_key(scene_root)
     missing = [k for keys in splits["splits"].values() for k in keys if k not in songs]
     if missing:
@@ -145,11 +151,13 @@ def train_rows(scene_root: Path, splits: dict, checkpoints_dir: Path, settings: 
         config = settings.config(row)
         path = Path(checkpoints_dir) / f"{bm.checkpoint_stem(TARGET, config.name)}.pt"
         paths[name] = path
-        if finished_checkpoint(path) and not force:
+        unfinished = path.exists() and resume_path(path).exists()
+        if (finished_checkpoint(path) or (allow_unfinished and unfinished)) and not force:
             payload = read_checkpoint(path)
             why = same_training(payload, config, settings, splits["splits"])
             if why is None:
-                log.info("%s: reusing %s (finished, same settings)", name, path)
+                log.info("%s: reusing %s (%s, same settings)", name, path,
+                         "UNFINISHED" if unfinished else "finished")
                 continue
             raise BenchmarkError(f"{path} was trained with other {why} than this benchmark: "
                                  f"use -f to retrain it")
@@ -237,6 +245,7 @@ def row_metadata(path: Path) -> dict:
             "file_mb": round(path.stat().st_size / 1e6, 2),
             "steps": (extra.get("options") or {}).get("steps"), "best_step": extra.get("step"),
             "steps_run": history[-1]["step"] if history else None,
+            "finished": not resume_path(path).exists(),
             "wall_time_s": history[-1].get("elapsed_s") if history else None,
             "best_validation": {k: extra.get("best_val", {}).get(k)
                                 for k in ("loss", "sdr", "si_sdr")},
@@ -250,13 +259,14 @@ def row_metadata(path: Path) -> dict:
 def run_benchmark(scene_root: Path, out_dir: Path, checkpoints_dir: Path,
                   settings: BenchmarkSettings, device: torch.device,
                   demo_dataset: Path | None = None, force: bool = False, command: str = "",
-                  figure: bool = True) -> dict:
+                  figure: bool = True, allow_unfinished: bool = False) -> dict:
     """Train, evaluate and write the benchmark (module docstring); returns the JSON document."""
     from .checkpoint import load_checkpoint
 
     scene_root, out_dir = Path(scene_root), Path(out_dir)
     splits = load_scene_splits(scene_root)
-    paths = train_rows(scene_root, splits, checkpoints_dir, settings, device, force, command)
+    paths = train_rows(scene_root, splits, checkpoints_dir, settings, device, force, command,
+                       allow_unfinished)
     models = {}
     for name, path in paths.items():
         model, model_meta = load_checkpoint(path, map_location=device)

@@ -341,7 +341,8 @@ def run_benchmark(args: argparse.Namespace) -> int:
         log.info("trained %s", ", ".join(str(p) for p in paths.values()))
         return 0
     doc = run(scenes, out, checkpoints, settings, device,
-              Path(args.demo_dataset) if args.demo_dataset else None, args.force, command)
+              Path(args.demo_dataset) if args.demo_dataset else None, args.force, command,
+              allow_unfinished=args.allow_unfinished)
     print(format_benchmark(doc))
     return 0
 

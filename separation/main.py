@@ -154,7 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="rows to train and report (default all: none face body face_body "
                             "face_body_xattn; none is the audio-only reference)")
     bench.add_argument("--preset", choices=("small", "vovit"), default="small")
-    bench.add_argument("--steps", type=positive_int, default=300)
+    bench.add_argument("--steps", type=positive_int, default=150)
     bench.add_argument("--batch_size", type=positive_int, default=4)
     bench.add_argument("--lr", type=float, default=2e-3)
     bench.add_argument("--seed", type=int, default=0)
@@ -166,6 +166,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--train_only", action="store_true",
                        help="only train (or resume) the --rows, no evaluation: rows trained in "
                             "parallel processes, then one run without it evaluates them all")
+    bench.add_argument("--allow_unfinished", action="store_true",
+                       help="evaluate a row whose training was stopped early (resume state "
+                            "present) as it is, marked finished: false, instead of resuming it")
     bench.add_argument("-f", "--force", action="store_true",
                        help="retrain rows whose checkpoint exists")
     bench.add_argument("--device", default=None, help="auto | cpu | cuda | cuda:N")
