@@ -196,7 +196,8 @@ def evaluate_on_songs(dataset_root: Path, songs: list, models: dict, device: tor
                       ) -> tuple[list[dict], list[str]]:
     """Score every row on the songs' chunks usable by all rows (``bm.common_chunk_indices``).
 
-    ``models``: ``{row: (model, input conventions)}``. Returns per-chunk records ``{"song", "index", "mixture_sdr",
+    ``models``: ``{row: (model, input conventions)}``. Returns per-chunk records
+    ``{"song", "index", "mixture_sdr",
     "mixture_si_sdr", "models": {row: {"sdr", "si_sdr"}}}`` and the skipped songs (with reasons).
     """
     from .commands import evaluate_song_chunks      # evaluate's scorer: one scoring path

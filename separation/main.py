@@ -14,8 +14,8 @@ Examples::
     python -m separation.main benchmark --out results/separation_benchmark
 
 ``separate`` writes ``<song>/<instrument>/separated_<model>.wav`` (16384 Hz; model name e.g.
-``face_small``, ``face_body_xattn_small``). ``benchmark`` (``separation.benchmark``) trains the five benchmark rows on generated scenes and
-writes ``separation_benchmark.json``. ``evaluate`` writes ``<song>/<instrument>/
+``face_small``, ``face_body_xattn_small``). ``benchmark`` (``separation.benchmark``) trains the
+benchmark rows on generated scenes and writes ``separation_benchmark.json``. ``evaluate`` writes ``<song>/<instrument>/
 separation_eval_<model>.json`` per song and ``<results>/separation/eval_<instrument>_<model>.json``
 (SDR (BSS-eval v3, torchmetrics) and SI-SDR per chunk and per song, for the model, the mixture and
 the audio-only baseline) and prints a table. ``import-vovit`` turns official VoViT singing-voice

@@ -202,8 +202,8 @@ def test_tiny_benchmark_face_beats_audio_only_where_motion_is_the_only_cue(tmp_p
     assert group["n_chunks"] == 12 and doc["scenes"]["duet"]["n_chunks"] == 12
     none, face = group["models"]["none"], group["models"]["face"]
     gain = face["si_sdr_minus_audio_only"]
-    # measured (deterministic): gain +23.1 dB [21.5, 24.8], audio-only -2.5 dB; audio alone cannot beat
-    # ~0 dB SI-SDR on exchangeable voices, the face model gates by the jaw
+    # measured (deterministic): gain +23.1 dB [21.5, 24.8], audio-only -2.5 dB; audio alone
+    # cannot beat ~0 dB SI-SDR on exchangeable voices, the face model gates by the jaw
     assert gain["mean"] > 10.0 and gain["ci95"][0] > 5.0, (gain, none["si_sdr"], face["si_sdr"])
     assert none["si_sdr"]["mean"] < 3.0, none["si_sdr"]
     assert face["steps"] == none["steps"] == 120
