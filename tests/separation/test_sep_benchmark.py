@@ -227,3 +227,21 @@ def test_tiny_benchmark_face_beats_audio_only_where_motion_is_the_only_cue(tmp_p
         run_benchmark(scenes, tmp_path / "out", tmp_path / "ckpt",
                       BenchmarkSettings(**{**settings.__dict__, "steps": 60}),
                       torch.device("cpu"), figure=False)
+
+
+@pytest.mark.parametrize("rows, message", [
+    (["bogus"], "unknown benchmark row(s) bogus"),
+    (["face"], "needs the audio-only row 'none'"),
+])
+def test_benchmark_cli_refuses_bad_rows_before_any_work(tmp_path, capsys, rows, message):
+    import logging
+
+    from separation.main import main
+
+    saved = logging.root.handlers[:], logging.root.level
+    try:
+        assert main(["benchmark", "--out", str(tmp_path / "o"), "--rows", *rows]) == 2
+    finally:
+        logging.root.handlers[:], logging.root.level = saved
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()                  # nothing generated or trained
