@@ -62,10 +62,12 @@ def checkpoints_table(doc: dict | None) -> str:
         fusion = "—" if row["visual"] == "none" else (
             "FiLM + cross-attention" if row["cross_modal"] else "concat (VoViT)")
         minutes = row.get("wall_time_s")
+        stopped = "" if row.get("finished", True) else f", **stopped at {row['steps_run']}**"
         lines.append(
             f"| `{row['checkpoint']}` | {doc['target']} | {row['visual']} | {fusion} | "
             f"{row['parameters']:,} | {row['file_mb']:.1f} MB | {row['steps']} "
-            f"({row['best_step']}) | {'–' if minutes is None else f'{minutes / 60:.1f} min'} | "
+            f"({row['best_step']}{stopped}) | "
+            f"{'–' if minutes is None else f'{minutes / 60:.1f} min'} | "
             f"{row.get('device') or '–'} |")
     lines.append("")
     lines.append(f"Code: git commit `{str(doc['git_commit'])[:12]}`; generator version "
@@ -101,8 +103,16 @@ def benchmark_table(doc: dict | None) -> str:
                          f"{m.get('best_step')} |")
     lines.append("")
     lines.append(f"dB, mean over test chunks [95% bootstrap interval]; SDR = {doc['metrics']['sdr']}, "
-                 f"SI-SDR = {doc['metrics']['si_sdr']}. {verdict_line(doc)}")
+                 f"SI-SDR = {doc['metrics']['si_sdr']}.{unfinished_line(doc)} {verdict_line(doc)}")
     return "\n".join(lines)
+
+
+def unfinished_line(doc: dict) -> str:
+    """A sentence naming rows whose training was stopped before ``steps`` ("" when none)."""
+    stopped = [f"{ROW_LABEL.get(name, name)} after {row['steps_run']} of {row['steps']} steps"
+               for name, row in doc["rows"].items() if not row.get("finished", True)]
+    return (" Stopped early by the time budget (best validation step so far, evaluated as it "
+            "is): " + "; ".join(stopped) + ".") if stopped else ""
 
 
 def verdict_line(doc: dict) -> str:
@@ -129,8 +139,8 @@ def readme_rows(doc: dict | None) -> str:
             with_ci(doc["scenes"][g]["models"][row].get("si_sdr_minus_audio_only"), sign=True)
             for g in groups) + " |")
     lines.append("")
-    lines.append(f"Chunks: " + ", ".join(f"{g} {doc['scenes'][g]['n_chunks']}" for g in groups)
-                 + f". {verdict_line(doc)}")
+    lines.append("Chunks: " + ", ".join(f"{g} {doc['scenes'][g]['n_chunks']}" for g in groups)
+                 + f".{unfinished_line(doc)} {verdict_line(doc)}")
     return "\n".join(lines)
 
 

@@ -65,6 +65,11 @@ def test_tables_render_the_json_numbers():
            "| +0.50 | – | 250 |" in bench
     assert "| | | | `face` | 5.00 [4.00, 6.25] | 5.00 [4.00, 6.25] | −0.25 | +3.62 [+2.83, +4.50] " \
            "| 300 |" in bench
+    assert "Stopped early" not in bench
+    doc["rows"]["face"].update(finished=False, steps_run=120)     # a row cut by the time budget
+    assert "`face` after 120 of 300 steps" in rt.benchmark_table(doc)
+    assert "| 300 (300, **stopped at 120**) |" in rt.checkpoints_table(doc)
+    assert "`face` after 120 of 300 steps" in rt.readme_rows(doc)
 
 
 def test_check_finds_a_document_that_disagrees_and_writing_fixes_it(tmp_path):
