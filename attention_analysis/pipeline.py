@@ -128,13 +128,14 @@ def feature_series(path: Path, name: str) -> tuple[np.ndarray, np.ndarray] | Non
 def chunk_rms(chunks: list, sample_rate: int = SAMPLE_RATE, frame: int = 2048, hop: int = 1024
               ) -> tuple[np.ndarray, np.ndarray]:
     """RMS of each chunk's target stem (librosa, frame 2048 / hop 1024 at 16384 Hz) on the song's
-    time line: chunk c starts at 4c s."""
+    time line: chunk c starts at 4c s. Chunks come at the model's input scale; ``× chunk.scale``
+    puts every chunk back at the song's level, so levels compare across chunks."""
     import librosa
 
     times, values = [], []
     for chunk in sorted(chunks, key=lambda c: c.index):
-        rms = librosa.feature.rms(y=np.asarray(chunk.target, dtype=np.float32), frame_length=frame,
-                                  hop_length=hop)[0]
+        target = np.asarray(chunk.target, dtype=np.float32) * np.float32(getattr(chunk, "scale", 1.0))
+        rms = librosa.feature.rms(y=target, frame_length=frame, hop_length=hop)[0]
         times.append(chunk.index * CHUNK_SECONDS + np.arange(len(rms)) * hop / sample_rate)
         values.append(rms)
     return np.concatenate(times), np.concatenate(values)

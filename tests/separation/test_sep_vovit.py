@@ -161,3 +161,27 @@ def test_tiny_model_overfits_one_batch():
         losses.append(loss.item())
     # Mean of the last three steps: one noisy Adam step must not decide the test.
     assert np.mean(losses[-3:]) < losses[0] / 5, losses
+
+
+def test_import_vovit_refuses_what_is_not_the_published_network(tmp_path, capsys):
+    """A file without the network, or with a parameter the network does not have: exit 2, one line
+    naming the file and the reason; nothing written."""
+    from separation.main import main
+    from separation.official import NotAVoViTFile, official_state_dict
+
+    out = tmp_path / "out.pt"
+    torch.save({"encoder.weight": torch.zeros(2)}, tmp_path / "other.pth")
+    assert main(["import-vovit", str(tmp_path / "other.pth"), "--instrument", "vocal",
+                 "--out", str(out)]) == 2
+    assert "other.pth: no '...graph_net.A' key" in capsys.readouterr().err and not out.exists()
+    expected = set(VoViT(make_config("face", "vovit")).state_dict())
+    with pytest.raises(NotAVoViTFile, match=r"1 key\(s\) the vovit/face network does not have"):
+        official_state_dict({"m.graph_net.A": torch.zeros(1), "m.graph_net.extra_head.weight":
+                             torch.zeros(1), "m.ap._window": torch.zeros(1)}, expected)
+    kept, dropped = official_state_dict({"graph_net.A": torch.zeros(1), "ap._window": torch.zeros(1),
+                                         "audio_processor.mel_fb": torch.zeros(1)}, expected)
+    assert list(kept) == ["graph_net.A"] and dropped == ["ap._window", "audio_processor.mel_fb"]
+    # keys outside the network's prefix are dropped (and listed) too
+    kept, dropped = official_state_dict({"net.graph_net.A": torch.zeros(1),
+                                         "optimizer_step": torch.zeros(1)}, expected)
+    assert list(kept) == ["graph_net.A"] and dropped == ["optimizer_step"]
