@@ -64,8 +64,8 @@ demo: setup
 BENCH_OUT ?= results/separation_benchmark
 BENCH_SCENES ?= results/benchmark_scenes
 BENCH_ARGS ?=
-# the shipped rows (make benchmark trains all five; body and face_body are not shipped)
-CHECKPOINT_ROWS ?= none face face_body_xattn
+# the shipped rows: all five benchmark rows
+CHECKPOINT_ROWS ?= none face body face_body face_body_xattn
 posed-demo: setup
 	$(PY) -m demo_generator.main $(DEMO_DIR)
 	$(DEMO_ENV) $(PY) -m pose_estimation.main --pose --post
