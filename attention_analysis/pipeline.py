@@ -129,13 +129,14 @@ def feature_series(path: Path, name: str) -> tuple[np.ndarray, np.ndarray] | Non
 def chunk_rms(chunks: list, sample_rate: int = SAMPLE_RATE, frame: int = 2048, hop: int = 1024
               ) -> tuple[np.ndarray, np.ndarray]:
     """RMS of each chunk's target stem (librosa, frame 2048 / hop 1024 at 16384 Hz) on the song's
-    time line: chunk c starts at 4c s."""
+    time line: chunk c starts at 4c s. Chunks come at the model's input scale; ``× chunk.scale``
+    puts every chunk back at the song's level, so levels compare across chunks."""
     import librosa
 
     times, values = [], []
     for chunk in sorted(chunks, key=lambda c: c.index):
-        rms = librosa.feature.rms(y=np.asarray(chunk.target, dtype=np.float32), frame_length=frame,
-                                  hop_length=hop)[0]
+        target = np.asarray(chunk.target, dtype=np.float32) * np.float32(getattr(chunk, "scale", 1.0))
+        rms = librosa.feature.rms(y=target, frame_length=frame, hop_length=hop)[0]
         times.append(chunk.index * CHUNK_SECONDS + np.arange(len(rms)) * hop / sample_rate)
         values.append(rms)
     return np.concatenate(times), np.concatenate(values)
@@ -166,11 +167,12 @@ def chunk_motion(chunks: list, video_fps: float = VIDEO_FPS) -> tuple[np.ndarray
     return np.concatenate(times), np.concatenate(values)
 
 
-def load_song_chunks(song_dir: Path, song, instrument: str, visual_kind: str) -> list:
-    """The song's 4-s chunks as the separation stage builds them (``separation.data.song_chunks``)."""
+def load_song_chunks(song_dir: Path, song, instrument: str, visual_kind: str, conventions) -> list:
+    """The song's 4-s chunks as the separation stage builds them for a model with these input
+    ``conventions`` (``separation.data.song_chunks``)."""
     from separation.data import song_chunks
 
-    return song_chunks(song_dir, song, instrument, visual_kind)
+    return song_chunks(song_dir, song, instrument, visual_kind, conventions=conventions)
 
 
 # Ray task resources: one CPU (torch then runs one thread, README "Running on a cluster") and one
@@ -200,6 +202,7 @@ def run_attention(args) -> int:
     model_args = (args.model, args.checkpoint, settings.device)
     loaded, _ = attention_model(*model_args)
     instrument, visual_kind = loaded.instrument, loaded.visual_kind   # the work must not carry the model
+    conventions = loaded.conventions
     if loaded.instrument != args.model:
         log.warning("checkpoint %s separates %s, not %s", loaded.path.name, loaded.instrument,
                     args.model)
@@ -227,7 +230,7 @@ def run_attention(args) -> int:
         if instrument not in song.instruments:
             raise SongSkipped(f"no {instrument} in layout {list(song.layout or ())}")
         inputs_before = snapshot(inputs)
-        chunks = load_song_chunks(song_dir, song, instrument, visual_kind)
+        chunks = load_song_chunks(song_dir, song, instrument, visual_kind, conventions)
         if not chunks:
             raise SongSkipped("no 4-s chunk")
         here, device = attention_model(*model_args)

@@ -279,6 +279,7 @@ def run_saliency(args) -> int:
                   args.seed)
     loaded, _, device = model_for_run(*model_args)
     instrument, visual_kind = loaded.instrument, loaded.visual_kind   # the work must not carry the model
+    conventions = loaded.conventions
     config = SaliencyConfig(
         method=args.method, n_steps=args.num_steps,
         internal_batch_size=args.internal_batch_size or default_internal_batch_size(
@@ -287,7 +288,8 @@ def run_saliency(args) -> int:
         face_baseline=args.face_baseline, body_baseline=args.body_baseline,
         audio_baseline=args.audio_baseline, target_relative_delta=args.target_relative_delta,
         max_steps=args.max_steps)
-    mean_face = (mean_face_in_model_space() if loaded.visual_kind in ("face", "face_body")
+    mean_face = (mean_face_in_model_space(loaded.conventions)
+                 if loaded.visual_kind in ("face", "face_body")
                  and config.face_baseline == "mean_face" else None)
 
     top = None if not (args.correlation_filter_top or args.correlation_filter_bottom) \
@@ -347,7 +349,7 @@ def run_saliency(args) -> int:
         if is_up_to_date([out_path], inputs, args.force, run_settings):
             return UP_TO_DATE
         inputs_before = snapshot(inputs)
-        chunks = load_song_chunks(song_dir, song, instrument, visual_kind)
+        chunks = load_song_chunks(song_dir, song, instrument, visual_kind, conventions)
         if wanted is not None:
             missing = sorted(wanted - {int(c.index) for c in chunks})
             if missing:

@@ -16,6 +16,7 @@ from attention_analysis import checkpoints, pipeline
 from attention_analysis.attention_analysis import main
 from attention_analysis.checkpoints import CheckpointInfo, NoCrossModalBlock
 from attention_analysis.weights import rows_sum_to_one, step_presence, summarise_attention
+from separation.conventions import PROJECT
 
 from conftest import REPO_ROOT, run_cli
 from crafted_inputs import PAYLOADS
@@ -124,13 +125,15 @@ def toy_dataset(tmp_path, monkeypatch):
     (root / "A" / "s1" / "vocal" / "audio_features.json").write_text(json.dumps(features))
     calls = []
 
-    def fake_chunks(song_dir, song, instrument, visual_kind):
+    def fake_chunks(song_dir, song, instrument, visual_kind, conventions):
+        assert conventions == PROJECT
         calls.append(song.key)
         return toy_chunks(3, seed=len(calls))
 
     monkeypatch.setattr(checkpoints, "load_attention_model", lambda model, ckpt, device:
                         checkpoints.LoadedModel(TinyCrossAttention().eval(), Path("toy_xattn.pt"),
-                                                visual_kind="face", instrument="vocal"))
+                                                visual_kind="face", instrument="vocal",
+                                                meta={"conventions": PROJECT}))
     monkeypatch.setattr(pipeline, "load_song_chunks", fake_chunks)
     return root, calls
 
@@ -416,3 +419,15 @@ def test_cli_end_to_end_on_the_demo_data(posed_demo_dataset, tmp_path):
     assert len(list((results / "attention_figures_vocal").glob("*.png"))) == \
         sum(len(songs) for songs in scores.values())
     assert "attention figures:" in result.stdout
+
+
+def test_chunk_rms_puts_chunks_back_at_the_song_level():
+    """Chunks come at the model's input scale (each divided by its own peak): the RMS curve
+    multiplies the scale back, so a loud and a quiet chunk keep their 10× level ratio."""
+    tone = np.sin(2 * np.pi * 440 * np.arange(65535) / 16384).astype(np.float32)
+    chunks = [SimpleNamespace(index=0, target=tone, scale=1.0),
+              SimpleNamespace(index=1, target=tone, scale=0.1)]     # raw: 0.1 × tone
+    times, values = pipeline.chunk_rms(chunks)
+    first, second = values[times < 4.0], values[times >= 4.0]
+    assert np.median(first) == pytest.approx(1 / np.sqrt(2), rel=0.02)
+    assert np.median(second) == pytest.approx(0.1 * np.median(first), rel=1e-5)

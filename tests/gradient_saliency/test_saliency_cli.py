@@ -12,6 +12,7 @@ from core.dataset import SongDataError
 from core.face import load_mean_face
 from gradient_saliency import cli, models
 from gradient_saliency.models import LoadedModel
+from separation.conventions import PROJECT
 
 from conftest import REPO_ROOT, run_cli
 from crafted_inputs import PAYLOADS
@@ -31,7 +32,8 @@ def toy_dataset(tmp_path, monkeypatch):
     (root / "dataset_metadata.json").write_text(json.dumps(metadata))
     calls: list[str] = []
 
-    def fake_chunks(song_dir, song, instrument, visual_kind):
+    def fake_chunks(song_dir, song, instrument, visual_kind, conventions):
+        assert conventions == PROJECT
         calls.append(song.key)
         assert instrument == "vocal" and visual_kind == "face"
         if song.song == "bad":
@@ -39,7 +41,7 @@ def toy_dataset(tmp_path, monkeypatch):
         return face_chunks(3, samples=512, seed=len(song.song) + ord(song.song[-1]))
 
     monkeypatch.setattr(models, "load_model", lambda name, checkpoint, device: LoadedModel(
-        MouthGainModel(), Path("toy.pt"), "face", "vocal"))
+        MouthGainModel(), Path("toy.pt"), "face", "vocal", {"conventions": PROJECT}))
     monkeypatch.setattr(models, "load_song_chunks", fake_chunks)
     monkeypatch.setattr(models, "mean_face_in_model_space", lambda loaded=None: torch.as_tensor(
         load_mean_face().T, dtype=torch.float32))

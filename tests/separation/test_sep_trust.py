@@ -14,6 +14,7 @@ import torch
 from crafted_inputs import PAYLOADS, TouchPayload
 from sep_synthetic import SR, synthetic_dataset, tiny_config  # noqa: F401 (fixture)
 from separation.checkpoint import FORMAT, save_checkpoint
+from separation.conventions import PROJECT
 from separation.vovit import CHUNK_SAMPLES, VoViT
 
 
@@ -139,10 +140,12 @@ def test_a_four_second_hop_covers_every_sample_and_a_longer_one_is_refused():
     model = VoViT(tiny_config("none")).eval()
     mixture = np.random.default_rng(0).normal(0, 0.1, 3 * CHUNK_SAMPLES + 1000).astype(np.float32)
     assert hop_samples(4.0) == CHUNK_SAMPLES and hop_samples(2.0) == 32768
-    estimate = separate_song(model, mixture, None, None, torch.device("cpu"), hop=hop_samples(4.0))
+    estimate = separate_song(model, mixture, None, None, torch.device("cpu"), hop=hop_samples(4.0),
+                             conventions=PROJECT)
     assert estimate.shape == mixture.shape and np.isfinite(estimate).all()
     with pytest.raises(ValueError, match="every sample is covered"):
-        separate_song(model, mixture, None, None, torch.device("cpu"), hop=CHUNK_SAMPLES + 1)
+        separate_song(model, mixture, None, None, torch.device("cpu"), hop=CHUNK_SAMPLES + 1,
+                      conventions=PROJECT)
     for bad in (0.0, -1.0, 4.001, math.nan, math.inf, 1e-6):
         with pytest.raises(ValueError):
             hop_samples(bad)
