@@ -1,17 +1,14 @@
 """README's Ray benchmark and capacity figures are the ones in the committed benchmark JSON."""
-import importlib.util
 import json
 
+from conftest import load_script
 from core.settings import REPO_ROOT
 
 BENCH = REPO_ROOT / "benchmarks" / "ray_executor_throughput.py"
 
 
 def load_benchmark():
-    spec = importlib.util.spec_from_file_location("ray_executor_throughput", BENCH)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(BENCH)
 
 
 def test_readme_ray_section_is_rendered_from_the_committed_json():

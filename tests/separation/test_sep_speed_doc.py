@@ -1,17 +1,14 @@
 """The separation speed figures in README.md and separation/README.md are the committed JSON's."""
-import importlib.util
 import json
 
+from conftest import load_script
 from core.settings import REPO_ROOT
 
 BENCH = REPO_ROOT / "benchmarks" / "separation_speed.py"
 
 
 def load_benchmark():
-    spec = importlib.util.spec_from_file_location("separation_speed", BENCH)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(BENCH)
 
 
 def test_speed_tables_are_rendered_from_the_committed_json():
