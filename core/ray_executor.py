@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import atexit
 import gc
-import hashlib
 import logging
 import math
 import os
@@ -45,6 +44,7 @@ from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 from . import device as core_device
 from . import log as core_log
+from .io import file_sha256
 from .metadata import SongInfo
 from .runner import SongOutcome, TaskResources, describe_error, log_outcome, run_song
 from .settings import DEFAULT_METADATA_NAME, REPO_ROOT, Settings
@@ -131,7 +131,7 @@ def runtime_env(cpus: float) -> dict:
 def file_digest(path: Path) -> str | None:
     if not path.is_file():
         return None
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    return file_sha256(path)
 
 
 def _inspect_node(dataset_path: str, cwd: str) -> dict:

@@ -17,10 +17,9 @@ The public network's state-dict names are the ones ``VoViT(make_config("face", "
 """
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
-from core.io import load_torch
+from core.io import file_sha256, load_torch
 
 from .checkpoint import save_checkpoint
 from .conventions import OFFICIAL_VOVIT
@@ -88,14 +87,6 @@ def load_official(path: str | Path, map_location="cpu") -> tuple[VoViT, list[str
         raise NotAVoViTFile(f"{path}: {len(missing)} parameter(s) missing, e.g. {missing[:3]}")
     model.load_state_dict(kept, strict=True)
     return model.eval(), dropped
-
-
-def file_sha256(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def import_vovit(source: str | Path, out: str | Path, instrument: str) -> list[str]:
