@@ -49,6 +49,8 @@ sys.path.insert(0, str(REPO_ROOT))
 os.environ.setdefault("OMP_NUM_THREADS", "2")
 os.environ.setdefault("GLOG_minloglevel", "2")
 
+from core.provenance import git_commit  # noqa: E402
+
 RESULT_JSON = REPO_ROOT / "benchmarks" / "results" / "ray_executor.json"
 README = REPO_ROOT / "README.md"
 MARK_START, MARK_END = "<!-- ray-benchmark:start -->", "<!-- ray-benchmark:end -->"
@@ -196,15 +198,6 @@ def outputs(root: Path, patterns: tuple[str, ...]) -> dict[str, bytes]:
             for p in sorted(root.rglob(pattern)) if not p.name.startswith(".")}
 
 
-def git_commit() -> str:
-    def git(*args):
-        return subprocess.run(["git", *args], cwd=REPO_ROOT, capture_output=True,
-                              text=True).stdout.strip()
-    return git("rev-parse", "HEAD") + ("-dirty" if git("status", "--porcelain", "--", "core",
-                                                       "pose_estimation", "feature_extraction")
-                                       else "")
-
-
 def serial_and_ray(stage: str, base: Path, patterns: tuple[str, ...], workdir: Path,
                    executors: tuple[str, ...] = ("serial", "ray")) -> tuple[dict, bool]:
     """The stage with each executor on its own fresh copy of ``base``, ``REPEATS[stage]`` times
@@ -257,7 +250,7 @@ def measure(workdir: Path) -> dict:
     from demo_generator.concerts import DEMO_SONGS
 
     source = demo_data(workdir)
-    result = {"git_commit": git_commit(), "ray_version": ray.__version__,
+    result = {"git_commit": git_commit(paths=("core", "pose_estimation", "feature_extraction")), "ray_version": ray.__version__,
               "python": platform.python_version(), "cpu_cores": len(os.sched_getaffinity(0)),
               "data": {"generator": "demo_generator.concerts.generate_demo (full length, seed 0)",
                        "songs": {f"{s.artist}/{s.song}": s.seconds for s in DEMO_SONGS}},

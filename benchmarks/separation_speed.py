@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -31,6 +30,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))   # run as a script from anywhere
 
 from core.io import save_json  # noqa: E402
+from core.provenance import git_commit  # noqa: E402
 from separation.conventions import PROJECT  # noqa: E402
 from separation.inference import separate_song  # noqa: E402
 from separation.training import TrainOptions, train_step  # noqa: E402
@@ -77,14 +77,6 @@ def training_steps_per_s(model: VoViT, batch: int, steps: int, device: torch.dev
         if i:                       # step 0 is warm-up
             elapsed += time.perf_counter() - start
     return steps / elapsed
-
-
-def git_commit() -> str | None:
-    try:
-        return subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True,
-                              text=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return None
 
 
 def _row(result: dict, device: str, preset: str) -> dict | None:
