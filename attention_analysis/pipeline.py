@@ -17,7 +17,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from core.dataset import AUDIO_FEATURES_NAME, MOTION_FEATURES_NAME
+from core.dataset import AUDIO_FEATURES_NAME, MOTION_FEATURES_NAME, model_input_files
+from core.freshness import is_up_to_date, record_inputs, snapshot
 from core.io import load_json, null_to_nan, save_json
 from core.runner import UP_TO_DATE, Finished, SongSkipped, TaskResources, run_per_song
 from separation.data import missing_frames
@@ -128,13 +129,14 @@ def feature_series(path: Path, name: str) -> tuple[np.ndarray, np.ndarray] | Non
 def chunk_rms(chunks: list, sample_rate: int = SAMPLE_RATE, frame: int = 2048, hop: int = 1024
               ) -> tuple[np.ndarray, np.ndarray]:
     """RMS of each chunk's target stem (librosa, frame 2048 / hop 1024 at 16384 Hz) on the song's
-    time line: chunk c starts at 4c s."""
+    time line: chunk c starts at 4c s. Chunks come at the model's input scale; ``× chunk.scale``
+    puts every chunk back at the song's level, so levels compare across chunks."""
     import librosa
 
     times, values = [], []
     for chunk in sorted(chunks, key=lambda c: c.index):
-        rms = librosa.feature.rms(y=np.asarray(chunk.target, dtype=np.float32), frame_length=frame,
-                                  hop_length=hop)[0]
+        target = np.asarray(chunk.target, dtype=np.float32) * np.float32(getattr(chunk, "scale", 1.0))
+        rms = librosa.feature.rms(y=target, frame_length=frame, hop_length=hop)[0]
         times.append(chunk.index * CHUNK_SECONDS + np.arange(len(rms)) * hop / sample_rate)
         values.append(rms)
     return np.concatenate(times), np.concatenate(values)
@@ -165,11 +167,12 @@ def chunk_motion(chunks: list, video_fps: float = VIDEO_FPS) -> tuple[np.ndarray
     return np.concatenate(times), np.concatenate(values)
 
 
-def load_song_chunks(song_dir: Path, song, instrument: str, visual_kind: str) -> list:
-    """The song's 4-s chunks as the separation stage builds them (``separation.data.song_chunks``)."""
+def load_song_chunks(song_dir: Path, song, instrument: str, visual_kind: str, conventions) -> list:
+    """The song's 4-s chunks as the separation stage builds them for a model with these input
+    ``conventions`` (``separation.data.song_chunks``)."""
     from separation.data import song_chunks
 
-    return song_chunks(song_dir, song, instrument, visual_kind)
+    return song_chunks(song_dir, song, instrument, visual_kind, conventions=conventions)
 
 
 # Ray task resources: one CPU (torch then runs one thread, README "Running on a cluster") and one
@@ -199,6 +202,7 @@ def run_attention(args) -> int:
     model_args = (args.model, args.checkpoint, settings.device)
     loaded, _ = attention_model(*model_args)
     instrument, visual_kind = loaded.instrument, loaded.visual_kind   # the work must not carry the model
+    conventions = loaded.conventions
     if loaded.instrument != args.model:
         log.warning("checkpoint %s separates %s, not %s", loaded.path.name, loaded.instrument,
                     args.model)
@@ -211,19 +215,26 @@ def run_attention(args) -> int:
 
     done_before = {(a, s) for a, songs_of in scores.items() for s in songs_of}
 
+    checkpoint_file = loaded.path
+
     def work(song) -> str | Finished:
         figure = figure_dir / f"{song.artist}_{song.song}.png"
-        if not args.force and (song.artist, song.song) in done_before and figure.exists():
+        song_dir = song.folder(settings.dataset_path)
+        performer = song_dir / instrument
+        # the re-run rule (core.freshness): redone when the checkpoint, a wav, the keypoints or
+        # the feature files the figure draws change; the record sits beside the song's figure
+        inputs = [checkpoint_file, *model_input_files(song_dir, instrument),
+                  performer / AUDIO_FEATURES_NAME, performer / MOTION_FEATURES_NAME]
+        if (song.artist, song.song) in done_before and is_up_to_date([figure], inputs, args.force):
             return UP_TO_DATE
         if instrument not in song.instruments:
             raise SongSkipped(f"no {instrument} in layout {list(song.layout or ())}")
-        song_dir = song.folder(settings.dataset_path)
-        chunks = load_song_chunks(song_dir, song, instrument, visual_kind)
+        inputs_before = snapshot(inputs)
+        chunks = load_song_chunks(song_dir, song, instrument, visual_kind, conventions)
         if not chunks:
             raise SongSkipped("no 4-s chunk")
         here, device = attention_model(*model_args)
         records, normalised = chunk_attention(here.model, chunks, device, args.chunk_batch)
-        performer = song_dir / instrument
         rms = feature_series(performer / AUDIO_FEATURES_NAME, "rms")
         rms = (*rms, "RMS (audio_features.json)") if rms else (*chunk_rms(chunks),
                                                                "RMS of the chunk stem (computed)")
@@ -232,6 +243,7 @@ def run_attention(args) -> int:
             (*chunk_motion(chunks), "keypoint speed of the model input (computed)")
         save_attention_figure(figure, records, f"cross-modal attention · {checkpoint_stem} · "
                               f"{song.artist}/{song.song}", rms, motion)
+        record_inputs([figure], inputs_before)
         return Finished((records, normalised))
 
     def song_finished(song, result) -> None:

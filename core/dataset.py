@@ -56,5 +56,16 @@ def find_mixture(song_dir: str | Path) -> Path | None:
     return candidates[0] if candidates else None
 
 
+def model_input_files(song_dir: str | Path, instrument: str) -> list[Path]:
+    """The files a separation model's input for ``instrument`` is read from: every ``.wav`` of the
+    song (stems and mixture) and the performer's keypoints, scores, pose info and face keypoints.
+    The re-run rule's inputs (``core.freshness``) of every stage that runs the models (separate,
+    evaluate, saliency, attention); the checkpoint is added by the stage."""
+    song_dir = Path(song_dir)
+    return [*sorted(song_dir.glob("*.wav")),
+            *(song_dir / instrument / name
+              for name in (KEYPOINTS_NAME, SCORES_NAME, POSE_INFO_NAME, FACE_KEYPOINTS_NAME))]
+
+
 def instrument_dir(song_dir: str | Path, instrument: str) -> Path:
     return Path(song_dir) / instrument

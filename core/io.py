@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import builtins
 import contextlib
+import hashlib
 import json
 import math
 import os
@@ -163,6 +164,15 @@ def load_npy(path: str | os.PathLike) -> np.ndarray:
 _TORCH_GLOBAL = re.compile(r"unsupported global:?\s+(?:GLOBAL\s+)?([\w.]+)", re.IGNORECASE)
 _TORCH_ADVICE = ("weights_only", "weights only", "pytorch.org", "trusted source", "file an issue",
                  "check the documentation")
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """Hex SHA-256 of a file's bytes, read in 1-MiB blocks (checkpoints can be large)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def load_torch(path: str | os.PathLike, map_location: Any = "cpu") -> Any:

@@ -30,11 +30,12 @@ from __future__ import annotations
 
 import atexit
 import gc
-import hashlib
 import logging
 import math
 import os
+import sys
 import time
+import types
 from pathlib import Path
 from typing import Any, Callable
 
@@ -43,6 +44,7 @@ from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 from . import device as core_device
 from . import log as core_log
+from .io import file_sha256
 from .metadata import SongInfo
 from .runner import SongOutcome, TaskResources, describe_error, log_outcome, run_song
 from .settings import DEFAULT_METADATA_NAME, REPO_ROOT, Settings
@@ -129,7 +131,7 @@ def runtime_env(cpus: float) -> dict:
 def file_digest(path: Path) -> str | None:
     if not path.is_file():
         return None
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    return file_sha256(path)
 
 
 def _inspect_node(dataset_path: str, cwd: str) -> dict:
@@ -270,14 +272,29 @@ def song_task(work: Callable[[SongInfo], Any], song: SongInfo, log_level: int,
     root.handlers[:] = [capture]
     root.setLevel(log_level)
     start = time.perf_counter()
+    # What the worker holds before the song (Ray, the stage's modules, numpy, scipy...: several
+    # hundred thousand objects) is set aside for the cycle collector while the song runs, so the
+    # collection after it scans only what the song made: a full collection over everything costs
+    # ~0.1 s of CPU per task, as much as a whole song of feature extraction (benchmarks/
+    # ray_executor_throughput.py). Unfrozen afterwards: later collections see everything again.
+    gc.freeze()
+    # A Ray worker's __main__ is Ray's default_worker.py, and multiprocessing's "spawn" start
+    # method imports the parent's __main__ again in every child: each of pose's MediaPipe worker
+    # processes (three per song) would import Ray, about a CPU second apiece. During the song
+    # __main__ is an empty module, as in ``python -c``: the children import only what their
+    # target needs.
+    ray_main = sys.modules["__main__"]
+    sys.modules["__main__"] = types.ModuleType("__main__")
     try:
         outcome = run_song(work, song)
     finally:
+        sys.modules["__main__"] = ray_main
         root.handlers[:] = saved[0]
         root.setLevel(saved[1])
         # finalise what the song left (e.g. multiprocessing queues of pose workers) while the
         # worker is healthy, not when Ray stops it as idle
         gc.collect()
+        gc.unfreeze()
     outcome.node = node_label(context.get_node_id(), ray.util.get_node_ip_address())
     outcome.seconds = time.perf_counter() - start
     outcome.records = capture.records

@@ -169,11 +169,6 @@ def load_run_summaries(results_dir: str | Path) -> dict[str, dict]:
     return stages
 
 
-def outputs_exist(paths: Iterable[str | Path], force: bool) -> bool:
-    """True when every output exists and ``--force`` was not given (the work can be skipped)."""
-    return not force and all(Path(p).exists() for p in paths)
-
-
 def describe_error(exc: BaseException) -> str:
     message = str(exc) or exc.__class__.__name__
     if type(exc).__module__ in ("builtins",) or type(exc).__name__.endswith("Error"):

@@ -186,7 +186,8 @@ def add_common_args(parser: argparse.ArgumentParser, songs: bool = True,
         parser.add_argument("-a", "--artist", default=None, help="process only this artist")
         parser.add_argument("-s", "--song", default=None, help="process only this song")
         parser.add_argument("-f", "--force", action="store_true",
-                            help="recompute outputs that already exist (default: skip finished work)")
+                            help="recompute up-to-date outputs (default: skip work already made "
+                                 "from the inputs and settings as they are now)")
     parser.add_argument("--device", default=None,
                         help="auto | cpu | cuda | cuda:N (default: DEVICE setting, else auto)")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")

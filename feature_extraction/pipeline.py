@@ -229,6 +229,11 @@ def extract_motion_documents(song: SongInfo, song_dir: Path, instrument: str,
     return docs
 
 
+def with_f0(options: FeatureOptions, instrument: str) -> bool:
+    """``--f0`` applies to the melodic performers only."""
+    return options.f0 and instrument in ("vocal", "violin")
+
+
 def extract_audio(song: SongInfo, song_dir: Path, instrument: str, options: FeatureOptions) -> dict:
     """Compute one audio feature document (not written)."""
     sr = audio_mod.SAMPLE_RATE
@@ -237,13 +242,13 @@ def extract_audio(song: SongInfo, song_dir: Path, instrument: str, options: Feat
     if abs(stem_seconds - song.duration) > 1.0:
         raise SongDataError(f"{instrument}: stem lasts {stem_seconds:.2f} s but the metadata "
                             f"duration is {song.duration} s")
-    with_f0 = options.f0 and instrument in ("vocal", "violin")
-    features = audio_mod.audio_features(y, song.fps, song.n_frames, sr, with_f0=with_f0)
+    f0 = with_f0(options, instrument)
+    features = audio_mod.audio_features(y, song.fps, song.n_frames, sr, with_f0=f0)
     settings = {"sample_rate": sr, "frame_length": audio_mod.N_FFT, "hop_length": audio_mod.HOP_LENGTH,
                 "n_mels": audio_mod.N_MELS, "stems": [p.name for p in find_stems(song_dir, instrument)],
                 "stems_combined": "mean", "stem_seconds": stem_seconds,
                 "to_video_frames": "linear interpolation at frame times i / fps, i < int(fps x duration)"}
-    if with_f0:
+    if f0:
         settings["f0"] = {"method": "librosa.pyin", "sample_rate": audio_mod.F0_SAMPLE_RATE,
                           "frame_length": audio_mod.F0_FRAME, "hop_length": audio_mod.F0_HOP,
                           "fmin": audio_mod.F0_FMIN, "fmax": audio_mod.F0_FMAX}
@@ -251,9 +256,21 @@ def extract_audio(song: SongInfo, song_dir: Path, instrument: str, options: Feat
     return feature_document(song, instrument, song.fps, features, units, settings)
 
 
+def job_settings(kind: str, instrument: str, motion_type: str | None,
+                 options: FeatureOptions) -> dict:
+    """The options one output's values depend on: asked with others (``--motion-prep robust``
+    after the published order, another ``-ct``), the output is stale (``core.freshness``)."""
+    if kind == "audio":
+        return {"f0": with_f0(options, instrument)}
+    return {"motion_prep": options.motion_prep, "score_threshold": options.threshold,
+            "all_body_parts": options.all_body_parts,
+            "pca": options.pca if motion_type == "general" else None}
+
+
 def extraction_jobs(song: SongInfo, song_dir: Path, options: FeatureOptions) -> list[tuple]:
-    """(kind, instrument, motion_type or None, output path, input paths) for everything this run
-    produces; the inputs decide when an existing output is stale (``core.freshness``)."""
+    """(kind, instrument, motion_type or None, output path, input paths, settings) for everything
+    this run produces; the inputs and settings decide when an existing output is stale
+    (``core.freshness``)."""
     jobs = []
     for instrument in song.instruments:
         if options.extract in ("both", "motion"):
@@ -261,10 +278,12 @@ def extraction_jobs(song: SongInfo, song_dir: Path, options: FeatureOptions) -> 
                            for name in (KEYPOINTS_NAME, SCORES_NAME, POSE_INFO_NAME)]
             for motion_type in motion_types_for(instrument, options.motion_type):
                 jobs.append(("motion", instrument, motion_type,
-                             motion_output(song_dir, instrument, motion_type), pose_inputs))
+                             motion_output(song_dir, instrument, motion_type), pose_inputs,
+                             job_settings("motion", instrument, motion_type, options)))
         if options.extract in ("both", "audio"):
             jobs.append(("audio", instrument, None, song_dir / instrument / AUDIO_FILE,
-                         find_stems(song_dir, instrument)))
+                         find_stems(song_dir, instrument),
+                         job_settings("audio", instrument, None, options)))
     return jobs
 
 
@@ -301,14 +320,15 @@ def _extract_song(song: SongInfo, dataset_path: Path, options: FeatureOptions) -
         if not jobs:
             raise SongSkipped(no_motion)
         log.warning("%s: audio features only, no motion features: %s", song.key, no_motion)
-    todo = [job for job in jobs if not is_up_to_date([job[3]], job[4], options.force)]
+    todo = [job for job in jobs if not is_up_to_date([job[3]], job[4], options.force, job[5])]
     if not todo:
         return UP_TO_DATE
     inputs_before = {job[3]: snapshot(job[4]) for job in todo}   # what each output is made from
+    settings_of = {job[3]: job[5] for job in todo}
 
     def write(path: Path, doc: dict) -> None:
         save_json(path, doc, indent=None)
-        record_inputs([path], inputs_before[path])
+        record_inputs([path], inputs_before[path], settings_of[path])
         log.debug("%s: wrote %s", song.key, path)
 
     def instrument_work(instrument: str) -> list[str]:
@@ -327,7 +347,7 @@ def _extract_song(song: SongInfo, dataset_path: Path, options: FeatureOptions) -
                 else:
                     write(motion_jobs[motion_type], doc)
             del docs
-        for kind, inst, _, path, _ in todo:
+        for kind, inst, _, path, *_ in todo:
             if kind == "audio" and inst == instrument:
                 try:
                     # one stem in memory at a time: an hour-long 48 kHz stem costs ~2 GB while it

@@ -25,7 +25,7 @@ def build_parser(method: str | None = None) -> argparse.ArgumentParser:
         prog=f"python -m gradient_saliency.{method or 'main'}",
         description=(
             f"{what} of a pose-conditioned separation model. For every 4-s chunk of the model's "
-            "instrument (vocal for face/face_body, violin for body) the loss MSE(estimate, target stem)"
+            "instrument (the shipped models: vocal) the loss MSE(estimate, target stem)"
             " x 2^16 is attributed to the mixture wave and the keypoints; per song the mean "
             "|attribution| per keypoint (68 face / 55 body) and the audio input's share are written to "
             "<results>/<method>_<all|top_x|bottom_x>_<model>/<artist>_<song>.json, with _average.json "
@@ -35,7 +35,7 @@ def build_parser(method: str | None = None) -> argparse.ArgumentParser:
         parser.add_argument("--method", choices=METHODS, default="integrated_gradients",
                             help="attribution method")
     parser.add_argument("--model", choices=MODEL_CHOICES, required=True,
-                        help="which model: face -> vocal_face_small, body -> violin_body_small, "
+                        help="which model: face -> vocal_face_small, body -> vocal_body_small, "
                              "face_body -> vocal_face_body_xattn_small (shipped checkpoints)")
     parser.add_argument("--checkpoint", default=None,
                         help="checkpoint file instead of the shipped one for --model")

@@ -13,10 +13,11 @@ import torch
 from separation.checkpoint import CHECKPOINT_DIR, LoadedModel, checkpoint_instrument
 
 MODEL_CHOICES = ("face_body", "face", "body")
-DEFAULT_CHECKPOINTS = {"face": "vocal_face_small", "body": "violin_body_small",
+# The shipped checkpoints are the separation benchmark's rows, all separating the queried vocalist.
+DEFAULT_CHECKPOINTS = {"face": "vocal_face_small", "body": "vocal_body_small",
                        "face_body": "vocal_face_body_xattn_small"}
 # The instrument each model separates when its checkpoint does not say.
-DEFAULT_INSTRUMENT = {"face": "vocal", "body": "violin", "face_body": "vocal"}
+DEFAULT_INSTRUMENT = {"face": "vocal", "body": "vocal", "face_body": "vocal"}
 
 
 def checkpoint_path(model_name: str, checkpoint: str | Path | None = None) -> Path:
@@ -38,22 +39,25 @@ def load_model(model_name: str, checkpoint: str | Path | None, device) -> Loaded
                        checkpoint_instrument(path, meta, DEFAULT_INSTRUMENT[model_name]), meta)
 
 
-def load_song_chunks(song_dir: Path, song, instrument: str, visual_kind: str) -> list:
-    """The song's 4-s chunks as the separation stage builds them (``separation.data.song_chunks``)."""
+def load_song_chunks(song_dir: Path, song, instrument: str, visual_kind: str, conventions) -> list:
+    """The song's 4-s chunks as the separation stage builds them for a model with these input
+    ``conventions`` (``separation.data.song_chunks``, ``LoadedModel.conventions``)."""
     from separation.data import song_chunks
 
-    return song_chunks(song_dir, song, instrument, visual_kind)
+    return song_chunks(song_dir, song, instrument, visual_kind, conventions=conventions)
 
 
-def mean_face_in_model_space() -> torch.Tensor:
+def mean_face_in_model_space(conventions) -> torch.Tensor:
     """VoViT's mean face as the face part of the model input, ``(2, 68)`` float32 (x row, y row).
 
-    The face input is the registered face in mean-face units, ``(p − c) / r`` (``c`` the mean face's
-    centroid, ``r`` its largest point distance from ``c``; see ``separation.data``), so the mean face
-    itself becomes ``(m − c) / r``. The separation stage publishes exactly that as
-    ``separation.data.normalised_mean_face()`` ``(68, 2)``; it is used here rather than re-derived, so
-    the baseline lives where real face inputs live.
+    For this project's ``registered`` face coordinates the face input is the similarity-registered
+    face in mean-face units, ``(p − c) / r`` (``c`` the mean face's centroid, ``r`` its largest point
+    distance from ``c``; see ``separation.data``), so the mean face itself becomes ``(m − c) / r`` and
+    a registered face has its size; for ``raw`` coordinates it is the mean face in pixels. The
+    separation stage publishes exactly that as ``separation.data.normalised_mean_face(conventions)``
+    ``(68, 2)``; it is used here rather than re-derived, so the baseline lives where real face inputs
+    live.
     """
     from separation.data import normalised_mean_face
 
-    return torch.as_tensor(np.asarray(normalised_mean_face(), dtype=np.float32).T)
+    return torch.as_tensor(np.asarray(normalised_mean_face(conventions), dtype=np.float32).T)

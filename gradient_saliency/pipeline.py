@@ -19,9 +19,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from core.dataset import model_input_files
+from core.freshness import is_up_to_date, record_inputs, snapshot
 from core.io import load_json, save_json
 from core.log import progress
-from core.runner import UP_TO_DATE, SongSkipped, TaskResources, outputs_exist, run_per_song
+from core.runner import UP_TO_DATE, SongSkipped, TaskResources, run_per_song
 
 from . import baselines as bl
 from . import correlation_filter as cf
@@ -277,6 +279,7 @@ def run_saliency(args) -> int:
                   args.seed)
     loaded, _, device = model_for_run(*model_args)
     instrument, visual_kind = loaded.instrument, loaded.visual_kind   # the work must not carry the model
+    conventions = loaded.conventions
     config = SaliencyConfig(
         method=args.method, n_steps=args.num_steps,
         internal_batch_size=args.internal_batch_size or default_internal_batch_size(
@@ -285,7 +288,8 @@ def run_saliency(args) -> int:
         face_baseline=args.face_baseline, body_baseline=args.body_baseline,
         audio_baseline=args.audio_baseline, target_relative_delta=args.target_relative_delta,
         max_steps=args.max_steps)
-    mean_face = (mean_face_in_model_space() if loaded.visual_kind in ("face", "face_body")
+    mean_face = (mean_face_in_model_space(loaded.conventions)
+                 if loaded.visual_kind in ("face", "face_body")
                  and config.face_baseline == "mean_face" else None)
 
     top = None if not (args.correlation_filter_top or args.correlation_filter_bottom) \
@@ -319,6 +323,14 @@ def run_saliency(args) -> int:
         "correlation_filter": {"label": label, "fraction": fraction, "top": top,
                                "strong_window_counts": count_settings}}
 
+    checkpoint_file = loaded.path
+    # what a song's result depends on besides its files; how the steps are batched into forward
+    # passes does not change it (tests: internal batching)
+    rerun_settings = {**settings_record,
+                      "config": {k: v for k, v in settings_record["config"].items()
+                                 if k != "internal_batch_size"},
+                      "seed": args.seed if args.randomise_weights else None}
+
     def work(song) -> str | None:
         out_path = out_dir / f"{song.artist}_{song.song}.json"
         if instrument not in song.instruments:
@@ -328,10 +340,16 @@ def run_saliency(args) -> int:
             wanted = set(selection.get((song.artist, song.song), []))
             if not wanted:
                 raise SongSkipped(f"no chunk of this song is in the {label} correlation selection")
-        if outputs_exist([out_path], args.force):
+        song_dir = song.folder(settings.dataset_path)
+        # the re-run rule (core.freshness): redone when the checkpoint, a wav or the keypoints
+        # change, or with other settings (steps, baselines, the chunks the filter selects)
+        inputs = [checkpoint_file, *model_input_files(song_dir, instrument)]
+        run_settings = {**rerun_settings,
+                        "chunks": None if wanted is None else sorted(wanted)}
+        if is_up_to_date([out_path], inputs, args.force, run_settings):
             return UP_TO_DATE
-        chunks = load_song_chunks(song.folder(settings.dataset_path), song, instrument,
-                                  visual_kind)
+        inputs_before = snapshot(inputs)
+        chunks = load_song_chunks(song_dir, song, instrument, visual_kind, conventions)
         if wanted is not None:
             missing = sorted(wanted - {int(c.index) for c in chunks})
             if missing:
@@ -346,6 +364,7 @@ def run_saliency(args) -> int:
         save_json(out_path, result)
         save_saliency_figures(result, figure_dir, out_path.stem,
                               f"{config.method} · {args.model} · {song.artist}/{song.song}")
+        record_inputs([out_path], inputs_before, run_settings)
         return None
 
     summary = run_per_song(out_dir.name, songs, work, skipped=skipped, logger=log,

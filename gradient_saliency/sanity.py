@@ -121,7 +121,8 @@ def run(args: argparse.Namespace) -> int:
             continue
         try:
             song_chunks = load_song_chunks(song.folder(settings.dataset_path), song,
-                                           loaded.instrument, loaded.visual_kind)
+                                           loaded.instrument, loaded.visual_kind,
+                                           loaded.conventions)
         except Exception as exc:  # noqa: BLE001 -- a bad song is named and the next one is used
             log.warning("%s: no chunks: %s", song.key, exc)
             continue
@@ -136,7 +137,8 @@ def run(args: argparse.Namespace) -> int:
                                                                             len(chunks)),
                             chunk_batch=len(chunks), face_baseline=args.face_baseline,
                             body_baseline=args.body_baseline, audio_baseline=args.audio_baseline)
-    mean_face = (mean_face_in_model_space() if loaded.visual_kind in ("face", "face_body")
+    mean_face = (mean_face_in_model_space(loaded.conventions)
+                 if loaded.visual_kind in ("face", "face_body")
                  and config.face_baseline == "mean_face" else None)
     depth = None if args.depth == 0 else args.depth
     log.info("randomisation test of %s on %s: %d chunk(s)", args.method, loaded.path.name,

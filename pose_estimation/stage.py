@@ -130,7 +130,10 @@ def post_song(song: SongInfo, job: PostJob) -> str | None:
     song_dir = song.folder(job.dataset_path)
     outputs = post_outputs(song_dir, layout)
     pose_file = song_dir / POSE_PICKLE_NAME
-    if is_up_to_date(outputs, [pose_file], job.force):
+    # redone for another wall-art rule, or a layout corrected in the metadata (same instruments
+    # in another order would otherwise keep each performer's keypoints under the wrong name)
+    settings = {"wall_art_rule": job.wall_art_rule, "layout": list(layout)}
+    if is_up_to_date(outputs, [pose_file], job.force, settings):
         return UP_TO_DATE
     inputs = snapshot([pose_file])
     record = load_record(pose_file)
@@ -151,7 +154,7 @@ def post_song(song: SongInfo, job: PostJob) -> str | None:
                 "settings": {"post_processing": describe_wall_art_rule(job.wall_art_rule)}}
         save_instrument_pose(song_dir / instrument,
                              InstrumentPose(tracks.keypoints[position], tracks.scores[position], info))
-    record_inputs(outputs, inputs)
+    record_inputs(outputs, inputs, settings)
     log.info("%s: %s", song.key, ", ".join(
         f"{inst} at x={tracks.centres[p][0]:.0f} in {tracks.presence[p]:.0%} of frames"
         for p, inst in enumerate(layout) if inst is not None))

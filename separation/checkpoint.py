@@ -3,12 +3,18 @@
 File format (``torch.save`` of a dict, loadable with ``weights_only=True``)::
 
     {"format": "separation.vovit/1",
+     "architecture_version": 2,              # separation.vovit.ARCHITECTURE_VERSION when written
      "config": VoViTConfig.to_dict(),        # visual, preset, cross_modal, sizes
+     "conventions": InputConventions.to_dict(),   # what the model is fed (separation.conventions)
      "state_dict": model.state_dict(),
      "extra": {...}}                         # training args, song split, metrics, optimizer state, ...
 
-``load_checkpoint`` rebuilds the model from the stored config, loads the weights with ``strict=True``
-and, when asked, checks that the checkpoint is for the expected visual input / preset.
+``load_checkpoint`` refuses a checkpoint written for another architecture version (a file without the
+key is version 1, the model before the VoViT fixture fixes: same keys and shapes, a different
+function, so loading it would give silently wrong output), rebuilds the model from the stored config,
+loads the weights with ``strict=True`` and, when asked, checks that the checkpoint is for the expected
+visual input / preset. A checkpoint without recorded input conventions is refused: they are never
+guessed.
 """
 from __future__ import annotations
 
@@ -19,7 +25,8 @@ import torch
 
 from core.io import atomic_path, load_torch
 
-from .vovit import VoViT, VoViTConfig
+from .conventions import PROJECT, InputConventions
+from .vovit import ARCHITECTURE_VERSION, VoViT, VoViTConfig
 
 FORMAT = "separation.vovit/1"
 CHECKPOINT_DIR = Path(__file__).resolve().parent / "checkpoints"   # the shipped checkpoints
@@ -35,6 +42,11 @@ class LoadedModel:
     instrument: str
     meta: dict = field(default_factory=dict)
 
+    @property
+    def conventions(self) -> InputConventions:
+        """The input conventions recorded in the checkpoint (``separation.conventions``)."""
+        return self.meta["conventions"]
+
 
 def checkpoint_instrument(path: str | Path, extra: dict, default: str | None = None) -> str:
     """The instrument a checkpoint separates: recorded by training in its extras, else ``default``,
@@ -46,19 +58,42 @@ class CheckpointMismatchError(ValueError):
     """The checkpoint is for another visual input or preset than the one asked for."""
 
 
-def save_checkpoint(path: str | Path, model: VoViT, **extra) -> Path:
-    """Write ``model`` (config + weights) and ``extra`` to ``path`` atomically (temp file + rename)."""
+class ArchitectureVersionError(ValueError):
+    """The checkpoint was written for another version of the network's function."""
+
+
+def architecture_version(payload: dict) -> int:
+    """The architecture version a checkpoint (or resume state) was written for; 1 when unrecorded."""
+    return int(payload.get("architecture_version", 1))
+
+
+def check_architecture(path, payload: dict) -> None:
+    """Raise ``ArchitectureVersionError`` naming both versions unless the checkpoint's is this code's."""
+    version = architecture_version(payload)
+    if version != ARCHITECTURE_VERSION:
+        raise ArchitectureVersionError(
+            f"checkpoint {path} was trained on separation architecture version {version}, this code "
+            f"computes version {ARCHITECTURE_VERSION} (separation.vovit.ARCHITECTURE_VERSION): "
+            f"retrain it with 'python -m separation.main train'")
+
+
+def save_checkpoint(path: str | Path, model: VoViT, *, conventions: InputConventions = PROJECT,
+                    **extra) -> Path:
+    """Write ``model`` (config + weights), the input ``conventions`` its weights expect (this
+    project's unless said otherwise) and ``extra`` to ``path`` atomically (temp file + rename)."""
     path = Path(path)
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    payload = {"format": FORMAT, "config": model.config.to_dict(), "state_dict": state,
-               "extra": extra}
+    payload = {"format": FORMAT, "architecture_version": ARCHITECTURE_VERSION,
+               "config": model.config.to_dict(), "conventions": conventions.to_dict(),
+               "state_dict": state, "extra": extra}
     with atomic_path(path) as tmp:
         torch.save(payload, tmp)
     return path
 
 
 def read_checkpoint(path: str | Path, map_location="cpu") -> dict:
-    """The raw checkpoint dict (``format``, ``config``, ``state_dict``, ``extra``)."""
+    """The raw checkpoint dict (``format``, ``architecture_version``, ``config``, ``state_dict``,
+    ``extra``), any architecture version (extras such as the song split stay readable)."""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"checkpoint {path} does not exist")
@@ -66,7 +101,8 @@ def read_checkpoint(path: str | Path, map_location="cpu") -> dict:
     payload = load_torch(path, map_location=map_location)
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise ValueError(f"checkpoint {path} is not a {FORMAT} file "
-                         f"(an official VoViT file loads with separation.vovit.load_reference_weights)")
+                         f"(an official VoViT file is imported with "
+                         f"'python -m separation.main import-vovit')")
     return payload
 
 
@@ -88,9 +124,14 @@ def load_checkpoint(path: str | Path, map_location="cpu", expect_visual: str | N
                     expect_preset: str | None = None) -> tuple[VoViT, dict]:
     """Rebuild the model from a checkpoint → ``(model in eval mode, meta)``.
 
-    ``meta`` = ``{"config": VoViTConfig, "path": Path, **extra}``.
+    ``meta`` = ``{"config": VoViTConfig, "conventions": InputConventions, "path": Path, **extra}``.
     """
     payload = read_checkpoint(path, map_location)
+    check_architecture(path, payload)
+    if not isinstance(payload.get("conventions"), dict):
+        raise ValueError(f"checkpoint {path} records no input conventions (mixture normalisation, "
+                         f"face coordinates): retrain or re-import it")
+    conventions = InputConventions.from_dict(payload["conventions"])
     config = VoViTConfig.from_dict(payload["config"])
     check_expected(path, config, expect_visual, expect_preset)
     model = VoViT(config)
@@ -98,5 +139,6 @@ def load_checkpoint(path: str | Path, map_location="cpu", expect_visual: str | N
     if isinstance(map_location, (str, torch.device)):
         model.to(map_location)
     model.eval()
-    meta = {"config": config, "path": Path(path), **payload.get("extra", {})}
+    meta = {"config": config, "conventions": conventions, "path": Path(path),
+            **payload.get("extra", {})}
     return model, meta

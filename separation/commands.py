@@ -1,4 +1,4 @@
-"""The three sub-commands: file edges around ``training``, ``inference`` and ``metrics``."""
+"""The sub-commands: file edges around ``training``, ``inference``, ``metrics`` and ``official``."""
 from __future__ import annotations
 
 import argparse
@@ -11,16 +11,17 @@ from pathlib import Path
 import numpy as np
 
 from core.audio import load_audio, save_wav
-from core.dataset import (FACE_KEYPOINTS_NAME, KEYPOINTS_NAME, POSE_INFO_NAME, SCORES_NAME,
-                          find_mixture)
+from core.dataset import find_mixture, model_input_files
 from core.device import resolve_device
 from core.freshness import is_up_to_date, record_inputs, snapshot
 from core.io import load_json, save_json
 from core.metadata import load_metadata, select_songs
+from core.provenance import git_commit
 from core.runner import UP_TO_DATE, Finished, SongSkipped, TaskResources, run_per_song
 from core.settings import DEFAULT_METADATA_NAME, Settings, settings_from_args
 
 from .checkpoint import load_checkpoint
+from .conventions import InputConventions
 from .data import load_song_audio, load_song_visual, song_chunks
 from .inference import estimate_chunks, hop_samples, separate_song
 from .metrics import SDR_NAME, SI_SDR_NAME, chunk_metrics, mean_ignoring_nan
@@ -69,12 +70,14 @@ def run_train(args: argparse.Namespace) -> int:
         log.info("%s exists and training finished; use -f to train again", out)
         return 0
     config = make_config(args.visual, args.preset, cross_modal=args.cross_modal)
+    conventions = InputConventions(args.mixture_normalisation, args.face_coordinates,
+                                   args.face_fit_points)
     by_song, skipped = {}, []
     roots = [(dataset_path, "")] + [(Path(d), f"{Path(d).name}:") for d in args.extra_dataset]
     for root, prefix in roots:
         songs, skips = selected_songs(args, root, settings)
         skipped += [f"{prefix}{s}" for s in skips]
-        chunks, bad = collect_songs(root, songs, args.instrument, args.visual)
+        chunks, bad = collect_songs(root, songs, args.instrument, args.visual, conventions)
         by_song.update({prefix + key: value for key, value in chunks.items()})
         skipped += [prefix + line for line in bad]
     val_songs = args.val_songs
@@ -93,7 +96,7 @@ def run_train(args: argparse.Namespace) -> int:
     run_info = {"command": "python -m separation.main " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
                 "dataset_path": str(dataset_path), "extra_dataset": list(args.extra_dataset),
                 "visual": args.visual, "preset": args.preset, "cross_modal": args.cross_modal,
-                "device": str(device),
+                "device": str(device), "git_commit": git_commit(),
                 "include_incorrect_body_detection": bool(args.include_incorrect_body_detection)}
     extra = train(config, by_song, out, opts, device, args.instrument, val_songs,
                   args.force, run_info)
@@ -127,9 +130,7 @@ def run_separate(args: argparse.Namespace) -> int:
         song_dir = song.folder(dataset_path)
         out = song_dir / instrument / f"separated_{config.name}.wav"
         # the re-run rule (core.freshness): redone when the checkpoint, a wav or the keypoints change
-        inputs = [Path(args.checkpoint), *sorted(song_dir.glob("*.wav")),
-                  *(song_dir / instrument / name for name in (KEYPOINTS_NAME, SCORES_NAME,
-                                                             POSE_INFO_NAME, FACE_KEYPOINTS_NAME))]
+        inputs = [Path(args.checkpoint), *model_input_files(song_dir, instrument)]
         if is_up_to_date([out], inputs, args.force):
             return UP_TO_DATE
         if instrument not in song.instruments:
@@ -138,9 +139,11 @@ def run_separate(args: argparse.Namespace) -> int:
         model, _, device = model_on_device(str(args.checkpoint), settings.device)
         visual = mask = None
         if config.visual != "none":
-            visual, mask = load_song_visual(song_dir, song, instrument, config.visual)
+            visual, mask = load_song_visual(song_dir, song, instrument, config.visual,
+                                            conventions=meta["conventions"])
         mixture = load_mixture(song_dir, song, instrument)
-        estimate = separate_song(model, mixture, visual, mask, device, hop=hop)
+        estimate = separate_song(model, mixture, visual, mask, device, hop=hop,
+                                 conventions=meta["conventions"])
         save_wav(out, estimate, SAMPLE_RATE)      # refuses NaN/inf: never a silent bad file
         record_inputs([out], inputs_before)
         log.info("%s: wrote %s (%.1f s)", song.key, out, len(estimate) / SAMPLE_RATE)
@@ -157,7 +160,9 @@ METHODS = ("model", "mixture", "baseline")
 
 
 def evaluate_song_chunks(model, baseline, chunks, device) -> dict:
-    """Per-chunk and per-song SDR / SI-SDR for model, mixture and (optional) baseline."""
+    """Per-chunk and per-song SDR / SI-SDR for model, mixture and (optional) baseline. The chunks are
+    at the model's input scale (``Chunk.scale``); both metrics ignore a scale common to estimate and
+    target."""
     mixtures = np.stack([c.mixture for c in chunks])
     targets = np.stack([c.target for c in chunks])
     visuals = None if chunks[0].visual is None else np.stack([c.visual for c in chunks])
@@ -211,6 +216,11 @@ def run_evaluate(args: argparse.Namespace) -> int:
         if baseline_meta.get("instrument") != instrument:
             raise ValueError(f"baseline {args.baseline} separates {baseline_meta.get('instrument')}, "
                              f"but {args.checkpoint} separates {instrument}")
+        ours, theirs = (meta["conventions"].mixture_normalisation,
+                        baseline_meta["conventions"].mixture_normalisation)
+        if ours != theirs:      # both run on the same chunks, scaled by one rule
+            raise ValueError(f"baseline {args.baseline} expects mixture normalisation {theirs}, "
+                             f"but {args.checkpoint} expects {ours}")
     warnings = []
     baseline_difference = None
     if baseline_meta is not None:
@@ -226,14 +236,19 @@ def run_evaluate(args: argparse.Namespace) -> int:
     def work(song):
         song_dir = song.folder(dataset_path)
         out = song_dir / instrument / f"separation_eval_{config.name}.json"
-        if out.exists() and not args.force:
-            previous = load_json(out)
-            if (previous.get("baseline") == (str(args.baseline) if args.baseline else None)
-                    and previous.get("split") == split_of[song.key]):
-                return Finished(previous, up_to_date=True)
+        # the re-run rule (core.freshness): redone when a checkpoint, a wav or the keypoints
+        # change, or the evaluation is asked with another baseline or the song's split changed
+        inputs = [Path(args.checkpoint), *([Path(args.baseline)] if args.baseline else []),
+                  *model_input_files(song_dir, instrument)]
+        run_settings = {"baseline": str(args.baseline) if args.baseline else None,
+                        "split": split_of[song.key]}
+        if is_up_to_date([out], inputs, args.force, run_settings):
+            return Finished(load_json(out), up_to_date=True)
         if instrument not in song.instruments:
             raise SongSkipped(f"no {instrument} in the layout {list(song.layout or ())}")
-        chunks = song_chunks(song_dir, song, instrument, config.visual)
+        inputs_before = snapshot(inputs)
+        chunks = song_chunks(song_dir, song, instrument, config.visual,
+                             conventions=meta["conventions"])
         if not chunks:
             raise SongSkipped("no usable 4-s chunk (too short or keypoints missing)")
         model, _, device = model_on_device(str(args.checkpoint), settings.device)
@@ -251,6 +266,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
                   "n_chunks": len(chunks), "chunks": result["chunks"],
                   "song_means": result["song"]}
         save_json(out, record)
+        record_inputs([out], inputs_before, run_settings)
         return Finished(record)
 
     summary = run_per_song(f"evaluate[{config.name}/{instrument}]", songs, work, skips, log,
@@ -280,3 +296,78 @@ def run_evaluate(args: argparse.Namespace) -> int:
         log.info("wrote %s", results_dir / f"eval_{instrument}_{config.name}.json")
     return summary.exit_code
 
+
+
+# --- import-vovit ----------------------------------------------------------------------------------
+
+def run_import_vovit(args: argparse.Namespace) -> int:
+    from .official import import_vovit
+
+    dropped = import_vovit(args.path, args.out, args.instrument)
+    print(f"dropped {len(dropped)} non-parameter key(s)"
+          + (": " + ", ".join(dropped) if dropped else ""))
+    log.info("wrote %s (official VoViT weights, input conventions: song-peak mixture, raw face "
+             "coordinates)", args.out)
+    return 0
+
+
+# --- benchmark -------------------------------------------------------------------------------------
+
+def run_benchmark(args: argparse.Namespace) -> int:
+    from demo_generator.scenes import BENCHMARK_KINDS, generate_scenes
+
+    from . import benchmark as bm
+    from .benchmark_run import BenchmarkSettings, load_scene_splits, train_rows
+    from .benchmark_run import run_benchmark as run
+
+    unknown = [r for r in args.rows or () if r not in bm.ROW_BY_NAME]
+    if unknown:
+        raise ValueError(f"unknown benchmark row(s) {', '.join(unknown)}; "
+                         f"known: {', '.join(bm.ROW_BY_NAME)}")
+    rows = tuple(args.rows) if args.rows else tuple(r.name for r in bm.ROWS)
+    if bm.AUDIO_ONLY not in rows and not args.train_only:
+        raise ValueError(f"the benchmark needs the audio-only row {bm.AUDIO_ONLY!r} as reference")
+    device = resolve_device(args.device)
+    out = Path(args.out)
+    scenes = Path(args.scenes_dir) if args.scenes_dir else out / "scenes"
+    generate_scenes(scenes, {"train": args.train, "validation": args.validation,
+                             "test": args.test}, BENCHMARK_KINDS)     # reused when complete
+    settings = BenchmarkSettings(preset=args.preset, steps=args.steps,
+                                 batch_size=args.batch_size, lr=args.lr, seed=args.seed,
+                                 eval_every=args.eval_every, rows=rows)
+    command = "python -m separation.main " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    checkpoints = Path(args.checkpoints_dir) if args.checkpoints_dir else out / "checkpoints"
+    if args.train_only:
+        paths = train_rows(scenes, load_scene_splits(scenes), checkpoints, settings, device,
+                           args.force, command)
+        log.info("trained %s", ", ".join(str(p) for p in paths.values()))
+        return 0
+    doc = run(scenes, out, checkpoints, settings, device,
+              Path(args.demo_dataset) if args.demo_dataset else None, args.force, command,
+              allow_unfinished=args.allow_unfinished)
+    print(format_benchmark(doc))
+    return 0
+
+
+def format_benchmark(doc: dict) -> str:
+    """The benchmark's table: per scene group and row, SI-SDR and the gain over audio-only."""
+    lines = [f"separation benchmark (target {doc['target']}; mean [95% CI] over test chunks, dB; "
+             f"SI-SDR = {SI_SDR_NAME})"]
+    for group, body in doc["scenes"].items():
+        lines.append(f"\n{group} ({'same' if body['same_timbre'] else 'mixed'} timbre, "
+                     f"{body['n_chunks']} chunks)")
+        for row, m in body["models"].items():
+            gain = m.get("si_sdr_minus_audio_only")
+            gain_text = "-" if not gain else \
+                f"{gain['mean']:+.2f} [{gain['ci95'][0]:+.2f}, {gain['ci95'][1]:+.2f}]"
+            lines.append(f"  {row:16s} SI-SDR {m['si_sdr']['mean']:6.2f}  "
+                         f"over mixture {m['si_sdr_minus_mixture']['mean']:+6.2f}  "
+                         f"over audio-only {gain_text}")
+    verdict = doc.get("verdict") or {}
+    if verdict.get("best_row"):
+        gain = verdict["gain"]
+        lines.append(f"\ngoal (>= +{verdict['goal_db']:g} dB SI-SDR over audio-only on "
+                     f"{verdict['group']}, CI excluding 0): "
+                     f"{'MET' if verdict['met'] else 'NOT MET'} by {verdict['best_row']} "
+                     f"({gain['mean']:+.2f} dB [{gain['ci95'][0]:+.2f}, {gain['ci95'][1]:+.2f}])")
+    return "\n".join(lines)

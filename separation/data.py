@@ -14,13 +14,20 @@ Keypoints
     Resampling video fps → 25 fps: output frame ``k`` is at source position ``s = k × fps / 25``;
     ``p(k) = (1 - w) p[floor s] + w p[floor s + 1]`` with ``w = s - floor s``; missing if a neighbour with
     non-zero weight is missing.
-    Normalisation (per frame, so values are O(1) for the ST-GCN's ``data_bn``):
-      face: rigid Kabsch registration onto VoViT's mean face (``core.face.register_faces``), then
-            ``(p - c) / r`` with ``c`` the mean face's centroid and ``r`` its largest point distance
-            from ``c`` (mean-face units; the registered face lies within about [-1, 1]);
+    Normalisation (per frame), by the model's input conventions (``separation.conventions``):
+      face, ``registered`` (project-trained models): similarity registration (rotation, translation,
+            scale) onto VoViT's mean face fitted on the convention's fit points (default the stable
+            brows, nose and eyes; ``core.face.register_faces``), then ``(p - c) / r`` with ``c`` the
+            mean face's centroid and ``r`` its largest point distance from ``c`` (mean-face units:
+            a registered face has radius about 1, like the mean face);
+      face, ``raw`` (official VoViT): the keypoint file's pixel coordinates, unchanged;
       body: ``(p - c_f) / r_f`` with ``c_f`` the mean of the frame's valid points and ``r_f`` their
             largest distance from ``c_f``.
     Missing points are set to 0 and marked False in ``visual_mask``.
+Mixture scale
+    A chunk's mixture and target are divided by ``scale`` (``Chunk.scale``; the convention's
+    ``mixture_normalisation``: the chunk's own mixture peak, or the whole song's), so chunks are at the
+    model's input scale; ``× scale`` gives the song's level back.
 Chunks
     Chunk ``c`` covers samples ``[65536 c, 65536 c + 65535)`` (starts at ``4c`` s) and 25-fps frames
     ``[100 c, 100 c + 100)``. A frame is "missing" when fewer than 10 % of its points are valid (hands are
@@ -46,13 +53,14 @@ import numpy as np
 
 from core.audio import load_audio, load_stem
 from core.dataset import SongDataError, find_mixture
-from core.face import load_mean_face, register_faces
+from core.face import FACE_FIT_POINTS, load_mean_face, register_faces
 from core.keypoints import BODY_55, FACE
 from core.metadata import SongInfo, frame_ranges_mask
 from core.motion_prep import normalise_per_frame
 from core.pose_files import default_threshold, load_instrument_pose
 from core.runner import SongSkipped
 
+from .conventions import InputConventions, mixture_scale, peak
 from .vovit import CHUNK_SAMPLES, CHUNK_VIDEO_FRAMES, SAMPLE_RATE, VIDEO_FPS
 
 log = logging.getLogger("separation.data")
@@ -71,6 +79,7 @@ class Chunk:
     visual: np.ndarray | None         # (2, 100, J) float32, normalised, 0 = missing; None for "none"
     visual_mask: np.ndarray | None    # (100, J) bool, True = observed
     song: str = ""                    # "artist/song"
+    scale: float = 1.0                # mixture and target were divided by this (module docstring)
 
 
 def visual_indices(visual: str) -> tuple[int, ...]:
@@ -126,37 +135,51 @@ def _mean_face_frame(mean_face: np.ndarray) -> tuple[np.ndarray, float]:
     return centre, float(np.linalg.norm(mean_face - centre, axis=1).max())
 
 
-def normalise_face(points: np.ndarray, valid: np.ndarray, mean_face: np.ndarray | None = None
-                   ) -> tuple[np.ndarray, np.ndarray]:
-    """``(F, 68, 2)`` pixels → registered to the mean face, in mean-face units (module docstring).
+def normalise_face(points: np.ndarray, valid: np.ndarray, mean_face: np.ndarray | None = None,
+                   fit_points: str = "stable") -> tuple[np.ndarray, np.ndarray]:
+    """``(F, 68, 2)`` pixels → similarity-registered to the mean face on ``fit_points``
+    (``core.face.FACE_FIT_POINTS``), in mean-face units (module docstring).
 
     Returns the normalised points and the validity (frames without a registration become invalid).
     """
     mean_face = load_mean_face() if mean_face is None else mean_face
-    registered = register_faces(np.where(valid[..., None], points, np.nan), mean_face)
+    registered = register_faces(np.where(valid[..., None], points, np.nan), mean_face,
+                                FACE_FIT_POINTS[fit_points], similarity=True)
     centre, radius = _mean_face_frame(mean_face)
     out = (registered - centre) / radius
     ok = valid & np.isfinite(out).all(axis=-1)
     return np.where(ok[..., None], out, 0.0), ok
 
 
-def normalised_mean_face() -> np.ndarray:
+def normalised_mean_face(conventions: InputConventions) -> np.ndarray:
     """VoViT's mean face in the model's face input space, ``(68, 2)`` float32 (the saliency baseline
-    for the face input: what ``normalise_face`` makes of a face identical to the mean face)."""
+    for the face input: what ``face_input`` makes of a face identical to the mean face; pixels for
+    ``raw`` coordinates)."""
     mean_face = load_mean_face()
+    if conventions.face_coordinates == "raw":
+        return mean_face.astype(np.float32)
     centre, radius = _mean_face_frame(mean_face)
     return ((mean_face - centre) / radius).astype(np.float32)
 
 
-def normalise_visual(points: np.ndarray, valid: np.ndarray, visual: str
-                     ) -> tuple[np.ndarray, np.ndarray]:
-    """Model-order points ``(F, J, 2)`` → normalised ``(F, J, 2)`` float32 and mask ``(F, J)``."""
+def face_input(points: np.ndarray, valid: np.ndarray, conventions: InputConventions
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """``(F, 68, 2)`` pixels → the model's face input by the conventions' ``face_coordinates``
+    (module docstring) and its validity; missing points 0."""
+    if conventions.face_coordinates == "raw":
+        return np.where(valid[..., None], points, 0.0), valid.copy()
+    return normalise_face(points, valid, fit_points=conventions.face_fit_points)
+
+
+def normalise_visual(points: np.ndarray, valid: np.ndarray, visual: str,
+                     conventions: InputConventions) -> tuple[np.ndarray, np.ndarray]:
+    """Model-order points ``(F, J, 2)`` → model input ``(F, J, 2)`` float32 and mask ``(F, J)``."""
     if visual == "face":
-        out, ok = normalise_face(points, valid)
+        out, ok = face_input(points, valid, conventions)
     elif visual == "body":
         out, ok = normalise_body(points, valid), valid.copy()
     elif visual == "face_body":
-        face, face_ok = normalise_face(points[:, :68], valid[:, :68])
+        face, face_ok = face_input(points[:, :68], valid[:, :68], conventions)
         body = normalise_body(points[:, 68:], valid[:, 68:])
         out = np.concatenate([face, body], axis=1)
         ok = np.concatenate([face_ok, valid[:, 68:]], axis=1)
@@ -219,9 +242,10 @@ def load_song_audio(song_dir: str | Path, song_info: SongInfo, instrument: str
             np.pad(target, (0, length - len(target))).astype(np.float32))
 
 
-def load_song_visual(song_dir: str | Path, song_info: SongInfo, instrument: str, visual: str
-                     ) -> tuple[np.ndarray, np.ndarray]:
-    """The performer's normalised keypoints at 25 fps: ``(F25, J, 2)`` float32 and ``(F25, J)`` mask.
+def load_song_visual(song_dir: str | Path, song_info: SongInfo, instrument: str, visual: str, *,
+                     conventions: InputConventions) -> tuple[np.ndarray, np.ndarray]:
+    """The performer's keypoints at 25 fps as model input (by ``conventions``): ``(F25, J, 2)``
+    float32 and ``(F25, J)`` mask.
 
     Raises ``SongSkipped`` (a named skip) when the instrument has no keypoints or none is usable.
     """
@@ -243,7 +267,7 @@ def load_song_visual(song_dir: str | Path, song_info: SongInfo, instrument: str,
         raise SongSkipped(f"no usable {visual} keypoints for {instrument} "
                           f"(all NaN or below the score threshold)")
     points25, valid25 = resample_keypoints(points, valid, float(fps))
-    return normalise_visual(points25, valid25, visual)
+    return normalise_visual(points25, valid25, visual, conventions)
 
 
 @dataclass
@@ -254,6 +278,12 @@ class SongArrays:
     target: np.ndarray                # (N,) float32
     visual: np.ndarray | None         # (F25, J, 2) float32 normalised, or None for "none"
     visual_mask: np.ndarray | None    # (F25, J) bool
+    conventions: InputConventions = InputConventions()   # how crops are scaled (module docstring)
+
+    @property
+    def song_peak(self) -> float:
+        """Absolute peak of the whole song's mixture (``separation.conventions.peak``)."""
+        return peak(self.mixture)
 
     def start_sample(self, start_frame: int) -> int:
         """First sample of the window starting at 25-fps frame ``start_frame``."""
@@ -280,34 +310,41 @@ class SongArrays:
                 for c in range(chunk_count(len(self.mixture))) if c * CHUNK_VIDEO_FRAMES in usable]
 
     def crop(self, start_frame: int, index: int = -1) -> Chunk:
-        """The 4-s chunk starting at 25-fps frame ``start_frame`` (``index`` = its chunk number)."""
+        """The 4-s chunk starting at 25-fps frame ``start_frame`` (``index`` = its chunk number), at
+        the model's input scale (module docstring)."""
         start = self.start_sample(start_frame)
         window_visual = window_mask = None
         if self.visual is not None:
             window_visual, window_mask = visual_window(self.visual, self.visual_mask, start_frame)
-        return Chunk(index, self.mixture[start:start + CHUNK_SAMPLES].copy(),
-                     self.target[start:start + CHUNK_SAMPLES].copy(), window_visual, window_mask,
-                     self.key)
+        mixture = self.mixture[start:start + CHUNK_SAMPLES]
+        song_peak = self.song_peak if self.conventions.mixture_normalisation == "song_peak" else 1.0
+        scale = mixture_scale(mixture, song_peak, self.conventions.mixture_normalisation)
+        return Chunk(index, (mixture / scale).astype(np.float32),
+                     (self.target[start:start + CHUNK_SAMPLES] / scale).astype(np.float32),
+                     window_visual, window_mask, self.key, scale)
 
 
 def load_song_arrays(song_dir: str | Path, song_info: SongInfo, instrument: str,
-                     visual: str) -> SongArrays:
+                     visual: str, *, conventions: InputConventions) -> SongArrays:
     """Audio and (for visual models) normalised 25-fps keypoints of one song (module docstring)."""
     mixture, target = load_song_audio(song_dir, song_info, instrument)
     points = mask = None
     if visual != "none":
-        points, mask = load_song_visual(song_dir, song_info, instrument, visual)
-    return SongArrays(song_info.key, mixture, target, points, mask)
+        points, mask = load_song_visual(song_dir, song_info, instrument, visual,
+                                        conventions=conventions)
+    return SongArrays(song_info.key, mixture, target, points, mask, conventions)
 
 
 def song_chunks(song_dir: str | Path, song_info: SongInfo, instrument: str, visual: str,
-                max_missing_fraction: float = MAX_MISSING_FRACTION) -> list[Chunk]:
-    """All usable 4-s chunks of one song for one target instrument (module docstring).
+                max_missing_fraction: float = MAX_MISSING_FRACTION, *,
+                conventions: InputConventions) -> list[Chunk]:
+    """All usable 4-s chunks of one song for one target instrument (module docstring), prepared by
+    the model's input ``conventions`` (recorded in its checkpoint).
 
     ``visual="none"``: audio only, every whole chunk is used. Raises ``SongSkipped`` when the
     instrument has no keypoints (for a visual model), ``SongDataError`` when stems are missing.
     """
-    song = load_song_arrays(song_dir, song_info, instrument, visual)
+    song = load_song_arrays(song_dir, song_info, instrument, visual, conventions=conventions)
     chunks = song.grid_chunks(max_missing_fraction)
     skipped = chunk_count(len(song.mixture)) - len(chunks)
     if skipped:

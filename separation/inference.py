@@ -2,7 +2,10 @@
 
 Windows of 65535 samples start every ``hop`` samples (default 2 s = 32768, i.e. 50 % overlap; the
 visual window starts at frame ``round(start / 16384 × 25)``). The song is zero-padded at the end so
-the last window covers it. Window estimates ``y_k`` are overlap-added with a Hann weight that is
+the last window covers it. Each window is divided by its scale ``s_k`` before the model and its
+estimate multiplied by it after (the checkpoint's ``mixture_normalisation``, ``separation.conventions``:
+the window's own peak, or the whole song's), so a window's estimate never depends on the other windows
+in its batch. Window estimates ``y_k`` are overlap-added with a Hann weight that is
 positive everywhere (``w[n] = sin²(π (n + 0.5) / L)``):
 ``y[n] = Σ_k w[n - s_k] y_k[n - s_k] / Σ_k w[n - s_k]``.
 """
@@ -13,6 +16,7 @@ import math
 import numpy as np
 import torch
 
+from .conventions import InputConventions, mixture_scale, peak
 from .data import visual_window
 from .vovit import CHUNK_SAMPLES, CHUNK_VIDEO_FRAMES, SAMPLE_RATE, VIDEO_FPS, VoViT
 
@@ -62,8 +66,9 @@ def estimate_chunks(model: VoViT, mixtures: np.ndarray, visuals: np.ndarray | No
 
 def separate_song(model: VoViT, mixture: np.ndarray, visual: np.ndarray | None,
                   visual_mask: np.ndarray | None, device: torch.device, hop: int = DEFAULT_HOP,
-                  batch_size: int = 4) -> np.ndarray:
-    """``(N,)`` mixture at 16384 Hz (+ ``(F25, J, 2)`` visual and mask) → ``(N,)`` float32 estimate.
+                  batch_size: int = 4, *, conventions: InputConventions) -> np.ndarray:
+    """``(N,)`` mixture at 16384 Hz (+ ``(F25, J, 2)`` visual and mask, prepared by the same
+    ``conventions``) → ``(N,)`` float32 estimate at the mixture's level.
 
     ``hop``: samples between window starts, 1 ≤ hop ≤ 65535 (``hop_samples``), so every sample is
     covered by at least one window."""
@@ -75,12 +80,15 @@ def separate_song(model: VoViT, mixture: np.ndarray, visual: np.ndarray | None,
     padded = np.zeros(starts[-1] + CHUNK_SAMPLES, np.float32)
     padded[:n] = mixture
     windows = np.stack([padded[s:s + CHUNK_SAMPLES] for s in starts])
+    song_peak = peak(mixture)
+    scales = np.array([mixture_scale(w, song_peak, conventions.mixture_normalisation)
+                       for w in windows], np.float32)[:, None]
     visuals = None
     if visual is not None:
         visuals = np.stack([visual_window(visual, visual_mask,
                                           int(round(s / SAMPLE_RATE * VIDEO_FPS)),
                                           CHUNK_VIDEO_FRAMES)[0] for s in starts])
-    estimates = estimate_chunks(model, windows, visuals, device, batch_size)
+    estimates = scales * estimate_chunks(model, windows / scales, visuals, device, batch_size)
     weight = overlap_weight()
     total = np.zeros_like(padded, dtype=np.float64)
     norm = np.zeros_like(padded, dtype=np.float64)

@@ -1,4 +1,4 @@
-"""Pose-conditioned source separation (VoViT family): train, separate, evaluate.
+"""Pose-conditioned source separation (VoViT family): train, separate, evaluate, import-vovit.
 
 Examples::
 
@@ -9,12 +9,18 @@ Examples::
     python -m separation.main evaluate --dataset_path DIR \\
         --checkpoint separation/checkpoints/vocal_face_small.pt \\
         --baseline separation/checkpoints/vocal_none_small.pt
+    python -m separation.main import-vovit vovit_singing_voice.pth --instrument vocal \
+        --out vocal_face_vovit_official.pt
+    python -m separation.main benchmark --out results/separation_benchmark
 
 ``separate`` writes ``<song>/<instrument>/separated_<model>.wav`` (16384 Hz; model name e.g.
-``face_small``, ``face_body_xattn_small``). ``evaluate`` writes ``<song>/<instrument>/
+``face_small``, ``face_body_xattn_small``). ``benchmark`` (``separation.benchmark``) trains the
+benchmark rows on generated scenes and writes ``separation_benchmark.json``. ``evaluate`` writes ``<song>/<instrument>/
 separation_eval_<model>.json`` per song and ``<results>/separation/eval_<instrument>_<model>.json``
 (SDR (BSS-eval v3, torchmetrics) and SI-SDR per chunk and per song, for the model, the mixture and
-the audio-only baseline) and prints a table.
+the audio-only baseline) and prints a table. ``import-vovit`` turns official VoViT singing-voice
+weights into a checkpoint the other commands accept (``separation.official``; VoViT's input
+conventions recorded) and prints the keys it dropped.
 
 Exit code: 0 when every song went well, 1 when a song failed (each named in the summary), 2 for a
 bad setting (an out-of-range option, unreadable metadata, a device this machine lacks, a checkpoint
@@ -94,6 +100,17 @@ def build_parser() -> argparse.ArgumentParser:
                        help="train/validate on exactly the songs of another checkpoint (e.g. an "
                             "audio-only baseline on the songs a visual model was trained on)")
     train.add_argument("--seed", type=int, default=0)
+    # input conventions (separation.conventions), recorded in the checkpoint
+    train.add_argument("--mixture_normalisation", choices=("chunk_peak", "song_peak"),
+                       default="chunk_peak",
+                       help="divide each 4-s window by its own peak (default) or by the song's "
+                            "(VoViT's whole-song batch peak)")
+    train.add_argument("--face_coordinates", choices=("registered", "raw"), default="registered",
+                       help="face input: similarity-registered to the mean face (default) or raw "
+                            "pixels (VoViT's singing path)")
+    train.add_argument("--face_fit_points", choices=("stable", "all", "no_lips"), default="stable",
+                       help="points the face registration is fitted on (default stable: brows, "
+                            "nose, eyes, so the jaw opening survives)")
     # every kind of model, audio-only too, so that a visual model and its baseline see the same songs
     add_body_detection_arg(train)
 
@@ -110,6 +127,52 @@ def build_parser() -> argparse.ArgumentParser:
                           help="audio-only checkpoint (visual=none) for the same instrument")
     evaluate.add_argument("--held_out", action="store_true",
                           help="only the songs the checkpoint was not trained on")
+
+    official = sub.add_parser("import-vovit",
+                              help="official VoViT singing-voice weights (.pth) -> a checkpoint")
+    official.add_argument("path", help="the official .pth (bare keys or any prefix)")
+    official.add_argument("--instrument", choices=INSTRUMENTS, required=True,
+                          help="the stem the weights separate (VoViT's singing model: vocal)")
+    official.add_argument("--out", required=True, help="checkpoint to write (.pt)")
+    official.add_argument("-v", "--verbose", action="store_true")
+
+    bench = sub.add_parser(
+        "benchmark", help="train none/face/body/face_body/face_body_xattn on benchmark scenes, "
+                          "evaluate on the test scenes (and demo songs)",
+        description="The separation benchmark (separation/benchmark.py): same data, steps, batch, "
+                    "lr and seed for every row; best step on the validation scenes; numbers on "
+                    "the test scenes. Writes OUT/separation_benchmark.json and .png.")
+    bench.add_argument("--out", required=True, help="folder for the JSON and the figure")
+    bench.add_argument("--scenes_dir", default=None,
+                       help="scene dataset (default OUT/scenes; generated when absent)")
+    bench.add_argument("--checkpoints_dir", default=None,
+                       help="where the rows' checkpoints go (default OUT/checkpoints); the JSON "
+                            "is copied next to them")
+    bench.add_argument("--demo_dataset", default=None, metavar="DIR",
+                       help="also evaluate on these posed demo songs (mixed timbres)")
+    bench.add_argument("--rows", nargs="+", default=None, metavar="ROW",
+                       help="rows to train and report (default all: none face body face_body "
+                            "face_body_xattn; none is the audio-only reference)")
+    bench.add_argument("--preset", choices=("small", "vovit"), default="small")
+    bench.add_argument("--steps", type=positive_int, default=150)
+    bench.add_argument("--batch_size", type=positive_int, default=4)
+    bench.add_argument("--lr", type=float, default=2e-3)
+    bench.add_argument("--seed", type=int, default=0)
+    bench.add_argument("--eval_every", type=positive_int, default=50,
+                       help="validation period in steps (the learning curve's resolution)")
+    for split, count in (("train", 24), ("validation", 4), ("test", 12)):
+        bench.add_argument(f"--{split}", type=positive_int, default=count, metavar="N",
+                           help=f"{split} scenes per kind when generating (default {count})")
+    bench.add_argument("--train_only", action="store_true",
+                       help="only train (or resume) the --rows, no evaluation: rows trained in "
+                            "parallel processes, then one run without it evaluates them all")
+    bench.add_argument("--allow_unfinished", action="store_true",
+                       help="evaluate a row whose training was stopped early (resume state "
+                            "present) as it is, marked finished: false, instead of resuming it")
+    bench.add_argument("-f", "--force", action="store_true",
+                       help="retrain rows whose checkpoint exists")
+    bench.add_argument("--device", default=None, help="auto | cpu | cuda | cuda:N")
+    bench.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     return parser
 
 
@@ -119,7 +182,8 @@ def main(argv: list[str] | None = None) -> int:
     from . import commands
 
     run = {"train": commands.run_train, "separate": commands.run_separate,
-           "evaluate": commands.run_evaluate}[args.command]
+           "evaluate": commands.run_evaluate, "import-vovit": commands.run_import_vovit,
+           "benchmark": commands.run_benchmark}[args.command]
     try:
         return run(args)
     except (SettingsError, MetadataError, ValueError, FileNotFoundError) as exc:

@@ -3,19 +3,29 @@
 Graphs
 ------
 ``face``       68 iBUG points, chain edges inside jaw, brows, nose, eyes and lips
-               (``core.keypoints.FACE_LOCAL_EDGES``); centre = nose tip (face-local 30).
+               (``core.keypoints.FACE_LOCAL_EDGES``); centre = node 0 (first jaw point), as in VoViT's
+               "acappella" layout.
 ``body``       55 points (``core.keypoints.BODY_55``: nose, eyes, ears, shoulders, elbows, wrists, hips,
-               both hands) with the COCO body + hand edges (``body55_local_edges``); centre = nose.
+               both hands) with the COCO body + hand edges (``body55_local_edges``); centre = node 0
+               (nose).
 ``face_body``  the two graphs side by side (face points 0–67, then body points 68–122), each with its
-               own centre; no edge joins them (the face points are already part of the head).
+               own centre (0 and 68); no edge joins them (the face points are already part of the head).
 
-Spatial partitioning (max hop 1). With ``A`` the 0/1 adjacency including self loops and
-``N = A D^-1`` (``D`` = column degrees), every kept entry ``N[j, i]`` (``hop(i, j) <= 1``) goes to one of
-three subsets by comparing the hop distances ``d`` of ``j`` and ``i`` to the nearest centre:
-``d(j) == d(i)`` → root (self loops land here), ``d(j) > d(i)`` → centripetal, ``d(j) < d(i)`` →
-centrifugal. The result ``A_k`` is ``(3, V, V)``: ``[root(hop 0), root(hop 1) + centripetal,
-centrifugal]``. Nodes unreachable from a centre have distance inf; inf == inf puts their edges in the
-root subset.
+Spatial partitioning (ST-GCN's "spatial" strategy with ``max_hop = 1``, exactly as VoViT builds it; the
+same rules for all three graphs). With ``A`` the 0/1 adjacency including self loops and ``N = A D^-1``
+(``D`` = column degrees, so every column of ``N`` sums to 1), every entry ``N[j, i]`` with
+``hop(i, j) <= 1`` goes to one of three subsets by comparing the distances ``d`` of ``j`` and ``i`` to
+the centre:
+
+* ``d`` is the hop distance **cut at max_hop**: 0 for a centre, 1 for a neighbour of a centre, inf for
+  every other node (ST-GCN computes hop distances only up to ``max_hop``). For two centres
+  (``face_body``) ``d`` is the smaller of the two.
+* hop 0 (self loops) → subset 0; hop 1 with ``d(j) == d(i)`` (inf == inf included) or
+  ``d(j) > d(i)`` → subset 1 (root + centripetal); ``d(j) < d(i)`` → subset 2 (centrifugal).
+
+The result ``A_k`` is ``(3, V, V)``. For ``face`` the non-zeros per subset are 68 / 116 / 2: only the
+edges ``[0, 1]`` and ``[1, 2]`` are centrifugal, almost every edge lands in subset 1. ``A.sum(0)`` has
+column sums 1.
 
 Block: ``y = ReLU(TCN(GCN(x)) + residual(x))`` with
 ``GCN(x)[n, c, t, w] = sum_k sum_v (W_k x)[n, c, t, v] (A_k ∘ M_k)[v, w]`` (``W_k`` a 1×1 conv, ``M_k``
@@ -32,8 +42,9 @@ from torch import nn
 
 from core.keypoints import BODY_55, FACE_LOCAL_EDGES, body55_local_edges
 
-FACE_CENTRE = 30      # face-local nose tip
+FACE_CENTRE = 0       # face-local first jaw point (VoViT's "acappella" layout)
 BODY_CENTRE = 0       # nose (first of BODY_55)
+MAX_HOP = 1
 NUM_JOINTS = {"face": 68, "body": len(BODY_55), "face_body": 68 + len(BODY_55)}
 
 
@@ -49,8 +60,9 @@ def graph_edges(visual: str) -> tuple[int, tuple[tuple[int, int], ...], tuple[in
     raise ValueError(f"no graph for visual input {visual!r} (face, body or face_body)")
 
 
-def hop_distances(n: int, edges, sources) -> np.ndarray:
-    """Breadth-first hop distance from the nearest of ``sources`` to every node; inf if unreachable."""
+def hop_distances(n: int, edges, sources, max_hop: float = np.inf) -> np.ndarray:
+    """Breadth-first hop distance from the nearest of ``sources`` to every node; inf if unreachable
+    or farther than ``max_hop`` (ST-GCN's cut, module docstring)."""
     neighbours: list[list[int]] = [[] for _ in range(n)]
     for a, b in edges:
         neighbours[a].append(b)
@@ -63,7 +75,7 @@ def hop_distances(n: int, edges, sources) -> np.ndarray:
     while queue:
         node = queue.popleft()
         for other in neighbours[node]:
-            if dist[other] == np.inf:
+            if dist[other] == np.inf and dist[node] + 1 <= max_hop:
                 dist[other] = dist[node] + 1
                 queue.append(other)
     return dist
@@ -76,18 +88,16 @@ def spatial_adjacency(visual: str) -> np.ndarray:
     for a, b in edges:
         adjacency[a, b] = adjacency[b, a] = 1.0
     normalised = adjacency / adjacency.sum(axis=0, keepdims=True)   # A D^-1, column degrees
-    to_centre = hop_distances(n, edges, centres)
+    to_centre = hop_distances(n, edges, centres, MAX_HOP)
     root0 = np.diag(np.diag(normalised))
-    root1, closer, further = np.zeros((n, n)), np.zeros((n, n)), np.zeros((n, n))
+    closer, further = np.zeros((n, n)), np.zeros((n, n))
     for a, b in edges:
         for j, i in ((a, b), (b, a)):
-            if to_centre[j] == to_centre[i]:
-                root1[j, i] = normalised[j, i]
-            elif to_centre[j] > to_centre[i]:
-                closer[j, i] = normalised[j, i]
-            else:
+            if to_centre[j] < to_centre[i]:
                 further[j, i] = normalised[j, i]
-    return np.stack([root0, root1 + closer, further]).astype(np.float32)
+            else:                           # equal (inf == inf too) or farther: root + centripetal
+                closer[j, i] = normalised[j, i]
+    return np.stack([root0, closer, further]).astype(np.float32)
 
 
 class GraphConv(nn.Module):

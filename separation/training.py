@@ -5,6 +5,10 @@ Each example: a training song drawn with probability proportional to its usable 
 uniformly random usable 25-fps start frame (``SongArrays.usable_start_frames``), then with probability
 ``remix_probability`` its accompaniment is swapped for that of another random crop (any song).
 
+Examples are at the model's input scale (``separation.conventions``, this project's ``chunk_peak``: a
+crop divided by its mixture's peak, target by the same factor; a remixed example is re-scaled by its
+own mixture's peak); the checkpoint records these conventions.
+
 Loss (per example, averaged over the batch): the complex-spectrogram L1 distance between estimate and
 target, relative to the mixture's level so that loud and quiet songs weigh the same::
 
@@ -40,11 +44,12 @@ from core.log import progress
 from core.metadata import SongInfo
 from core.runner import SongSkipped
 
-from .checkpoint import save_checkpoint
+from .checkpoint import check_architecture, save_checkpoint
+from .conventions import PROJECT, InputConventions, peak
 from .data import Chunk, SongArrays, load_song_arrays, remix
 from .inference import estimate_chunks
 from .metrics import chunk_metrics, mean_ignoring_nan
-from .vovit import VoViT, VoViTConfig, apply_mask, stft
+from .vovit import ARCHITECTURE_VERSION, VoViT, VoViTConfig, stft
 
 log = logging.getLogger("separation.train")
 
@@ -73,8 +78,8 @@ def spectral_l1(estimate_stft: torch.Tensor, target_stft: torch.Tensor,
 def batch_loss(model: VoViT, mixture: torch.Tensor, target: torch.Tensor,
                visual: torch.Tensor | None) -> torch.Tensor:
     mixture_stft = stft(mixture)
-    mask = model.predict_mask(mixture_stft, visual)
-    return spectral_l1(apply_mask(mask, mixture_stft), stft(target), mixture_stft)
+    _, estimate_stft = model.separate_stft(mixture_stft, visual)
+    return spectral_l1(estimate_stft, stft(target), mixture_stft)
 
 
 def split_songs(keys: list[str], val_fraction: float, seed: int,
@@ -95,17 +100,19 @@ def split_songs(keys: list[str], val_fraction: float, seed: int,
     return [k for k in keys if k not in val], val
 
 
-def collect_songs(dataset_path: Path, songs: list[SongInfo], instrument: str, visual: str
+def collect_songs(dataset_path: Path, songs: list[SongInfo], instrument: str, visual: str,
+                  conventions: InputConventions = PROJECT
                   ) -> tuple[dict[str, SongArrays], list[str]]:
-    """Usable songs by key; songs that cannot be used are named (with the reason) in the second
-    list."""
+    """Usable songs by key, prepared by ``conventions`` (this project's: per-chunk peak, registered
+    faces); songs that cannot be used are named (with the reason) in the second list."""
     by_song, skipped = {}, []
     for song in progress(songs, desc=f"loading {instrument} songs", unit="song"):
         if instrument not in song.instruments:
             skipped.append(f"{song.key}: no {instrument} in layout")
             continue
         try:
-            arrays = load_song_arrays(song.folder(dataset_path), song, instrument, visual)
+            arrays = load_song_arrays(song.folder(dataset_path), song, instrument, visual,
+                                      conventions=conventions)
         except (SongSkipped, SongDataError) as exc:
             skipped.append(f"{song.key}: {exc}")
             log.warning("%s: skipped for training: %s", song.key, exc)
@@ -137,11 +144,16 @@ class CropSampler:
         for _ in range(size):
             chunk = self.sample()
             mixture = chunk.mixture
+            target = chunk.target
             if self.rng.random() < remix_probability:
                 other = self.sample()
                 mixture = remix(chunk.target, other.mixture, other.target)
+                if self.songs[0].conventions.mixture_normalisation == "chunk_peak":
+                    # the remix is a new chunk: scaled by its own peak, like every chunk
+                    scale = peak(mixture)
+                    mixture, target = mixture / scale, (target / scale).astype(np.float32)
             mixtures.append(mixture)
-            targets.append(chunk.target)
+            targets.append(target)
             visuals.append(chunk.visual)
         return (np.stack(mixtures), np.stack(targets),
                 None if visuals[0] is None else np.stack(visuals))
@@ -198,8 +210,14 @@ def _checkpoint_at_step(out: Path, step: int) -> bool:
 
 def train(config: VoViTConfig, by_song: dict[str, SongArrays], out: Path, opts: TrainOptions,
           device: torch.device, instrument: str, val_songs: list[str] | None = None,
-          force: bool = False, run_info: dict | None = None) -> dict:
-    """Train (or resume) a model on ``by_song`` chunks; returns the final ``extra`` metadata."""
+          force: bool = False, run_info: dict | None = None,
+          test_songs: list[str] | None = None) -> dict:
+    """Train (or resume) a model on ``by_song`` chunks; returns the final ``extra`` metadata.
+
+    ``test_songs``: songs kept for the final evaluation (never in ``by_song``), recorded in the
+    checkpoint so that ``evaluate`` labels them ``test`` (``separation.splits``). Every history
+    entry records ``elapsed_s``: training wall time so far, validations included, summed over
+    resumed sessions."""
     torch.manual_seed(opts.seed)
     rng = np.random.default_rng(opts.seed)
     train_keys, val_keys = split_songs(list(by_song), opts.val_fraction, opts.seed, val_songs)
@@ -211,14 +229,26 @@ def train(config: VoViTConfig, by_song: dict[str, SongArrays], out: Path, opts: 
              "validating on %d chunks from %s", config.name, instrument, len(train_keys),
              sum(len(s) for s in sampler.starts), len(val_chunks), ", ".join(val_keys) or "no song")
 
+    conventions = {song.conventions for song in by_song.values()}
+    if len(conventions) != 1:
+        raise ValueError(f"the training songs were prepared with different input conventions: "
+                         f"{sorted(c.to_dict().values() for c in conventions)}")
+    conventions = conventions.pop()
     model = VoViT(config).to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=opts.lr, weight_decay=opts.weight_decay)
     step, history, best, best_step = 0, [], float("inf"), None
-    extra_base = {"instrument": instrument, "train_songs": train_keys, "val_songs": val_keys,
+    leaked = sorted(set(test_songs or ()) & set(by_song))
+    if leaked:
+        raise ValueError(f"test songs must not be training data: {', '.join(leaked)}")
+    extra_base = {"conventions": conventions, "instrument": instrument,
+                  "train_songs": train_keys, "val_songs": val_keys,
                   "options": asdict(opts), "run": run_info or {}}
+    if test_songs is not None:
+        extra_base["test_songs"] = sorted(test_songs)
     resume = resume_path(out)
     if resume.exists() and not force:
         state = load_torch(resume, map_location=device)      # data only: never runs code
+        check_architecture(resume, state)
         if state["config"] != config.to_dict():
             raise ValueError(f"{resume} is for {state['config']}, not {config.to_dict()}: use -f")
         model.load_state_dict(state["model"])
@@ -234,6 +264,7 @@ def train(config: VoViTConfig, by_song: dict[str, SongArrays], out: Path, opts: 
                             best_val=history[-1])
 
     started = time.perf_counter()
+    elapsed_before = float(history[-1].get("elapsed_s", 0.0)) if history else 0.0
     steps_done = 0
     bar = progress(range(step, opts.steps), desc=f"train {config.name}", total=opts.steps - step,
                    unit="step")
@@ -251,7 +282,8 @@ def train(config: VoViTConfig, by_song: dict[str, SongArrays], out: Path, opts: 
         if (step + 1) % opts.eval_every == 0 or step + 1 == opts.steps or out_of_time:
             metrics = validate(model, val_chunks, device) if val_chunks else {}
             metrics.update(step=step + 1, train_loss=float(loss.item()),
-                           steps_per_s=steps_done / (time.perf_counter() - started))
+                           steps_per_s=steps_done / (time.perf_counter() - started),
+                           elapsed_s=elapsed_before + time.perf_counter() - started)
             history.append(metrics)
             log.info("step %d: train loss %.4f, %s", step + 1, loss.item(),
                      ", ".join(f"val {k} {v:.3f}" for k, v in metrics.items()
@@ -262,7 +294,8 @@ def train(config: VoViTConfig, by_song: dict[str, SongArrays], out: Path, opts: 
                 best, best_step = score, step + 1
             # resume state first: a kill before the checkpoint below leaves a run that resumes
             with atomic_path(resume) as tmp:
-                torch.save({"config": config.to_dict(), "model": model.state_dict(),
+                torch.save({"architecture_version": ARCHITECTURE_VERSION,
+                            "config": config.to_dict(), "model": model.state_dict(),
                             "optimizer": optimizer.state_dict(), "step": step + 1,
                             "history": history, "best": best, "best_step": best_step,
                             "numpy_rng": rng.bit_generator.state,
@@ -278,7 +311,7 @@ def train(config: VoViTConfig, by_song: dict[str, SongArrays], out: Path, opts: 
     # Keep the best checkpoint but refresh its history so it records the whole run.
     from .checkpoint import load_checkpoint
     best_model, meta = load_checkpoint(out)
-    extra = {k: v for k, v in meta.items() if k not in ("config", "path")}
+    extra = {k: v for k, v in meta.items() if k not in ("config", "path")}   # conventions kept
     extra["history"] = history
     save_checkpoint(out, best_model, **extra)
     if history and history[-1]["step"] >= opts.steps:

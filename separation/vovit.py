@@ -4,27 +4,41 @@ Signal path for one 4-s chunk (``B`` = batch):
 
 1. STFT of the mixture ``x`` (``(B, 65535)`` at 16384 Hz): n_fft 1022, hop 256, Hann(1022), centred →
    ``X`` complex ``(B, 512, 256)`` (bins × frames).
-2. Network input: ``X / 2`` with every other bin kept, real/imag stacked → ``(B, 2, 256, 256)``.
-3. Audio encoder (Spec2Vec): ``L`` Conv2d → BN → LeakyReLU(0.1) layers (1×7, 7×1, 5×5 dilated along time
-   1..32, 5×5 dilated along both axes 1..32, 1×1 to 8 channels) → ``(B, 8, 256, T)`` → ``(B, T, 2048)``.
-4. Visual encoder: ST-GCN (``separation.stgcn``) on ``(B, 2, 100, J)`` → ``(B, C_v, 100)``, linearly
-   resampled in time to the 256 STFT frames → ``v`` ``(B, T, C_v)``.
+2. Network input: ``X / 2`` (``N_SOURCES`` = 2) with every other bin kept, real/imag stacked, **time
+   first** → ``(B, 2, T=256, F=256)``.
+3. Audio encoder (Spec2Vec): ``L`` Conv2d → BN → LeakyReLU(0.1) layers (1×7 along frequency, 7×1 along
+   time, 5×5 dilated along time 1..32, 5×5 dilated along both axes 1..32, 1×1 to 8 channels) →
+   ``(B, 8, T, 256)`` → ``(B, T, 2048)`` (feature index ``c·256 + f``).
+4. Condition (visual) encoder: ST-GCN (``separation.stgcn``) on ``(B, 2, 100, J)`` → a condition
+   sequence ``(B, T_c=100, C_v)``. The audio path (``AudioNetwork``) knows nothing about where the
+   condition comes from: it resamples any ``(B, T_c, C)`` sequence to the 256 STFT frames by nearest
+   neighbour (``F.interpolate``'s default: step ``t`` takes ``floor(t · T_c / 256)``) → ``v``
+   ``(B, T, C_v)``.
 5. Optional cross-modal block (``cross_modal=True``), on audio features ``a = W_a a`` (``(B, T, d)``):
    FiLM ``a' = a ∘ (1 + γ(v)) + β(v)`` (``γ, β``: one linear layer from ``v``; ``last_film["scale"]
    = 1 + γ``, ``last_film["shift"] = β``, ``(B, T, d)``), then cross-attention with audio time steps as
    queries and visual time steps as keys/values: ``softmax(Q K^T / sqrt(d_h))`` per head, kept in
    ``last_attention`` ``(B, heads, T_audio = 256, T_video = 256)`` (sums to 1 over visual time;
    visual time = the 256 resampled visual steps covering the same 4 s), then ``LayerNorm(a' + attn)``.
-6. Fusion (AV spectro-temporal transformer): ``concat(v, a)`` → Linear d + LeakyReLU(0.1); a temporal
-   transformer encoder over the ``T`` steps (d, sinusoidal positions 1..T) and a spectral one over the
-   ``d`` channels (width ``T``, positions 1..d), summed; a "decoder" transformer encoder; mask head
-   Linear d→2d, LeakyReLU(0.5), Linear 2d→512 → reshaped to ``(B, 2, 256, T)`` (real block then imag).
+6. Fusion (AV spectro-temporal transformer): ``concat(v, a)`` → Linear d + LeakyReLU(0.1) → ``x``;
+   the temporal sinusoid table (positions 1..T) is added to ``x`` (VoViT adds it in place, so the
+   spectral encoder sees it too); a temporal transformer encoder over the ``T`` steps of ``x`` and a
+   spectral one over the ``d`` channels of ``x`` (width ``T``, its own table, positions 1..d), summed;
+   a "decoder" transformer encoder; mask head Linear d→2d, LeakyReLU(0.5), Linear 2d→512 → reshaped to
+   ``(B, 2, 256, T)`` (real block then imag).
 7. Complex ratio mask ``M = 2 × head output`` (``MASK_GAIN``), nearest-upsampled along frequency to 512
-   bins, applied as a complex product ``Y = M ∘ X``; inverse STFT (same window) to 65535 samples.
+   bins, applied as a complex product to the mixture's share ``Y = M ∘ X / 2`` (``N_SOURCES``); inverse
+   STFT (same window) to 65535 samples. The factors cancel: the estimate is at the scale of the mixture
+   given to the model (VoViT's wrapper gives it the mixture divided by its peak; the input convention is
+   recorded in the checkpoint, ``separation.conventions``).
+
+These are the public VoViT code's conventions (commit 9fe2df6), pinned by the known-answer fixture
+``tests/separation/test_vovit_reference.py``; ``ARCHITECTURE_VERSION`` counts changes to this function,
+so a checkpoint trained on an older one is refused by name.
 
 With ``preset="vovit"``, ``visual="face"``, ``cross_modal=False`` the state-dict keys and shapes equal
 ``core/reference/vovit_singing_voice_state_dict.tsv`` (26.7 M parameters), so the official
-singing-voice weights load with ``strict=True`` (``load_reference_weights``).
+singing-voice weights load with ``strict=True`` (``separation.official``, ``import-vovit``).
 """
 from __future__ import annotations
 
@@ -46,6 +60,11 @@ HOP_LENGTH = 256
 N_BINS = N_FFT // 2 + 1        # 512
 N_FRAMES = CHUNK_SAMPLES // HOP_LENGTH + 1   # 256 STFT frames per chunk
 MASK_GAIN = 2.0
+N_SOURCES = 2                  # VoViT applies its mask to X / n_sources
+# Version of the function this module computes; checkpoints record it (separation.checkpoint).
+# 1: the first model (Spec2Vec on (F, T), linear visual resampling, no temporal table in the spectral
+#    encoder, mask on X, face graph centred on the nose). 2: VoViT's function (fixture-proven).
+ARCHITECTURE_VERSION = 2
 
 VISUAL_INPUTS = ("face", "body", "face_body", "none")
 PRESETS = ("vovit", "small")
@@ -129,9 +148,16 @@ def istft(spec: torch.Tensor, length: int = CHUNK_SAMPLES) -> torch.Tensor:
 
 
 def network_input(mixture_stft: torch.Tensor) -> torch.Tensor:
-    """``(B, 512, T)`` complex → ``(B, 2, 256, T)`` real/imag of ``X / 2``, every other bin kept."""
-    half = mixture_stft[:, ::2] / 2
-    return torch.stack([half.real, half.imag], dim=1)
+    """``(B, 512, T)`` complex → ``(B, 2, T, 256)`` real/imag of ``X / 2``, every other bin kept,
+    time first (VoViT's Spec2Vec layout)."""
+    half = mixture_stft[:, ::2] / N_SOURCES
+    return torch.stack([half.real, half.imag], dim=1).transpose(2, 3)
+
+
+def resample_condition(condition: torch.Tensor, n_frames: int = N_FRAMES) -> torch.Tensor:
+    """``(B, T_c, C)`` → ``(B, n_frames, C)`` by nearest neighbour (``F.interpolate``'s default, as in
+    VoViT): output step ``t`` takes condition step ``floor(t · T_c / n_frames)``."""
+    return F.interpolate(condition.transpose(1, 2), size=n_frames).transpose(1, 2)
 
 
 def apply_mask(mask: torch.Tensor, mixture_stft: torch.Tensor) -> torch.Tensor:
@@ -160,17 +186,18 @@ def sinusoid_table(positions: int, dim: int) -> torch.Tensor:
 # --- audio encoder ---------------------------------------------------------------------------------
 
 class Spec2Vec(nn.Module):
-    """``(B, 2, 256, T)`` spectrogram → ``(B, T, out_channels × 256)`` audio features.
+    """``(B, 2, T, 256)`` spectrogram → ``(B, T, out_channels × 256)`` audio features.
 
-    Layers ``conv1..convL`` / ``batch_norm1..L`` (frequency = dim 2, time = dim 3): 1×7 (along time),
-    7×1 (along frequency), 5×5 dilated (1, d) for ``time_dilations``, 5×5 dilated (d, d) for
-    ``both_dilations``, then 1×1 to ``out_channels``; 'same' padding throughout.
+    Layers ``conv1..convL`` / ``batch_norm1..L`` (time = dim 2, frequency = dim 3): 1×7 (along
+    frequency), 7×1 (along time), 5×5 dilated (d, 1) for ``time_dilations``, 5×5 dilated (d, d) for
+    ``both_dilations``, then 1×1 to ``out_channels``; 'same' padding throughout. Output feature index
+    ``c · 256 + f``.
     """
 
     def __init__(self, channels: int, out_channels: int, time_dilations, both_dilations):
         super().__init__()
         specs = [(2, channels, (1, 7), (1, 1)), (channels, channels, (7, 1), (1, 1))]
-        specs += [(channels, channels, (5, 5), (1, d)) for d in time_dilations]
+        specs += [(channels, channels, (5, 5), (d, 1)) for d in time_dilations]
         specs += [(channels, channels, (5, 5), (d, d)) for d in both_dilations]
         specs += [(channels, out_channels, (1, 1), (1, 1))]
         self.n_layers = len(specs)
@@ -186,8 +213,8 @@ class Spec2Vec(nn.Module):
         x = spec
         for i in range(1, self.n_layers + 1):
             x = self.activation(getattr(self, f"batch_norm{i}")(getattr(self, f"conv{i}")(x)))
-        b, c, f, t = x.shape
-        return x.permute(0, 3, 1, 2).reshape(b, t, c * f)
+        b, c, t, f = x.shape
+        return x.transpose(1, 2).reshape(b, t, c * f)
 
 
 # --- fusion ----------------------------------------------------------------------------------------
@@ -212,13 +239,18 @@ class AxisEncoder(nn.Module):
         self.pos_emb.weight.data.copy_(sinusoid_table(length + 1, d_model))
         self.pos_emb.weight.requires_grad_(False)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def with_positions(self, x: torch.Tensor) -> torch.Tensor:
+        """``(B, L, d)`` + table rows 1..L."""
         positions = torch.arange(1, x.shape[1] + 1, device=x.device)
-        return self.encoder(x + self.pos_emb(positions))
+        return x + self.pos_emb(positions)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.encoder(self.with_positions(x))
 
 
 class SpectroTemporalEncoder(nn.Module):
-    """``(B, T, C_in)`` → Linear d + LeakyReLU(0.1) → temporal encoder + spectral encoder (summed)."""
+    """``(B, T, C_in)`` → Linear d + LeakyReLU(0.1) → ``x`` + temporal table → temporal encoder +
+    spectral encoder (summed), both reading the positioned ``x`` (module docstring, 6)."""
 
     def __init__(self, in_features: int, n_frames: int, cfg: VoViTConfig):
         super().__init__()
@@ -230,8 +262,9 @@ class SpectroTemporalEncoder(nn.Module):
                                                nn.LeakyReLU(0.1))
 
     def forward(self, av_feats: torch.Tensor) -> torch.Tensor:
-        x = self.av_dim_adaptation(av_feats)
-        temporal = self.temporal_enc(x)
+        # VoViT adds the temporal table in place: the spectral encoder gets it as well as its own.
+        x = self.temporal_enc.with_positions(self.av_dim_adaptation(av_feats))
+        temporal = self.temporal_enc.encoder(x)
         spectral = self.spectral_enc(x.transpose(1, 2)).transpose(1, 2)
         return temporal + spectral
 
@@ -292,7 +325,10 @@ class CrossModalFusion(nn.Module):
 
 
 class AudioNetwork(nn.Module):
-    """Audio encoder + (optional cross-modal block) + fusion transformer, as in the reference tree."""
+    """The audio path: audio encoder + (optional cross-modal block) + fusion transformer, as in the
+    reference tree. ``forward(spec (B, 2, T, 256), condition (B, T_c, C) or None)`` → mask logits
+    ``(B, 2, 256, T)``; the condition is resampled to the ``T`` spectrogram frames here, whatever its
+    source."""
 
     def __init__(self, cfg: VoViTConfig, visual_features: int):
         super().__init__()
@@ -309,7 +345,9 @@ class AudioNetwork(nn.Module):
         self.fusion_module = AVSpectralTransformer(visual_features + fused_audio, N_FRAMES, cfg)
 
     def forward(self, spec: torch.Tensor, visual: torch.Tensor | None) -> torch.Tensor:
+        # visual: the condition sequence (B, T_c, C)
         audio = self.audio_net(spec)                                       # (B, T, C_a)
+        visual = None if visual is None else resample_condition(visual, audio.shape[1])
         if self.cross_modal is not None:
             audio = self.cross_modal(audio, visual)
         feats = audio if visual is None else torch.cat([visual, audio], dim=-1)   # visual first
@@ -351,7 +389,8 @@ class VoViT(nn.Module):
 
     # -- forward -------------------------------------------------------------------------------
     def encode_visual(self, visual: torch.Tensor | None, batch: int) -> torch.Tensor | None:
-        """``(B, 2, 100, J)`` → ``(B, 256, C_v)`` visual features at the STFT frame rate."""
+        """``(B, 2, 100, J)`` → the condition sequence ``(B, T_c=100, C_v)`` (video frame rate; the
+        audio path resamples it to the STFT frames)."""
         if self.graph_net is None:
             return None
         expected = (2, CHUNK_VIDEO_FRAMES, self.config.num_joints)
@@ -362,24 +401,29 @@ class VoViT(nn.Module):
             raise ValueError(f"visual input has shape {tuple(visual.shape)}, expected "
                              f"({batch}, {', '.join(map(str, expected))}) for visual="
                              f"{self.config.visual}")
-        feats = self.graph_net(visual)                                     # (B, C_v, 100)
-        feats = F.interpolate(feats, size=N_FRAMES, mode="linear", align_corners=False)
-        return feats.transpose(1, 2)
+        return self.graph_net(visual).transpose(1, 2)                     # (B, 100, C_v)
 
     def predict_mask(self, mixture_stft: torch.Tensor, visual: torch.Tensor | None) -> torch.Tensor:
         """Complex ratio mask ``(B, 2, 256, T)`` (``MASK_GAIN`` × head output) for a mixture STFT."""
         v = self.encode_visual(visual, mixture_stft.shape[0])
         return MASK_GAIN * self.audio_network(network_input(mixture_stft), v)
 
+    def separate_stft(self, mixture_stft: torch.Tensor, visual: torch.Tensor | None
+                      ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(mask (B, 2, 256, T), estimate STFT (B, 512, T) complex)``: the mask applied to the
+        mixture's share ``X / N_SOURCES`` (module docstring, 7)."""
+        mask = self.predict_mask(mixture_stft, visual)
+        return mask, apply_mask(mask, mixture_stft / N_SOURCES)
+
     def forward_spectrogram(self, mixture: torch.Tensor, visual: torch.Tensor | None = None
                             ) -> dict[str, torch.Tensor]:
-        """Internals of one forward: ``mixture_stft`` ``(B, 512, 256)`` complex, ``mask``
-        ``(B, 2, 256, 256)``, ``estimate_stft`` ``(B, 512, 256)`` complex, ``estimate`` ``(B, N)``."""
+        """Internals of one forward: ``mixture_stft`` ``X`` ``(B, 512, 256)`` complex, ``mask``
+        ``(B, 2, 256, 256)``, ``estimate_stft`` ``(B, 512, 256)`` complex (= mask ∘ X / 2),
+        ``estimate`` ``(B, N)``."""
         if mixture.ndim != 2:
             raise ValueError(f"mixture must be (B, {CHUNK_SAMPLES}), got {tuple(mixture.shape)}")
         mixture_stft = stft(mixture)
-        mask = self.predict_mask(mixture_stft, visual)
-        estimate_stft = apply_mask(mask, mixture_stft)
+        mask, estimate_stft = self.separate_stft(mixture_stft, visual)
         return {"mixture_stft": mixture_stft, "mask": mask, "estimate_stft": estimate_stft,
                 "estimate": istft(estimate_stft, mixture.shape[-1])}
 
@@ -390,33 +434,3 @@ class VoViT(nn.Module):
 def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
-
-def strip_reference_prefix(state_dict: dict) -> dict:
-    """Drop whatever precedes ``graph_net.``/``audio_network.`` in an official checkpoint's keys.
-
-    The released singing-voice file stores the network under a wrapper attribute (e.g. ``module.``
-    from DataParallel, or the wrapper's own attribute name); the key *after* that prefix is what
-    ``VoViT(make_config("face", "vovit")).state_dict()`` uses.
-    """
-    anchor = next((k for k in state_dict if k.endswith("graph_net.A")), None)
-    if anchor is None:
-        raise KeyError("no '...graph_net.A' key: this is not a VoViT singing-voice state dict")
-    prefix = anchor[:-len("graph_net.A")]
-    return {k[len(prefix):]: v for k, v in state_dict.items() if k.startswith(prefix)}
-
-
-def load_reference_weights(path: str, map_location: str = "cpu") -> VoViT:
-    """Build the published network (vovit preset, face, no cross-modal block) and load the official
-    singing-voice weights with ``strict=True`` (prefix stripped by ``strip_reference_prefix``).
-
-    ``torch.load(..., weights_only=True)``; a file that wraps the state dict (``{"state_dict": ...}``
-    or ``{"model": ...}``) is unwrapped first.
-    """
-    raw = torch.load(path, map_location=map_location, weights_only=True)
-    for key in ("state_dict", "model", "model_state_dict"):
-        if isinstance(raw, dict) and isinstance(raw.get(key), dict):
-            raw = raw[key]
-            break
-    model = VoViT(make_config("face", "vovit", cross_modal=False))
-    model.load_state_dict(strip_reference_prefix(raw), strict=True)
-    return model

@@ -8,6 +8,7 @@ Tests must not modify these trees; copy what they change (``copy_tree``).
 """
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -78,3 +79,12 @@ def posed_demo_dataset(demo_dataset, tmp_path_factory) -> Path:
     # skipped songs (null fps, moving camera) are not failures: the CLI must exit 0 on the demo
     run_cli("pose_estimation.main", "--pose", "--post", "--dataset_path", str(out), check=True)
     return out
+
+
+def load_script(path: Path):
+    """Import a script that is not a package module (e.g. ``benchmarks/<name>.py``) from its path,
+    so tests can call the functions that render its figures into the README."""
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -162,7 +162,10 @@ def render_song(song: SongInfo, dataset_path: Path, options: RenderOptions) -> s
     figure_path = song_dir / FIGURE_NAME
     inputs = [video.path] + overlay_input_paths(song_dir, song.layout or (), options.features,
                                                 options.add_audio)
-    if is_up_to_date([out_path], inputs, options.force):
+    # drawn again for other drawing options or a corrected layout (the re-run rule's settings)
+    settings = {"features": options.features, "add_audio": options.add_audio,
+                "score_threshold": options.threshold, "layout": list(song.layout or ())}
+    if is_up_to_date([out_path], inputs, options.force, settings):
         return UP_TO_DATE
     inputs_before = snapshot(inputs)
 
@@ -195,7 +198,7 @@ def render_song(song: SongInfo, dataset_path: Path, options: RenderOptions) -> s
             log.info("%s: wrote %s", song.key, figure_path)
         else:
             log.warning("%s: no features, no %s", song.key, FIGURE_NAME)
-    record_inputs([out_path], inputs_before)
+    record_inputs([out_path], inputs_before, settings)
     return None
 
 

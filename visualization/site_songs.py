@@ -311,10 +311,11 @@ def attention_section(ctx: Context, song: SongInfo, model: str, n_chunks: int
     section = Section(f"attention · {model}", status)
     if records is not None:
         section.numbers = [("chunks", f"{len(records)} of {n_chunks}")]
-        coverage = [finite(dig(r, "coverage")) for r in records]
-        if any(c is not None for c in coverage):    # per-chunk share of frames present
+        # per chunk, the share of video steps with keypoints (docs/CONTRACTS.md, attention)
+        coverage = [finite(dig(r, "video_coverage")) for r in records]
+        if any(c is not None for c in coverage):
             section.numbers += summarise_coverage([c for c in coverage if c is not None],
-                                                  "coverage per chunk")
+                                                  "video coverage per chunk")
         section.figures = [Figure(f"cross-modal attention ({model})", figure)] if figure.exists() \
             else []
         section.links = [Link(scores_path.name, scores_path)]

@@ -16,8 +16,10 @@ from attention_analysis import checkpoints, pipeline
 from attention_analysis.attention_analysis import main
 from attention_analysis.checkpoints import CheckpointInfo, NoCrossModalBlock
 from attention_analysis.weights import rows_sum_to_one, step_presence, summarise_attention
+from separation.conventions import PROJECT
 
 from conftest import REPO_ROOT, run_cli
+from crafted_inputs import PAYLOADS
 
 T_AUDIO, HOP, T_VIDEO, JOINTS = 16, 32, 10, 68
 
@@ -123,13 +125,15 @@ def toy_dataset(tmp_path, monkeypatch):
     (root / "A" / "s1" / "vocal" / "audio_features.json").write_text(json.dumps(features))
     calls = []
 
-    def fake_chunks(song_dir, song, instrument, visual_kind):
+    def fake_chunks(song_dir, song, instrument, visual_kind, conventions):
+        assert conventions == PROJECT
         calls.append(song.key)
         return toy_chunks(3, seed=len(calls))
 
     monkeypatch.setattr(checkpoints, "load_attention_model", lambda model, ckpt, device:
                         checkpoints.LoadedModel(TinyCrossAttention().eval(), Path("toy_xattn.pt"),
-                                                visual_kind="face", instrument="vocal"))
+                                                visual_kind="face", instrument="vocal",
+                                                meta={"conventions": PROJECT}))
     monkeypatch.setattr(pipeline, "load_song_chunks", fake_chunks)
     return root, calls
 
@@ -148,7 +152,7 @@ def test_attention_json_has_the_published_shape(toy_dataset, capsys):
     info = json.loads((root / "results" / "attention_scores_vocal_info.json").read_text())
     assert info["rows_sum_to_one"] is True and info["T_audio"] == T_AUDIO
     assert "1/T_video" in info["note"]
-    figures = sorted(p.name for p in (root / "results" / "attention_figures_vocal").iterdir())
+    figures = sorted(p.name for p in (root / "results" / "attention_figures_vocal").glob("*.png"))
     assert figures == ["A_s1.png", "A_s2.png"]
     assert "attention figures:" in capsys.readouterr().out
     calls.clear()
@@ -156,6 +160,28 @@ def test_attention_json_has_the_published_shape(toy_dataset, capsys):
     assert calls == []                                        # finished songs are not redone
     assert main(["--model", "vocal", "--dataset_path", str(root), "-a", "A", "-s", "s2", "-f"]) == 0
     assert calls == ["A/s2"]
+
+
+def test_a_song_whose_inputs_changed_is_redone_without_force(toy_dataset):
+    """Issue 11, cause 11 for attention: new keypoints (post-processing redone) or new feature
+    files make that song's attention stale; the other song stays up to date."""
+    root, calls = toy_dataset
+    args = ["--model", "vocal", "--dataset_path", str(root), "-a", "A"]
+    keypoints = root / "A" / "s2" / "vocal" / "keypoints.npy"
+    keypoints.parent.mkdir(parents=True)
+    np.save(keypoints, np.zeros((30, 133, 2), np.float32))
+    assert main(args) == 0 and calls == ["A/s1", "A/s2"]
+    figure = root / "results" / "attention_figures_vocal" / "A_s2.png"
+    assert (figure.parent / ".A_s2.png.inputs.json").exists()
+    np.save(keypoints, np.ones((60, 133, 2), np.float32))      # post-processing was redone
+    calls.clear()
+    assert main(args) == 0 and calls == ["A/s2"]
+    features = root / "A" / "s1" / "vocal" / "audio_features.json"
+    features.write_text(json.dumps({"fps": 30.0, "features": {"rms": [0.2] * 120}}))
+    calls.clear()
+    assert main(args) == 0 and calls == ["A/s1"]
+    calls.clear()
+    assert main(args) == 0 and calls == []
 
 
 def test_failed_body_detection_is_skipped_unless_asked(toy_dataset, capsys):
@@ -208,6 +234,22 @@ def test_cli_error_for_a_checkpoint_without_the_block(tmp_path):
     assert result.returncode == 2
     assert "has no cross-modal attention block" in result.stderr
     assert "vocal_face_body_xattn_small.pt" in result.stderr
+
+
+@pytest.mark.parametrize("payload", PAYLOADS)
+def test_crafted_checkpoint_is_refused_by_name_and_never_runs(tmp_path, capsys, payload):
+    """Issue 11: a ``--checkpoint`` with a code payload is refused in one line (exit 2); the
+    payload never runs."""
+    marker = tmp_path / "payload_ran"
+    crafted = tmp_path / "crafted.pt"
+    torch.save({"state_dict": {"w": torch.zeros(2)}, "extra": payload(marker)}, crafted)
+    (tmp_path / "dataset_metadata.json").write_text(json.dumps({"A": {"s": SONG}}))
+    assert main(["--model", "vocal", "--checkpoint", str(crafted), "--dataset_path",
+                 str(tmp_path), "--device", "cpu"]) == 2
+    assert not marker.exists()
+    errors = [line for line in capsys.readouterr().err.splitlines() if "ERROR" in line]
+    assert len(errors) == 1 and f"{crafted} refused: it names " in errors[0]
+    assert "weights_only" not in errors[0]
 
 
 @pytest.fixture(scope="module")
@@ -319,6 +361,26 @@ def test_video_steps_without_keypoints_are_no_data():
     assert 50 <= (~steps[0]).sum() <= 54
 
 
+def test_video_steps_without_keypoints_are_drawn_as_no_data_not_zero(tmp_path, monkeypatch):
+    """Issue 14, "missing data is never a number", in the figure: null steps are gaps in the curve
+    on a grey band labelled "no data" (steps of 1 s: chunk 0 misses steps 1-2, chunk 1 step 2)."""
+    from attention_analysis import figures
+
+    records = [{"chunk": 0, "video_attention": [0.25, None, None, 0.25]},
+               {"chunk": 1, "video_attention": [0.5, 0.25, None, 0.25]}]
+    times, values = figures.timeline(records, "video_attention")
+    assert figures.no_data_spans(times, values) == [(1.0, 3.0), (6.0, 7.0)]
+    drawn = {}
+    monkeypatch.setattr(figures, "save_figure", lambda path, fig, dpi: drawn.setdefault("fig", fig))
+    figures.save_attention_figure(tmp_path / "a.png", records, "t", None, None)
+    axis = drawn["fig"].axes[0]
+    curve = axis.lines[0].get_ydata()
+    np.testing.assert_array_equal(np.isnan(curve), [0, 1, 1, 0, 1, 0, 0, 1, 0, 1])  # 1 = gap
+    bands = [(p.get_x(), p.get_x() + p.get_width()) for p in axis.patches]
+    assert bands == [(1.0, 3.0), (6.0, 7.0)]
+    assert "no keypoints (no data)" in [t.get_text() for t in axis.get_legend().get_texts()]
+
+
 def test_chunks_with_missing_frames_give_null_attention_there(tmp_path):
     from core.io import load_json, save_json
 
@@ -357,3 +419,15 @@ def test_cli_end_to_end_on_the_demo_data(posed_demo_dataset, tmp_path):
     assert len(list((results / "attention_figures_vocal").glob("*.png"))) == \
         sum(len(songs) for songs in scores.values())
     assert "attention figures:" in result.stdout
+
+
+def test_chunk_rms_puts_chunks_back_at_the_song_level():
+    """Chunks come at the model's input scale (each divided by its own peak): the RMS curve
+    multiplies the scale back, so a loud and a quiet chunk keep their 10× level ratio."""
+    tone = np.sin(2 * np.pi * 440 * np.arange(65535) / 16384).astype(np.float32)
+    chunks = [SimpleNamespace(index=0, target=tone, scale=1.0),
+              SimpleNamespace(index=1, target=tone, scale=0.1)]     # raw: 0.1 × tone
+    times, values = pipeline.chunk_rms(chunks)
+    first, second = values[times < 4.0], values[times >= 4.0]
+    assert np.median(first) == pytest.approx(1 / np.sqrt(2), rel=0.02)
+    assert np.median(second) == pytest.approx(0.1 * np.median(first), rel=1e-5)

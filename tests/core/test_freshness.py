@@ -72,3 +72,24 @@ def test_corrupt_record_falls_back_to_modification_times(tmp_path):
     assert is_up_to_date([out], [video])
     os.utime(video, ns=(3_000_000_000, 3_000_000_000))
     assert not is_up_to_date([out], [video])
+
+
+def test_settings_are_part_of_what_an_output_was_made_from(tmp_path):
+    """A stage whose result depends on options (saliency's integration steps, an evaluation's
+    baseline) records them: other settings, or a record made without settings, redo the work."""
+    checkpoint = touch(tmp_path / "model.pt", "w", 1_000_000_000)
+    out = touch(tmp_path / "A_s.json", "{}", 2_000_000_000)
+    record_inputs([out], [checkpoint], settings={"n_steps": 25, "baselines": ("mean_face", "zeros")})
+    assert is_up_to_date([out], [checkpoint], settings={"n_steps": 25,
+                                                        "baselines": ["mean_face", "zeros"]})
+    assert stale_reason([out], [checkpoint], {"n_steps": 50, "baselines": ["mean_face", "zeros"]}) \
+        == "settings changed since A_s.json was made"
+    assert is_up_to_date([out], [checkpoint])          # a stage that does not use settings
+    record_inputs([out], [checkpoint])                  # made by a version that recorded none
+    assert stale_reason([out], [checkpoint], {"n_steps": 25}) == \
+        "settings changed since A_s.json was made"
+    record_path([out]).unlink()                         # no record at all: settings unknown
+    assert stale_reason([out], [checkpoint], {"n_steps": 25}) == \
+        "no record of the settings A_s.json was made with"
+    checkpoint.unlink()                                 # ... and nothing to remake them from
+    assert is_up_to_date([out], [checkpoint], settings={"n_steps": 25})

@@ -10,6 +10,7 @@ import logging
 import os
 import subprocess
 import sys
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -82,6 +83,68 @@ def test_ray_summary_values_and_exit_code_equal_serial(ray_settings, caplog):
     node_lines = [r.getMessage() for r in caplog.records if "[on " in r.getMessage()]
     assert len(node_lines) == len(SONGS)
     assert all(line.split("[on ")[1].split("/")[0].count(".") == 3 for line in node_lines)
+
+
+def wait_for_marker(song: SongInfo, marker: Path):
+    """The first song waits until the stage's process has seen the second one finish."""
+    if song.song == "done":
+        deadline = time.monotonic() + 120
+        while not marker.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return Finished(marker.exists())
+    return Finished(True)
+
+
+def test_one_progress_bar_over_the_songs_advances_as_tasks_finish(ray_settings, monkeypatch,
+                                                                   tmp_path):
+    import core.log
+
+    bars, ticks = [], []
+
+    def recording_bar(iterable, desc, total=None, unit="it", leave=False):
+        bars.append((desc, total, unit))
+        for item in iterable:
+            ticks.append(desc)
+            yield item
+
+    monkeypatch.setattr(core.log, "progress", recording_bar)
+    marker = tmp_path / "second song finished"
+    seen_at_marker = []
+
+    def on_result(song, value):
+        if song.song == "fresh":            # the second song, done while the first still waits
+            seen_at_marker.append(len(ticks))
+            marker.touch()
+
+    summary = run_per_song("bar", SONGS[:2], lambda song: wait_for_marker(song, marker),
+                           settings=ray_settings, on_result=on_result)
+    # the first song (in song order) returned True: it finished only after the bar had advanced
+    # past the second, i.e. the bar follows tasks as they finish, not the song order
+    assert summary.values == {"Artist/done": True, "Artist/fresh": True}
+    assert bars == [("bar", 2, "song")] and len(ticks) == 2
+    assert seen_at_marker == [1]
+
+
+def modules_of_a_spawned_child(song: SongInfo, report: Path):
+    """Start a process as pose's MediaPipe pool does (multiprocessing, "spawn") and return
+    whether that child had Ray imported."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    child = context.Process(target=exec, args=(
+        f"import sys; open({str(report)!r}, 'w').write(str('ray' in sys.modules))",))
+    child.start()
+    child.join(120)
+    return Finished(report.read_text())
+
+
+def test_processes_spawned_by_a_song_do_not_import_ray(ray_settings, tmp_path):
+    # multiprocessing's spawn imports the parent's __main__ in the child: in a Ray worker that is
+    # Ray's default_worker.py, which imports Ray (a CPU second for each MediaPipe worker)
+    summary = run_per_song("spawn", SONGS[:1],
+                           lambda song: modules_of_a_spawned_child(song, tmp_path / "report"),
+                           progress_bar=False, settings=ray_settings)
+    assert summary.values == {"Artist/done": "False"}
 
 
 def report_threads(song: SongInfo):

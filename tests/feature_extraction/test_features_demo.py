@@ -74,6 +74,11 @@ def test_each_performer_correlates_most_with_their_own_stem(posed_demo_dataset, 
                          for p in song.instruments}
         chunks = aggregated[song.artist][song.song]
         assert {p: sum(c[p] for c in chunks.values()) for p in song.instruments} == own_published
+        # the published definitions the numbers rest on travel with them (README divergences)
+        motion = load_json(song.folder(root) / "vocal" / "motion_features.json")["settings"]
+        assert motion["motion_preprocessing"]["variant"] == "published"
+        assert motion["pose_post_processing"]["wall_art_rule"] == "published"
+        assert doc["settings"]["strong_window_features"] == "published"
         assert np.all([c["total"] == sum(c[p] for p in song.instruments) for c in chunks.values()])
     assert checked >= 3
     assert result.returncode == 0, result.stderr[-3000:]

@@ -33,21 +33,29 @@ def aggregate_path(root):
 
 
 def test_corrupt_keypoints_and_a_bad_entry_fail_only_their_song(tmp_path, capsys):
-    """Causes 13 and 14: random bytes in keypoints.npy, ``fps: "30"`` in one entry."""
+    """Causes 3, 13 and 14: random bytes in keypoints.npy, ``fps: "30"`` in one entry, an artist
+    ``..`` whose song folder would be outside the dataset (a copy of a real song waits there)."""
+    import shutil
+
     root = two_songs(tmp_path)
     bad = root / ARTIST / "One" / "violin" / "keypoints.npy"
     bad.write_bytes(np.random.default_rng(0).bytes(4000))
     metadata = load_json(root / "dataset_metadata.json")
     metadata[ARTIST]["Three"] = {**metadata[ARTIST]["Two"], "fps": "30"}
+    metadata[".."] = {"escape": metadata[ARTIST]["Two"]}
     save_json(root / "dataset_metadata.json", metadata)
+    shutil.copytree(root / ARTIST / "Two", tmp_path / "escape")     # what "../escape" would reach
     assert main(["--extract", "motion", "--dataset_path", str(root)]) == 1
     err = capsys.readouterr().err
     failed = sorted(line.split("FAILED  ")[1] for line in err.splitlines() if "FAILED" in line)
-    assert len(failed) == 2
-    assert failed[0].startswith(f"Synth Artist/One: SongDataError: violin general motion: {bad} is "
+    assert len(failed) == 3
+    assert failed[0] == ("../escape: bad entry in dataset_metadata.json: artist name '..' would "
+                         "leave its folder")
+    assert failed[1].startswith(f"Synth Artist/One: SongDataError: violin general motion: {bad} is "
                                 f"not a readable .npy array: ")
-    assert failed[1] == ("Synth Artist/Three: bad entry in dataset_metadata.json: fps must be a "
+    assert failed[2] == ("Synth Artist/Three: bad entry in dataset_metadata.json: fps must be a "
                          "positive number or null, got '30'")
+    assert not list((tmp_path / "escape").rglob("*_features.json"))
     assert (root / ARTIST / "Two" / "violin" / "motion_features.json").exists()
     assert (root / ARTIST / "One" / "vocal" / "motion_features.json").exists()
 
@@ -89,6 +97,28 @@ def test_changed_inputs_are_redone_and_unchanged_ones_are_not(tmp_path, capsys):
     assert main(args) == 0                                   # and now everything is current
     assert {name: path.stat().st_mtime_ns for name, path in watched.items()} == after
     assert "already up to date" in capsys.readouterr().err
+
+
+def test_files_made_with_other_options_are_redone_without_force(tmp_path, capsys):
+    """Cause 11 for options: ``--motion-prep robust`` (or another ``-ct``) after a published run
+    must not call the published numbers "up to date"; files the option does not touch stay."""
+    root = make_dataset(tmp_path / "data", seconds=3.0)
+    song_dir = root / ARTIST / "Synth Song"
+    motion = song_dir / "violin" / "motion_features.json"
+    audio = song_dir / "violin" / "audio_features.json"
+    args = ["--extract", "both", "--dataset_path", str(root)]
+    assert main(args) == 0
+    audio_made = audio.stat().st_mtime_ns
+    assert load_json(motion)["settings"]["motion_preprocessing"]["variant"] == "published"
+    assert main(args + ["--motion-prep", "robust"]) == 0
+    assert load_json(motion)["settings"]["motion_preprocessing"]["variant"] == "robust"
+    assert audio.stat().st_mtime_ns == audio_made
+    capsys.readouterr()
+    assert main(args + ["--motion-prep", "robust"]) == 0
+    assert "0 done, 1 already up to date" in capsys.readouterr().err
+    assert main(args + ["--motion-prep", "robust", "-ct", "0.2"]) == 0
+    assert load_json(motion)["settings"]["score_threshold"] == 0.2
+    assert audio.stat().st_mtime_ns == audio_made
 
 
 def test_damaged_aggregate_is_named_and_force_rebuilds_it(tmp_path, capsys):

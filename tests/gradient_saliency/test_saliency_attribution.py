@@ -14,6 +14,7 @@ from gradient_saliency.objective import LOSS_SCALE, SeparationObjective
 from gradient_saliency.pipeline import SaliencyConfig, song_saliency
 from gradient_saliency.randomisation import reinitialised_copy
 from gradient_saliency.summary import keypoint_importance
+from separation.conventions import PROJECT
 
 from saliency_toy_models import (MOUTH_IDX, LinearPoseGate, MouthGainModel, SmoothAVModel,
                                  face_chunks, mouth_task)
@@ -170,7 +171,7 @@ def test_completeness_on_the_real_vovit_architecture():
     torch.manual_seed(0)
     model = VoViT(make_config("face", "small", audio_channels=8, time_dilations=(1, 2),
                               both_dilations=(1, 2))).eval()
-    mean_face = mean_face_in_model_space()
+    mean_face = mean_face_in_model_space(PROJECT)
     rng = np.random.default_rng(0)
     mixture = torch.as_tensor(rng.standard_normal((1, 65535)) * 0.1, dtype=torch.float32)
     target = mixture * 0.3
@@ -200,10 +201,11 @@ def test_model_randomisation_sanity_check_on_the_shipped_checkpoint(posed_demo_d
     from separation.checkpoint import load_checkpoint
     from separation.data import song_chunks
 
-    model, _ = load_checkpoint(SHIPPED_FACE, expect_visual="face")
+    model, meta = load_checkpoint(SHIPPED_FACE, expect_visual="face")
     song = next(s for s in load_metadata(posed_demo_dataset / "dataset_metadata.json")
                 if s.song == "Varnam Śrī")
-    chunk = song_chunks(song.folder(posed_demo_dataset), song, "vocal", "face")[0]
+    chunk = song_chunks(song.folder(posed_demo_dataset), song, "vocal", "face",
+                        conventions=meta["conventions"])[0]
     mixture, visual, target = (torch.as_tensor(x)[None] for x in (chunk.mixture, chunk.visual,
                                                                    chunk.target))
 
@@ -232,14 +234,15 @@ def test_relative_convergence_delta_on_the_shipped_checkpoint_and_a_demo_chunk(p
     from separation.checkpoint import load_checkpoint
     from separation.data import song_chunks
 
-    model, _ = load_checkpoint(SHIPPED_FACE, expect_visual="face")
+    model, meta = load_checkpoint(SHIPPED_FACE, expect_visual="face")
     song = next(s for s in load_metadata(posed_demo_dataset / "dataset_metadata.json")
                 if s.song == "Varnam Śrī")
-    chunk = song_chunks(song.folder(posed_demo_dataset), song, "vocal", "face")[0]
+    chunk = song_chunks(song.folder(posed_demo_dataset), song, "vocal", "face",
+                        conventions=meta["conventions"])[0]
 
     def run(**config):
         result = song_saliency(model, "face", [chunk], SaliencyConfig(**config),
-                               mean_face=mean_face_in_model_space(), show_progress=False)
+                               mean_face=mean_face_in_model_space(PROJECT), show_progress=False)
         return result["per_chunk"][0], result["convergence_delta"]
 
     coarse, _ = run(n_steps=5)

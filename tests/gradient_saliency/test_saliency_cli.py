@@ -12,8 +12,10 @@ from core.dataset import SongDataError
 from core.face import load_mean_face
 from gradient_saliency import cli, models
 from gradient_saliency.models import LoadedModel
+from separation.conventions import PROJECT
 
 from conftest import REPO_ROOT, run_cli
+from crafted_inputs import PAYLOADS
 from saliency_toy_models import MOUTH_IDX, MouthGainModel, face_chunks
 
 SONG = {"layout": ["violin", "vocal", "mridangam"], "moving_camera": False, "fps": 30.0,
@@ -30,7 +32,8 @@ def toy_dataset(tmp_path, monkeypatch):
     (root / "dataset_metadata.json").write_text(json.dumps(metadata))
     calls: list[str] = []
 
-    def fake_chunks(song_dir, song, instrument, visual_kind):
+    def fake_chunks(song_dir, song, instrument, visual_kind, conventions):
+        assert conventions == PROJECT
         calls.append(song.key)
         assert instrument == "vocal" and visual_kind == "face"
         if song.song == "bad":
@@ -38,7 +41,7 @@ def toy_dataset(tmp_path, monkeypatch):
         return face_chunks(3, samples=512, seed=len(song.song) + ord(song.song[-1]))
 
     monkeypatch.setattr(models, "load_model", lambda name, checkpoint, device: LoadedModel(
-        MouthGainModel(), Path("toy.pt"), "face", "vocal"))
+        MouthGainModel(), Path("toy.pt"), "face", "vocal", {"conventions": PROJECT}))
     monkeypatch.setattr(models, "load_song_chunks", fake_chunks)
     monkeypatch.setattr(models, "mean_face_in_model_space", lambda loaded=None: torch.as_tensor(
         load_mean_face().T, dtype=torch.float32))
@@ -54,8 +57,9 @@ def test_run_writes_songs_average_and_figures_and_isolates_failures(toy_dataset,
     root, calls = toy_dataset
     assert _run(root) == 1                                   # B/bad failed, the others went on
     out_dir = root / "results" / "integrated_gradients_all_face"
-    assert sorted(p.name for p in out_dir.glob("*.json")) == ["A_s1.json", "A_s2.json",
-                                                              "_average.json"]
+    assert sorted(p.name for p in out_dir.glob("*.json")) == [
+        ".A_s1.json.inputs.json", ".A_s2.json.inputs.json",    # the re-run rule's records
+        "A_s1.json", "A_s2.json", "_average.json"]
     song = json.loads((out_dir / "A_s1.json").read_text())
     assert song["chunks"] == [0, 1, 2] and song["instrument"] == "vocal"
     assert len(song["keypoint_importance"]["face"]) == 68 and 0.0 <= song["audio_share"] <= 1.0
@@ -85,24 +89,63 @@ def test_run_writes_songs_average_and_figures_and_isolates_failures(toy_dataset,
     assert not np.allclose(fresh["keypoint_importance"]["face"], song["keypoint_importance"]["face"])
 
 
+def test_stale_results_are_redone_and_current_ones_kept(toy_dataset):
+    """Issue 11, cause 11 for saliency: a result is kept only while it was made from the song's
+    files as they are now and with the same settings; existing outputs alone prove nothing."""
+    root, calls = toy_dataset
+    keypoints = root / "A" / "s2" / "vocal" / "keypoints.npy"
+    keypoints.parent.mkdir(parents=True)
+    np.save(keypoints, np.zeros((30, 133, 2), np.float32))
+    assert _run(root, "-a", "A") == 0 and calls == ["A/s1", "A/s2"]
+    out_dir = root / "results" / "integrated_gradients_all_face"
+    record = json.loads((out_dir / ".A_s2.json.inputs.json").read_text())
+    assert list(record["inputs"]) == ["../../A/s2/vocal/keypoints.npy"]
+    assert record["settings"]["config"]["n_steps"] == 4
+    calls.clear()
+    assert _run(root, "-a", "A") == 0 and calls == []                 # nothing changed
+    np.save(keypoints, np.ones((60, 133, 2), np.float32))             # post-processing redone
+    assert _run(root, "-a", "A") == 0 and calls == ["A/s2"]
+    calls.clear()
+    assert cli.main("integrated_gradients", ["--model", "face", "--dataset_path", str(root),
+                                             "--num_steps", "6", "--device", "cpu", "-a", "A"]) == 0
+    assert calls == ["A/s1", "A/s2"]                                  # other steps: all redone
+    assert json.loads((out_dir / "A_s1.json").read_text())["config"]["n_steps"] == 6
+    calls.clear()
+    assert cli.main("integrated_gradients", ["--model", "face", "--dataset_path", str(root),
+                                             "--num_steps", "6", "--device", "cpu", "-a", "A",
+                                             "--internal_batch_size", "2"]) == 0
+    assert calls == []                             # batching the same steps differently: kept
+
+
 def test_correlation_filter_run_attributes_exactly_the_selected_chunks(toy_dataset):
-    root, _ = toy_dataset
+    root, calls = toy_dataset
     assert _run(root, "--correlation-filter-top") == 2       # no counts yet: a clear whole-run error
-    counts = {"A": {"s1": {"0": {"vocal": 1, "total": 1}, "1": {"vocal": 7, "total": 7},
+    rule = {"strong_window_features": "published", "audio_features": ["rms", "onset_env"]}
+    counts = {"_settings": rule,
+              "A": {"s1": {"0": {"vocal": 1, "total": 1}, "1": {"vocal": 7, "total": 7},
                            "2": {"vocal": 3, "total": 3}},
                     "s2": {"0": {"vocal": 9, "total": 9}, "1": {"vocal": 0, "total": 0},
                            "2": {"vocal": 2, "total": 2}}}}
-    (root / "results" / "correlation").mkdir(parents=True)
-    (root / "results" / "correlation" / "aggregated_strong_windows.json").write_text(json.dumps(counts))
-    assert _run(root, "-a", "A", "--correlation-filter-top", "--correlation-filter-percentage",
-                "0.5") == 0
+    aggregate = root / "results" / "correlation" / "aggregated_strong_windows.json"
+    aggregate.parent.mkdir(parents=True)
+    aggregate.write_text(json.dumps(counts))
+    top_half = ["-a", "A", "--correlation-filter-top", "--correlation-filter-percentage", "0.5"]
+    assert _run(root, *top_half) == 0
     out_dir = root / "results" / "integrated_gradients_top_0.5_face"
-    assert json.loads((out_dir / "A_s1.json").read_text())["chunks"] == [1, 2]
+    first = json.loads((out_dir / "A_s1.json").read_text())
+    assert first["chunks"] == [1, 2]
+    assert first["correlation_filter"]["strong_window_counts"] == rule    # how the counts were made
     assert json.loads((out_dir / "A_s2.json").read_text())["chunks"] == [0]
+    # recounted strong windows select other chunks of s1: s1 is redone, s2 (same chunk) is not
+    counts["A"]["s1"]["0"] = {"vocal": 8, "total": 8}
+    aggregate.write_text(json.dumps(counts))
+    calls.clear()
+    assert _run(root, *top_half) == 0 and calls == ["A/s1"]
+    assert json.loads((out_dir / "A_s1.json").read_text())["chunks"] == [0, 1]
     assert _run(root, "-a", "A", "--correlation-filter-bottom", "--correlation-filter-percentage",
                 "0.2") == 0                                  # k = 1: chunk 1 of s2 (count 0)
     out_dir = root / "results" / "integrated_gradients_bottom_0.2_face"
-    assert sorted(p.name for p in out_dir.glob("*.json")) == ["A_s2.json", "_average.json"]
+    assert sorted(p.name for p in out_dir.glob("[!.]*.json")) == ["A_s2.json", "_average.json"]
     assert json.loads((out_dir / "A_s2.json").read_text())["chunks"] == [1]
 
 
@@ -174,3 +217,19 @@ def test_run_prints_the_convergence_and_skips_failed_body_detection(toy_dataset,
     assert song["coverage"] == {"face": 1.0} and song["include_incorrect_body_detection"] is False
     assert _run(root, "-a", "A", "--include-incorrect-body-detection") == 0
     assert "A/s2" in calls and (out_dir / "A_s2.json").exists()
+
+
+@pytest.mark.parametrize("payload", PAYLOADS)
+def test_crafted_checkpoint_is_refused_by_name_and_never_runs(tmp_path, capsys, payload):
+    """Issue 11: ``--checkpoint`` is a file a user can point at; a torch file with a code payload
+    is refused in one line (exit 2) and its payload never runs."""
+    marker = tmp_path / "payload_ran"
+    crafted = tmp_path / "crafted.pt"
+    torch.save({"state_dict": {"w": torch.zeros(2)}, "extra": payload(marker)}, crafted)
+    (tmp_path / "dataset_metadata.json").write_text(json.dumps({"A": {"s": SONG}}))
+    assert cli.main("integrated_gradients", ["--model", "face", "--checkpoint", str(crafted),
+                                             "--dataset_path", str(tmp_path), "--device", "cpu"]) == 2
+    assert not marker.exists()
+    errors = [line for line in capsys.readouterr().err.splitlines() if "ERROR" in line]
+    assert len(errors) == 1 and f"{crafted} refused: it names " in errors[0]
+    assert "weights_only" not in errors[0]

@@ -245,6 +245,31 @@ def test_post_redoes_when_the_pose_file_was_redone(posed_dataset, capsys):
     assert np.load(song_dir / "vocal" / "face_keypoints.npy").shape[0] == 60
 
 
+def test_post_redoes_for_another_wall_art_rule_or_a_corrected_layout(posed_dataset, capsys):
+    """Cause 11 for settings, and cause 6's consequence: keypoints made with another wall-art rule,
+    or under a layout the metadata has since corrected (same instruments, other order), are stale;
+    a re-run must not leave each performer's keypoints under another instrument's name."""
+    song_dir = posed_dataset / "A" / "s1"
+    args = ["--post", "-s", "s1", "--dataset_path", str(posed_dataset)]
+    assert pose_main.main(args) == 0
+    capsys.readouterr()
+    assert pose_main.main(args + ["--wall-art-rule", "top_quarter"]) == 0
+    assert "outputs exist" not in capsys.readouterr().err
+    info = json.loads((song_dir / "vocal" / "pose_info.json").read_text())
+    assert info["settings"]["post_processing"]["wall_art_rule"] == "top_quarter"
+    assert np.nanmean(np.load(song_dir / "vocal" / "keypoints.npy")[:, :, 0]) == \
+        pytest.approx(640, abs=60)                                # the middle performer
+    meta = json.loads((posed_dataset / "dataset_metadata.json").read_text())
+    meta["A"]["s1"]["layout"] = ["mridangam", "violin", "vocal"]  # the metadata was corrected
+    (posed_dataset / "dataset_metadata.json").write_text(json.dumps(meta))
+    assert pose_main.main(args + ["--wall-art-rule", "top_quarter"]) == 0
+    assert "outputs exist" not in capsys.readouterr().err
+    assert np.nanmean(np.load(song_dir / "vocal" / "keypoints.npy")[:, :, 0]) == \
+        pytest.approx(1030, abs=60)                               # now the rightmost one
+    assert pose_main.main(args + ["--wall-art-rule", "top_quarter"]) == 0
+    assert "A/s1: outputs exist, skipping" in capsys.readouterr().err
+
+
 def test_pose_redoes_a_changed_video_and_names_a_truncated_one(tmp_path):
     """Issue 11, causes 10 and 11 at the stage level (real decoding, a backend double that finds
     nobody): a replaced video is re-posed, a truncated one is a named error and writes nothing."""

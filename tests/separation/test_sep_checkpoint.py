@@ -47,3 +47,22 @@ def test_unreadable_and_foreign_files_are_named(tmp_path):
     torch.save({"state_dict": {}}, foreign)
     with pytest.raises(ValueError, match="foreign.pt is not a separation.vovit/1 file"):
         load_checkpoint(foreign)
+
+
+def test_a_checkpoint_of_an_older_architecture_is_refused_by_version(tmp_path):
+    """Version 1 (no ``architecture_version`` key) had the same keys and shapes but another function:
+    loading it must fail with both versions named, not give silently wrong output."""
+    from separation.checkpoint import ArchitectureVersionError, read_checkpoint
+    from separation.vovit import ARCHITECTURE_VERSION
+
+    path = save_checkpoint(tmp_path / "new.pt", VoViT(tiny_config("face")), instrument="vocal")
+    assert read_checkpoint(path)["architecture_version"] == ARCHITECTURE_VERSION
+    old = read_checkpoint(path)
+    del old["architecture_version"]
+    torch.save(old, tmp_path / "old.pt")
+    with pytest.raises(ArchitectureVersionError,
+                       match=rf"old.pt was trained on separation architecture version 1, this code "
+                             rf"computes version {ARCHITECTURE_VERSION}"):
+        load_checkpoint(tmp_path / "old.pt")
+    # Its extras (song split) stay readable without building the model.
+    assert read_checkpoint(tmp_path / "old.pt")["extra"]["instrument"] == "vocal"

@@ -18,7 +18,7 @@ from separation.vovit import VoViT
 from sep_synthetic import synthetic_dataset, tiny_config  # noqa: F401 (fixture)
 
 CHECKPOINTS = Path(__file__).resolve().parents[2] / "separation" / "checkpoints"
-SHIPPED = ("vocal_face_small", "violin_body_small", "vocal_face_body_xattn_small")
+SHIPPED = ("vocal_none_small", "vocal_face_small", "vocal_face_body_xattn_small")
 
 
 def run_main_in_process(capsys, *argv: str) -> tuple[int, str, str]:

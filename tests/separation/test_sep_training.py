@@ -7,6 +7,7 @@ import torch
 
 from core.metadata import load_metadata
 from separation.checkpoint import load_checkpoint
+from separation.conventions import PROJECT
 from separation.training import (CropSampler, TrainOptions, collect_songs, resume_path,
                                  split_songs, train)
 
@@ -34,11 +35,17 @@ def test_crops_are_windows_of_the_song(synthetic_dataset):
     assert song.usable_start_frames().tolist() == list(range(126))
     sampler = CropSampler([song], np.random.default_rng(0))
     chunk = sampler.sample()
+    # at the model's input scale (PROJECT: chunk_peak): the window divided by its own peak
     starts = [k for k in range(126)
-              if np.array_equal(song.mixture[song.start_sample(k):song.start_sample(k) + 65535],
-                                chunk.mixture)]
+              if np.allclose(song.mixture[song.start_sample(k):song.start_sample(k) + 65535],
+                             chunk.mixture * chunk.scale, rtol=0, atol=1e-6)]
     assert len(starts) == 1
+    assert np.abs(chunk.mixture).max() == pytest.approx(1.0, rel=1e-6)
     assert np.array_equal(chunk.visual_mask, song.visual_mask[starts[0]:starts[0] + 100])
+    # a remixed example is a new chunk: its mixture is at peak 1 too, the target scaled with it
+    mixtures, _, _ = CropSampler([song, by_song["Art/Song Two"]],
+                                 np.random.default_rng(1)).batch(6, remix_probability=1.0)
+    np.testing.assert_allclose(np.abs(mixtures).max(axis=1), 1.0, rtol=1e-6)
 
 
 @pytest.mark.slow
@@ -53,6 +60,7 @@ def test_training_writes_checkpoints_and_resumes(synthetic_dataset, tmp_path):
     _, meta = load_checkpoint(out)
     assert [h["step"] for h in meta["history"]] == [1]
     assert meta["train_songs"] == ["Art/Song One"] and meta["val_songs"] == ["Art/Song Two"]
+    assert meta["conventions"] == PROJECT
     assert np.isfinite(meta["history"][0]["sdr"])
 
     opts.max_minutes = None

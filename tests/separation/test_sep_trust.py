@@ -14,6 +14,7 @@ import torch
 from crafted_inputs import PAYLOADS, TouchPayload
 from sep_synthetic import SR, synthetic_dataset, tiny_config  # noqa: F401 (fixture)
 from separation.checkpoint import FORMAT, save_checkpoint
+from separation.conventions import PROJECT
 from separation.vovit import CHUNK_SAMPLES, VoViT
 
 
@@ -139,10 +140,12 @@ def test_a_four_second_hop_covers_every_sample_and_a_longer_one_is_refused():
     model = VoViT(tiny_config("none")).eval()
     mixture = np.random.default_rng(0).normal(0, 0.1, 3 * CHUNK_SAMPLES + 1000).astype(np.float32)
     assert hop_samples(4.0) == CHUNK_SAMPLES and hop_samples(2.0) == 32768
-    estimate = separate_song(model, mixture, None, None, torch.device("cpu"), hop=hop_samples(4.0))
+    estimate = separate_song(model, mixture, None, None, torch.device("cpu"), hop=hop_samples(4.0),
+                             conventions=PROJECT)
     assert estimate.shape == mixture.shape and np.isfinite(estimate).all()
     with pytest.raises(ValueError, match="every sample is covered"):
-        separate_song(model, mixture, None, None, torch.device("cpu"), hop=CHUNK_SAMPLES + 1)
+        separate_song(model, mixture, None, None, torch.device("cpu"), hop=CHUNK_SAMPLES + 1,
+                      conventions=PROJECT)
     for bad in (0.0, -1.0, 4.001, math.nan, math.inf, 1e-6):
         with pytest.raises(ValueError):
             hop_samples(bad)
@@ -218,3 +221,32 @@ def test_separated_audio_is_redone_when_a_stem_changes(synthetic_dataset, tmp_pa
     sf.write(stem, 0.5 * wave, sr)
     code, err = run_main(capsys, *args)
     assert code == 0 and "separate[face_small/vocal]: 1 done, 1 already up to date" in err
+
+
+def test_evaluation_is_redone_when_the_checkpoint_a_stem_or_the_baseline_changes(
+        synthetic_dataset, tmp_path, capsys):
+    """Cause 11 for evaluation: a retrained checkpoint (same path), a replaced stem or another
+    baseline make the stored SDRs stale; unchanged ones are kept."""
+    checkpoint = tiny_checkpoint(tmp_path / "m.pt")
+    torch.manual_seed(1)
+    baseline = save_checkpoint(tmp_path / "none.pt", VoViT(tiny_config("none")).eval(),
+                               instrument="vocal")
+    args = ["evaluate", "--dataset_path", str(synthetic_dataset), "--checkpoint", str(checkpoint)]
+    stage = "evaluate[face_small/vocal]"
+    assert run_main(capsys, *args)[0] == 0
+    code, err = run_main(capsys, *args)
+    assert code == 0 and f"{stage}: 0 done, 2 already up to date" in err
+    torch.manual_seed(2)                                      # retrained under the same name
+    save_checkpoint(checkpoint, VoViT(tiny_config("face")).eval(), instrument="vocal")
+    code, err = run_main(capsys, *args)
+    assert code == 0 and f"{stage}: 2 done, 0 already up to date" in err
+    stem = synthetic_dataset / "Art" / "Song Two" / "vocal_close.wav"
+    wave, sr = sf.read(stem)
+    sf.write(stem, 0.5 * wave, sr)
+    code, err = run_main(capsys, *args)
+    assert code == 0 and f"{stage}: 1 done, 1 already up to date" in err
+    code, err = run_main(capsys, *args, "--baseline", str(baseline))
+    assert code == 0 and f"{stage}: 2 done, 0 already up to date" in err
+    record = json.loads((synthetic_dataset / "Art" / "Song Two" / "vocal" /
+                         "separation_eval_face_small.json").read_text())
+    assert record["baseline"] == str(baseline) and record["chunks"][0]["baseline_sdr"] is not None

@@ -9,7 +9,7 @@ import torch
 
 from separation.stgcn import hop_distances, spatial_adjacency
 from separation.vovit import (CHUNK_SAMPLES, CHUNK_VIDEO_FRAMES, N_FRAMES, VoViT, apply_mask,
-                              count_parameters, istft, make_config, stft, strip_reference_prefix)
+                              count_parameters, istft, make_config, stft)
 
 from sep_synthetic import tiny_config
 
@@ -41,8 +41,12 @@ def test_vovit_face_state_dict_equals_reference_exactly():
     assert ours == reference                       # same keys, same shapes, same order
     assert count_parameters(model) == pytest.approx(26.7e6, rel=0.01)
     # An official file saved under a wrapper prefix loads strictly once the prefix is stripped.
+    from separation.official import official_state_dict
+
     wrapped = {f"module.{k}": v for k, v in model.state_dict().items()}
-    VoViT(make_config("face", "vovit")).load_state_dict(strip_reference_prefix(wrapped), strict=True)
+    kept, dropped = official_state_dict(wrapped, set(model.state_dict()))
+    assert dropped == []
+    VoViT(make_config("face", "vovit")).load_state_dict(kept, strict=True)
 
 
 @pytest.mark.parametrize("visual", ["face", "body", "face_body", "none"])
@@ -89,7 +93,8 @@ def test_model_applies_its_predicted_mask_to_the_mixture_stft():
     with torch.no_grad():
         out = model.forward_spectrogram(mixture, vis)
     up = out["mask"].repeat_interleave(2, dim=2)
-    expected = torch.complex(up[:, 0], up[:, 1]) * out["mixture_stft"]
+    # VoViT's convention: the mask (2 × logits) multiplies the mixture's share X / 2 (n_sources).
+    expected = torch.complex(up[:, 0], up[:, 1]) * out["mixture_stft"] / 2
     assert torch.allclose(out["estimate_stft"], expected)
 
 
@@ -112,10 +117,21 @@ def test_graph_partitions():
     assert a.shape == (3, 68, 68)
     # Column sums of the three partitions together are 1 (A D^-1 normalisation).
     np.testing.assert_allclose(a.sum(axis=(0, 1)), np.ones(68), atol=1e-6)
-    # A[k, v, w]: input node v feeding output node w. Nose bridge 27-30 with centre 30: node 29 is
-    # farther from the centre than 30, so 29 -> 30 is in partition 1 and 30 -> 29 in partition 2.
-    assert a[1, 29, 30] > 0 and a[2, 30, 29] > 0 and a[2, 29, 30] == 0 and a[1, 30, 29] == 0
+    # VoViT's layout: centre 0, distances cut at max_hop 1 → 68 / 116 / 2 non-zeros; only 0 → 1 and
+    # 1 → 2 lead away from the centre (A[k, v, w]: input node v feeding output node w).
+    assert [int((a[k] != 0).sum()) for k in range(3)] == [68, 116, 2]
+    assert sorted(map(tuple, np.argwhere(a[2]).tolist())) == [(0, 1), (1, 2)]
+    assert a[1, 1, 0] > 0 and a[1, 2, 1] > 0 and a[1, 29, 30] > 0 and a[1, 30, 29] > 0
     assert list(hop_distances(4, [(0, 1), (1, 2)], [0])) == [0, 1, 2, np.inf]
+    assert list(hop_distances(4, [(0, 1), (1, 2)], [0], max_hop=1)) == [0, 1, np.inf, np.inf]
+    # body and face_body follow the same rules: each centre's neighbours lead away from it.
+    for visual, centres in (("body", (0,)), ("face_body", (0, 68))):
+        b = spatial_adjacency(visual)
+        np.testing.assert_allclose(b.sum(axis=(0, 1)), np.ones(b.shape[1]), atol=1e-6)
+        sources = {v for v, w in np.argwhere(b[2]).tolist()}
+        near = {c for c in centres} | {v for v, w in np.argwhere(b[1] + b[2]).tolist()
+                                       if w in centres}
+        assert sources <= near, (visual, sources - near)
     assert spatial_adjacency("face_body").shape == (3, 123, 123)
 
 
@@ -145,3 +161,27 @@ def test_tiny_model_overfits_one_batch():
         losses.append(loss.item())
     # Mean of the last three steps: one noisy Adam step must not decide the test.
     assert np.mean(losses[-3:]) < losses[0] / 5, losses
+
+
+def test_import_vovit_refuses_what_is_not_the_published_network(tmp_path, capsys):
+    """A file without the network, or with a parameter the network does not have: exit 2, one line
+    naming the file and the reason; nothing written."""
+    from separation.main import main
+    from separation.official import NotAVoViTFile, official_state_dict
+
+    out = tmp_path / "out.pt"
+    torch.save({"encoder.weight": torch.zeros(2)}, tmp_path / "other.pth")
+    assert main(["import-vovit", str(tmp_path / "other.pth"), "--instrument", "vocal",
+                 "--out", str(out)]) == 2
+    assert "other.pth: no '...graph_net.A' key" in capsys.readouterr().err and not out.exists()
+    expected = set(VoViT(make_config("face", "vovit")).state_dict())
+    with pytest.raises(NotAVoViTFile, match=r"1 key\(s\) the vovit/face network does not have"):
+        official_state_dict({"m.graph_net.A": torch.zeros(1), "m.graph_net.extra_head.weight":
+                             torch.zeros(1), "m.ap._window": torch.zeros(1)}, expected)
+    kept, dropped = official_state_dict({"graph_net.A": torch.zeros(1), "ap._window": torch.zeros(1),
+                                         "audio_processor.mel_fb": torch.zeros(1)}, expected)
+    assert list(kept) == ["graph_net.A"] and dropped == ["ap._window", "audio_processor.mel_fb"]
+    # keys outside the network's prefix are dropped (and listed) too
+    kept, dropped = official_state_dict({"net.graph_net.A": torch.zeros(1),
+                                         "optimizer_step": torch.zeros(1)}, expected)
+    assert list(kept) == ["graph_net.A"] and dropped == ["optimizer_step"]

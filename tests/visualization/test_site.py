@@ -193,8 +193,9 @@ def test_index_statuses_come_from_outputs_and_run_summaries(site, site_data):
     index = site / "index.html"
     header = re.findall(r"<th>(.*?)</th>", index.read_text(encoding="utf-8").split("</thead>")[0])
     columns = [re.sub(r"<br>.*", "", h).replace("<wbr>", "").strip() for h in header]
-    assert columns[:9] == ["song", "duration", "layout", "checks", "pose", "keypoints", "features",
-                           "correlation", "overlay video"]
+    # the headline strong-window share next to the song, before the (scrolling) stage columns
+    assert columns[:10] == ["song", "duration", "layout", "strong-window share", "checks", "pose",
+                            "keypoints", "features", "correlation", "overlay video"]
     assert "separation vocal · face_small" in columns
     assert "saliency integrated_gradients_all_face_body" in columns
     assert "attention vocal" in columns
@@ -235,10 +236,18 @@ def test_index_statuses_come_from_outputs_and_run_summaries(site, site_data):
     pairs = json.loads((site_data / ARTIST / SONG / "correlation" / "correlations.json")
                        .read_text(encoding="utf-8"))["pairs"]
     own = [p["strong_share"] for p in pairs if not p["control"] and p["strong_share"] is not None]
-    assert f"{100 * sum(own) / len(own):.1f}%" in cells(row_of(index, SONG))[-1]
-    # the benchmark has not been run here: "not run" with its command
+    assert f"{100 * sum(own) / len(own):.1f}%" in cell(SONG, "strong-window share")
+    # the separation benchmark: the committed JSON's table (its commit named), else "not run"
+    # with its command
     html = index.read_text(encoding="utf-8")
-    assert "separation benchmark: <code>make benchmark</code>" in html
+    from visualization.site import BENCHMARK_JSON
+    if BENCHMARK_JSON.is_file():
+        doc = json.loads(BENCHMARK_JSON.read_text(encoding="utf-8"))
+        section = html.split('id="benchmark"')[1].split("<h2")[0]
+        assert f"<code>{doc['git_commit']}</code>" in section
+        assert section.count("<h3>") == len(doc["scenes"])
+    else:
+        assert "separation benchmark: <code>make benchmark</code>" in html
 
 
 @pytest.mark.slow
@@ -258,6 +267,15 @@ def test_song_page_shows_chunk_scores_figures_and_json(site, site_data):
     saliency = json.loads((site_data / "results" / "integrated_gradients_all_face_body" /
                            f"{ARTIST}_{SONG}.json").read_text(encoding="utf-8"))
     assert f"{len(saliency['chunks'])} of 1" in html      # chunks attributed of the song's chunks
+    numbers = dict(re.findall(r"<dt>(.*?)</dt>\s*<dd>(.*?)</dd>", html))
+    assert set(saliency["coverage"]) == {"face", "body"}
+    for group, share in saliency["coverage"].items():        # share of keypoint entries present
+        assert numbers[f"coverage {group}"] == f"{100 * share:.1f}%"
+    attention = json.loads((site_data / "results" / "attention_scores_vocal.json")
+                           .read_text(encoding="utf-8"))[ARTIST][SONG]
+    (coverage,) = [chunk["video_coverage"] for chunk in attention]    # one 4-s chunk
+    assert numbers["video coverage per chunk"] == \
+        f"mean {100 * coverage:.1f}%, min {100 * coverage:.1f}% over 1"
     json_links = {unquote(a["href"]) for t, a in parse(page).tags
                   if t == "a" and a.get("href", "").endswith(".json")}
     assert any(link.endswith("vocal/separation_eval_face_small.json") for link in json_links)
@@ -454,10 +472,21 @@ def test_benchmark_table_renders_every_scene_and_model_with_cis(tmp_path):
     html = build_site(tmp_path, tmp_path / "results", tmp_path / "site",
                       benchmark_path=benchmark).read_text(encoding="utf-8")
     section = html.split('id="benchmark"')[1].split("<h2")[0]
-    assert section.count("<h3>") == 2 and "same_timbre</h3>" in section and "demo_mixed" in section
-    assert section.count("<tr><td>") == 3
-    assert "7.25 dB [6.50, 8.00]" in section and "3.12 dB [2.50, 3.75]" in section
-    assert "abc1234" in section and "make benchmark" not in section
+    assert re.findall(r"<h3>(.*?)</h3>", section) == ["same_timbre", "demo_mixed"]
+    rows = [cells(row) for row in re.findall(r"<tr><td>.*?</tr>", section)]
+    # model, SDR, SI-SDR, SI-SDR − audio-only (paired, with its own CI), steps, same timbre
+    assert rows == [
+        ["none", "7.25 dB [6.50, 8.00]", "6.88 dB [6.00, 7.50]", "—", "900", "yes"],
+        ["face_body", "7.25 dB [6.50, 8.00]", "6.88 dB [6.00, 7.50]", "3.12 dB [2.50, 3.75]",
+         "900", "yes"],
+        ["body", "7.25 dB [6.50, 8.00]", "6.88 dB [6.00, 7.50]", "3.12 dB [2.50, 3.75]", "900",
+         "no"]]
+    assert "abc1234" in section and "generator version 2" in section
+    assert "make benchmark" not in section
+    # the site's default is the JSON committed beside the checkpoints
+    from visualization.site import BENCHMARK_JSON
+
+    assert BENCHMARK_JSON == REPO_ROOT / "separation" / "checkpoints" / "separation_benchmark.json"
 
 
 @pytest.mark.parametrize("have, record, expected", [
@@ -553,3 +582,21 @@ def test_pages_load_in_headless_chromium_without_errors(site, tmp_path):
             path = browser.screenshot(shots / f"{name}.png")
             assert path.stat().st_size > 10_000
     print(f"screenshots: {shots}")
+
+
+def test_make_demo_ends_by_building_the_site_and_printing_its_index(tmp_path, capsys):
+    from visualization.site import main
+
+    makefile = (REPO_ROOT / "Makefile").read_text(encoding="utf-8")
+    recipe = makefile.split("\ndemo: setup\n", 1)[1].split("\n\n", 1)[0].splitlines()
+    stages = [line for line in recipe if "$(PY) -m " in line]
+    assert stages[-1].strip() == "$(DEMO_ENV) $(PY) -m visualization.site"
+    song_dir = tmp_path / "A" / "s"
+    song_dir.mkdir(parents=True)
+    sf.write(song_dir / "mixture.wav", np.zeros(4000), 1000)
+    (tmp_path / "dataset_metadata.json").write_text(json.dumps(
+        {"A": {"s": {"layout": ["vocal"], "fps": 30, "duration": 4.0}}}), encoding="utf-8")
+    assert run_in_process(main, "--dataset_path", str(tmp_path)) == 0
+    index = (tmp_path / "results" / "site" / "index.html").resolve()
+    assert capsys.readouterr().out.splitlines()[-1] == f"results site: {index}"
+    assert index.is_file()

@@ -229,3 +229,6 @@ def test_clip_is_redrawn_when_its_keypoints_change_and_bad_entries_are_named(tmp
     assert main(args + ["-a", "Artist"]) == 0
     assert clip.stat().st_mtime_ns != first
     assert "1 done" in capsys.readouterr().err
+    second = clip.stat().st_mtime_ns
+    assert main(args + ["-a", "Artist", "-ct", "0.9"]) == 0      # other drawing settings
+    assert clip.stat().st_mtime_ns != second and "1 done" in capsys.readouterr().err

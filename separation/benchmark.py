@@ -1,0 +1,154 @@
+"""The separation benchmark (issue 13): does pose help where the audio alone cannot decide?
+
+Rows (``ROWS``): ``none`` (audio-only), ``face``, ``body``, ``face_body`` and ``face_body_xattn``
+(face + body with the cross-modal FiLM + cross-attention block), all of one preset, trained by the
+one training loop (``separation.training.train``) on the same scenes with the same steps, batch,
+learning rate and seed; each row keeps the step with the best VALIDATION loss (validation scenes
+only); the TEST scenes are used once, for the numbers below.
+
+Scene groups (``scene_groups``): ``same_timbre`` (every test scene whose kind is same-timbre:
+``duet``, ``shadow``; the query's motion is the only cue), one group per scene kind, and
+``demo_songs`` (the demo concerts, mixed timbres, pose from a pose backend, when given).
+Every row is evaluated on the same chunks (``common_chunk_indices``: the 4-s grid chunks usable by
+every row's visual input), so the differences are paired.
+
+Statistics per row and group, over test chunks (dB; ``summary``):
+``sdr``, ``si_sdr``; ``sdr_minus_mixture``, ``si_sdr_minus_mixture`` (improvement over the
+unprocessed mixture); ``sdr_minus_audio_only``, ``si_sdr_minus_audio_only`` (paired differences
+row − ``none`` on the same chunk; null for ``none`` itself). ``mean`` is the chunk mean, ``ci95``
+the 95 % percentile bootstrap interval of that mean (``BOOTSTRAP_RESAMPLES`` resamples of the
+chunks with replacement, seeded: ``bootstrap_ci``). Chunks with a NaN value (a silent reference,
+``separation.metrics``) are left out of that statistic and counted in ``n``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+BOOTSTRAP_RESAMPLES = 10_000
+BOOTSTRAP_SEED = 0
+AUDIO_ONLY = "none"
+DEMO_GROUP = "demo_songs"
+SAME_TIMBRE_GROUP = "same_timbre"
+BENCHMARK_FORMAT = "separation.benchmark/1"
+
+
+@dataclass(frozen=True)
+class BenchmarkRow:
+    name: str             # row name in the JSON: none | face | body | face_body | face_body_xattn
+    visual: str           # the model's visual input
+    cross_modal: bool = False
+
+
+ROWS = (BenchmarkRow("none", "none"), BenchmarkRow("face", "face"), BenchmarkRow("body", "body"),
+        BenchmarkRow("face_body", "face_body"),
+        BenchmarkRow("face_body_xattn", "face_body", cross_modal=True))
+ROW_BY_NAME = {row.name: row for row in ROWS}
+
+
+def checkpoint_stem(instrument: str, model_name: str) -> str:
+    """File stem of a row's checkpoint: ``<instrument>_<VoViTConfig.name>``, e.g.
+    ``vocal_face_body_xattn_small`` (the names ``make demo``, saliency and attention look for)."""
+    return f"{instrument}_{model_name}"
+
+
+# --- statistics ------------------------------------------------------------------------------------
+
+def bootstrap_ci(values, n_resamples: int = BOOTSTRAP_RESAMPLES, seed: int = BOOTSTRAP_SEED,
+                 level: float = 0.95) -> tuple[float, float]:
+    """Percentile bootstrap interval of the mean of ``values`` (1-D, finite): resample the values
+    with replacement ``n_resamples`` times, take the ``(1 ± level) / 2`` quantiles of the means.
+    One value gives a zero-width interval; none gives ``(nan, nan)``."""
+    values = np.asarray(values, np.float64)
+    if len(values) == 0:
+        return float("nan"), float("nan")
+    rng = np.random.default_rng(seed)
+    picks = rng.integers(0, len(values), size=(n_resamples, len(values)))
+    means = values[picks].mean(axis=1)
+    tail = (1.0 - level) / 2.0
+    lo, hi = np.quantile(means, [tail, 1.0 - tail])
+    return float(lo), float(hi)
+
+
+def summary(values, n_resamples: int = BOOTSTRAP_RESAMPLES, seed: int = BOOTSTRAP_SEED) -> dict:
+    """``{"mean", "ci95": [lo, hi], "n"}`` over the finite ``values`` (module docstring)."""
+    values = np.asarray(values, np.float64)
+    finite = values[np.isfinite(values)]
+    mean = float(finite.mean()) if len(finite) else float("nan")
+    lo, hi = bootstrap_ci(finite, n_resamples, seed)
+    return {"mean": mean, "ci95": [lo, hi], "n": int(len(finite))}
+
+
+def common_chunk_indices(indices_by_row: dict[str, list[int]]) -> list[int]:
+    """Grid chunk numbers usable by every row (sorted)."""
+    sets = [set(v) for v in indices_by_row.values()]
+    return sorted(set.intersection(*sets)) if sets else []
+
+
+def row_statistics(chunks: list[dict], row: str, n_resamples: int = BOOTSTRAP_RESAMPLES,
+                   seed: int = BOOTSTRAP_SEED) -> dict:
+    """Statistics of one row over ``chunks`` (each ``{"mixture_sdr", "mixture_si_sdr",
+    "models": {row: {"sdr", "si_sdr"}}}``): the module docstring's keys."""
+    def column(name, of):
+        return np.array([c["models"][of][name] if of != "mixture" else c[f"mixture_{name}"]
+                         for c in chunks], np.float64)
+
+    out = {}
+    for metric in ("sdr", "si_sdr"):
+        own = column(metric, row)
+        out[metric] = summary(own, n_resamples, seed)
+        out[f"{metric}_minus_mixture"] = summary(own - column(metric, "mixture"), n_resamples, seed)
+        out[f"{metric}_minus_audio_only"] = (
+            None if row == AUDIO_ONLY or not all(AUDIO_ONLY in c["models"] for c in chunks)
+            else summary(own - column(metric, AUDIO_ONLY), n_resamples, seed))
+    out["n_chunks"] = len(chunks)
+    return out
+
+
+def scene_groups(scenes: dict[str, dict]) -> dict[str, dict]:
+    """Test scenes ``{key: {"kind", "same_timbre", ...}}`` → groups ``{name: {"same_timbre",
+    "kinds", "songs"}}``: ``same_timbre`` (all same-timbre scenes, when any), then one per kind."""
+    groups = {}
+    same = sorted(k for k, s in scenes.items() if s["same_timbre"])
+    if same:
+        groups[SAME_TIMBRE_GROUP] = {"same_timbre": True, "songs": same, "kinds": sorted(
+            {scenes[k]["kind"] for k in same})}
+    for kind in sorted({s["kind"] for s in scenes.values()}):
+        songs = sorted(k for k, s in scenes.items() if s["kind"] == kind)
+        groups[kind] = {"same_timbre": bool(scenes[songs[0]]["same_timbre"]), "songs": songs,
+                        "kinds": [kind]}
+    return groups
+
+
+def learning_curve(history: list[dict]) -> list[dict]:
+    """The validation history of a checkpoint, trimmed to what the benchmark reports per step."""
+    keys = ("step", "loss", "sdr", "si_sdr", "train_loss", "elapsed_s")
+    return [{k: h.get(k) for k in keys} for h in history]
+
+
+def group_results(chunks: list[dict], rows: list[str], row_meta: dict[str, dict],
+                  same_timbre: bool, n_resamples: int = BOOTSTRAP_RESAMPLES,
+                  seed: int = BOOTSTRAP_SEED) -> dict:
+    """``{"models": {row: statistics + steps, best_step, same_timbre}, "n_chunks"}`` of one group."""
+    models = {}
+    for row in rows:
+        stats = row_statistics(chunks, row, n_resamples, seed)
+        meta = row_meta.get(row, {})
+        models[row] = {**stats, "steps": meta.get("steps"), "best_step": meta.get("best_step"),
+                       "same_timbre": same_timbre}
+    return {"same_timbre": same_timbre, "n_chunks": len(chunks), "models": models}
+
+
+def verdict(document: dict, group: str = SAME_TIMBRE_GROUP, goal_db: float = 3.0) -> dict:
+    """The issue's goal on ``group``: the best visual row by mean SI-SDR gain over audio-only, its
+    gain and interval, and whether ``gain ≥ goal_db`` with the interval excluding 0."""
+    models = document.get("scenes", {}).get(group, {}).get("models", {})
+    gains = {row: m["si_sdr_minus_audio_only"] for row, m in models.items()
+             if m.get("si_sdr_minus_audio_only")}
+    if not gains:
+        return {"group": group, "goal_db": goal_db, "best_row": None, "met": False}
+    best = max(gains, key=lambda row: gains[row]["mean"])
+    gain = gains[best]
+    return {"group": group, "goal_db": goal_db, "best_row": best, "gain": gain,
+            "met": bool(gain["mean"] >= goal_db and gain["ci95"][0] > 0)}

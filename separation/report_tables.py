@@ -1,0 +1,207 @@
+"""Write the separation tables of the documents from the committed benchmark JSON (never typed).
+
+``separation/checkpoints/separation_benchmark.json`` (written by ``python -m separation.main
+benchmark``; ``make checkpoints``) → the blocks between ``<!-- NAME:start -->`` and
+``<!-- NAME:end -->`` markers:
+
+* ``separation/checkpoints/README.md``: ``checkpoints`` (one row per shipped checkpoint) and
+  ``benchmark`` (every scene group × row);
+* ``README.md``: ``separation-benchmark`` (the same-timbre test set and the demo songs, gain over
+  audio-only).
+
+``python -m separation.report_tables`` rewrites the blocks; ``--check`` only compares (exit 1 and
+the names of the blocks that differ). Without the JSON, the blocks say the benchmark has not been
+run.
+"""
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from pathlib import Path
+
+from core.io import load_json
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+BENCHMARK_JSON = REPO_ROOT / "separation" / "checkpoints" / "separation_benchmark.json"
+CHECKPOINTS_README = REPO_ROOT / "separation" / "checkpoints" / "README.md"
+README = REPO_ROOT / "README.md"
+NOT_RUN = "Not run yet: `make checkpoints` trains the rows and writes `separation_benchmark.json`."
+ROW_LABEL = {"none": "audio-only (`none`)", "face": "`face`", "body": "`body`",
+             "face_body": "`face_body`", "face_body_xattn": "`face_body` + cross-attention"}
+
+
+def db(value) -> str:
+    if value is None or value != value:
+        return "–"
+    return f"{value:.2f}".replace("-", "−")
+
+
+def signed(value) -> str:
+    if value is None or value != value:
+        return "–"
+    return f"{value:+.2f}".replace("-", "−")
+
+
+def with_ci(stat: dict | None, sign: bool = False) -> str:
+    """``{"mean", "ci95"}`` → ``"+3.63 [+2.83, +4.50]"``; ``–`` when absent."""
+    if not stat:
+        return "–"
+    fmt = signed if sign else db
+    lo, hi = stat["ci95"]
+    return f"{fmt(stat['mean'])} [{fmt(lo)}, {fmt(hi)}]"
+
+
+def checkpoints_table(doc: dict | None) -> str:
+    if doc is None:
+        return NOT_RUN
+    lines = ["| file | target | visual input | fusion | parameters | size | steps (best on "
+             "validation) | training wall time | device |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for name, row in doc["rows"].items():
+        fusion = "—" if row["visual"] == "none" else (
+            "FiLM + cross-attention" if row["cross_modal"] else "concat (VoViT)")
+        minutes = row.get("wall_time_s")
+        stopped = "" if row.get("finished", True) else f", **stopped at {row['steps_run']}**"
+        lines.append(
+            f"| `{row['checkpoint']}` | {doc['target']} | {row['visual']} | {fusion} | "
+            f"{row['parameters']:,} | {row['file_mb']:.1f} MB | {row['steps']} "
+            f"({row['best_step']}{stopped}) | "
+            f"{'–' if minutes is None else f'{minutes / 60:.1f} min'} | "
+            f"{row.get('device') or '–'} |")
+    lines.append("")
+    lines.append(f"Code: git commit `{str(doc['git_commit'])[:12]}`; generator version "
+                 f"{doc['generator_version']}; architecture version "
+                 f"{doc.get('architecture_version')}; training: {training_line(doc)}.")
+    return "\n".join(lines)
+
+
+def training_line(doc: dict) -> str:
+    t = doc["training"]
+    counts = t.get("scene_counts") or {}
+    return (f"preset `{t['preset']}`, {t['steps']} steps of batch {t['batch_size']}, lr "
+            f"{t['lr']:g}, seed {t['seed']}, validation every {t['eval_every']} steps; scenes per "
+            f"kind: {counts.get('train')} train / {counts.get('validation')} validation / "
+            f"{counts.get('test')} test ({', '.join(t.get('kinds') or ())})")
+
+
+def benchmark_table(doc: dict | None) -> str:
+    if doc is None:
+        return NOT_RUN
+    lines = ["| scene group | timbre | chunks | model | SDR | SI-SDR | SI-SDR − mixture | "
+             "SI-SDR − audio-only | best step |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for group, body in doc["scenes"].items():
+        first = True
+        for name, m in body["models"].items():
+            head = (f"| {group} | {'same' if body['same_timbre'] else 'mixed'} | "
+                    f"{body['n_chunks']} " if first else "| | | ")
+            first = False
+            lines.append(f"{head}| {ROW_LABEL.get(name, name)} | {with_ci(m['sdr'])} | "
+                         f"{with_ci(m['si_sdr'])} | {signed(m['si_sdr_minus_mixture']['mean'])} | "
+                         f"{with_ci(m.get('si_sdr_minus_audio_only'), sign=True)} | "
+                         f"{m.get('best_step')} |")
+    lines.append("")
+    lines.append(f"dB, mean over test chunks [95% bootstrap interval]; SDR = {doc['metrics']['sdr']}, "
+                 f"SI-SDR = {doc['metrics']['si_sdr']}.{unfinished_line(doc)} {verdict_line(doc)}")
+    return "\n".join(lines)
+
+
+def unfinished_line(doc: dict) -> str:
+    """A sentence naming rows whose training was stopped before ``steps`` ("" when none)."""
+    stopped = [f"{ROW_LABEL.get(name, name)} after {row['steps_run']} of {row['steps']} steps"
+               for name, row in doc["rows"].items() if not row.get("finished", True)]
+    return (" Stopped early by the time budget (best validation step so far, evaluated as it "
+            "is): " + "; ".join(stopped) + ".") if stopped else ""
+
+
+def verdict_line(doc: dict) -> str:
+    v = doc.get("verdict") or {}
+    if not v.get("best_row"):
+        return "No visual row was evaluated on the same-timbre test set."
+    return (f"Goal (a visual row ≥ +{v['goal_db']:g} dB SI-SDR over audio-only on the "
+            f"same-timbre test set, interval excluding 0): **{'met' if v['met'] else 'not met'}**; "
+            f"best row {ROW_LABEL.get(v['best_row'], v['best_row'])} "
+            f"{with_ci(v['gain'], sign=True)} dB.")
+
+
+def readme_rows(doc: dict | None) -> str:
+    if doc is None:
+        return NOT_RUN
+    groups = [g for g in ("same_timbre", "concert", "demo_songs") if g in doc["scenes"]]
+    rows = [r for r in doc["rows"] if r != "none"]
+    lines = ["| SI-SDR − audio-only, dB [95% CI] | " + " | ".join(groups) + " |",
+             "|---|" + "---|" * len(groups)]
+    lines.append("| audio-only SI-SDR | " + " | ".join(
+        db(doc["scenes"][g]["models"]["none"]["si_sdr"]["mean"]) for g in groups) + " |")
+    for row in rows:
+        lines.append(f"| {ROW_LABEL.get(row, row)} | " + " | ".join(
+            with_ci(doc["scenes"][g]["models"][row].get("si_sdr_minus_audio_only"), sign=True)
+            for g in groups) + " |")
+    lines.append("")
+    lines.append("Chunks: " + ", ".join(f"{g} {doc['scenes'][g]['n_chunks']}" for g in groups)
+                 + f".{unfinished_line(doc)} {verdict_line(doc)}")
+    return "\n".join(lines)
+
+
+BLOCKS = {CHECKPOINTS_README: {"checkpoints": checkpoints_table, "benchmark": benchmark_table},
+          README: {"separation-benchmark": readme_rows}}
+
+
+def replace_block(text: str, name: str, body: str) -> str:
+    """``text`` with the lines between ``<!-- name:start -->`` and ``<!-- name:end -->`` replaced
+    by ``body``; ``ValueError`` when the markers are missing."""
+    pattern = re.compile(rf"(<!-- {re.escape(name)}:start -->\n)(.*?)(<!-- {re.escape(name)}:end -->)",
+                         re.DOTALL)
+    if not pattern.search(text):
+        raise ValueError(f"no <!-- {name}:start --> ... <!-- {name}:end --> block")
+    return pattern.sub(lambda m: m.group(1) + body.rstrip("\n") + "\n" + m.group(3), text, count=1)
+
+
+def render(doc: dict | None, documents: dict = BLOCKS) -> dict[Path, str]:
+    """Every document's new text."""
+    out = {}
+    for path, blocks in documents.items():
+        text = Path(path).read_text(encoding="utf-8")
+        for name, make in blocks.items():
+            try:
+                text = replace_block(text, name, make(doc))
+            except ValueError as exc:
+                raise ValueError(f"{path}: {exc}") from None
+        out[Path(path)] = text
+    return out
+
+
+def stale_documents(doc: dict | None, documents: dict = BLOCKS) -> list[Path]:
+    """Documents whose blocks differ from what ``doc`` renders."""
+    return [path for path, text in render(doc, documents).items()
+            if Path(path).read_text(encoding="utf-8") != text]
+
+
+def load_benchmark(path: Path = BENCHMARK_JSON) -> dict | None:
+    return load_json(path) if Path(path).is_file() else None
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m separation.report_tables",
+                                     description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--json", type=Path, default=BENCHMARK_JSON)
+    parser.add_argument("--check", action="store_true",
+                        help="compare only; exit 1 naming the documents that differ")
+    args = parser.parse_args(argv)
+    doc = load_benchmark(args.json)
+    if args.check:
+        stale = stale_documents(doc)
+        for path in stale:
+            print(f"{path}: tables differ from {args.json} (python -m separation.report_tables)")
+        return 1 if stale else 0
+    for path, text in render(doc).items():
+        if path.read_text(encoding="utf-8") != text:
+            path.write_text(text, encoding="utf-8")
+            print(f"updated {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
