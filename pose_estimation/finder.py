@@ -100,6 +100,7 @@ MIN_FACE_CONFIDENCE = 0.5
 NMS_IOU = 0.3
 
 MATCH_FACES = 1.0
+MATCH_SIZE_RATIO = 0.5
 SMOOTHING = 0.5
 LOST_FRAMES = 15
 MIN_FACE_HEIGHT_FRACTION = 0.03
@@ -109,6 +110,7 @@ PART_FACE_RATIO = 0.5
 BODY_NOSE_FACES = 0.6
 BODY_CROP_FACES = 9.0
 BODY_CROP_ABOVE_FACES = 1.5
+BLANK_GREY = 128
 MOTION_HEIGHT = 180
 MOTION_LAG = 6
 MOTION_MIN_LEVEL = 2.0
@@ -185,6 +187,19 @@ def has_body_below(landmarks: np.ndarray | None, crop_xywh, face_box: np.ndarray
     return bool(nose_ok and (shoulders[:, 2] >= 0.5).all() and (points[[11, 12], 1] > centre[1]).all())
 
 
+def body_of_face(keypoints: np.ndarray, scores: np.ndarray, face_box: np.ndarray) -> bool:
+    """Rule 5's "Holistic found its shoulders" on COCO-WholeBody ``(133, 2)`` / ``(133,)``: both
+    shoulders and the nose score >= ``POINT_MIN_SCORE``, the nose within ``BODY_NOSE_FACES`` face
+    sizes of ``face_box``'s centre (else Holistic is posing someone else in the crop) and the
+    shoulders below it."""
+    points = [NOSE, LEFT_SHOULDER, RIGHT_SHOULDER]
+    if not (scores[points] >= POINT_MIN_SCORE).all() or not np.isfinite(keypoints[points]).all():
+        return False
+    centre = box_centre(face_box)
+    return bool(np.linalg.norm(keypoints[NOSE] - centre) <= BODY_NOSE_FACES * face_side(face_box)
+                and (keypoints[[LEFT_SHOULDER, RIGHT_SHOULDER], 1] > centre[1]).all())
+
+
 def body_crop(face_box: np.ndarray, frame_wh: tuple[int, int]) -> tuple[int, int, int, int]:
     """Rule 3's crop, xyxy integer pixels clipped to the frame."""
     size = face_side(face_box)
@@ -194,6 +209,34 @@ def body_crop(face_box: np.ndarray, frame_wh: tuple[int, int]) -> tuple[int, int
     width, height = frame_wh
     return (int(max(np.floor(x0), 0)), int(max(np.floor(y0), 0)),
             int(min(np.ceil(x1), width)), int(min(np.ceil(y1), height)))
+
+
+def similar_size(a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether two face boxes are within a factor ``1 / MATCH_SIZE_RATIO`` of each other in size
+    (a cap badge next to a face is not that face)."""
+    sa, sb = face_side(a), face_side(b)
+    return min(sa, sb) >= MATCH_SIZE_RATIO * max(sa, sb)
+
+
+def blank_neighbours(crop: np.ndarray, crop_x0: int, face_box: np.ndarray,
+                     neighbour_cx: Sequence[float]) -> np.ndarray:
+    """A copy of rule 3's ``crop`` (frame x offset ``crop_x0``) for the face ``face_box`` (frame
+    px) with everything beyond the midpoint to each followed performer's face centre (frame x, at
+    least one face size away) set to ``BLANK_GREY``, so Pose cannot answer with the neighbour's
+    body. The crop keeps its size: Pose letterboxes to a square, and a narrow crop is where its
+    person detector fails."""
+    out = np.ascontiguousarray(crop).copy()
+    width = out.shape[1]
+    face_cx = box_centre(face_box)[0]
+    for ncx in neighbour_cx:
+        if abs(ncx - face_cx) < face_side(face_box):
+            continue
+        mid = int(round((face_cx + ncx) / 2)) - crop_x0
+        if ncx < face_cx and mid > 0:
+            out[:, :min(mid, width)] = BLANK_GREY
+        elif ncx > face_cx and mid < width:
+            out[:, max(mid, 0):] = BLANK_GREY
+    return out
 
 
 def region_motion(now: np.ndarray, past: np.ndarray, box: np.ndarray, scale: float) -> float:
@@ -214,11 +257,14 @@ class Performer:
     face_score: float
     born: int                           # frame index
     confirmed: bool = False
+    body_found: bool = False            # promoted by rule 3 (a body below the face)
     moved: bool = False
     lost: int = 0                       # consecutive frames without a Holistic result
     observed: int = 0                   # Holistic results seen while provisional
     with_body: int = 0                  # ... of which with both shoulders
     body_box: np.ndarray | None = None  # (4,) last Holistic keypoint box
+    anchor: tuple | None = None         # (kind, (2,) centre) of the last Holistic face position
+    crop_side: float = 0.0              # face size the crop is made for (never shrinks)
     region: np.ndarray | None = field(default=None)   # (4,) int xyxy crop
 
 
@@ -283,20 +329,23 @@ class PerformerFinder:
         face = keypoints[FACE_OFFSET:FACE_OFFSET + 68]
         good = np.isfinite(face).all(axis=1) & (scores[FACE_OFFSET:FACE_OFFSET + 68] > 0)
         if good.sum() >= 20:
-            centre = face[good].mean(axis=0)
+            kind, centre = "face", face[good].mean(axis=0).astype(np.float64)
         elif scores[NOSE] >= POINT_MIN_SCORE and np.isfinite(keypoints[NOSE]).all():
-            centre = keypoints[NOSE].astype(np.float64)
+            kind, centre = "nose", keypoints[NOSE].astype(np.float64)
         else:
             performer.lost += 1
             return
         performer.lost = 0
-        half = (performer.face_box[2:] - performer.face_box[:2]) / 2
-        target = np.concatenate([centre - half, centre + half])
-        performer.face_box = SMOOTHING * target + (1 - SMOOTHING) * performer.face_box
+        # moved by how far Holistic's face moved, not onto it: the detector's box sits higher on
+        # the face than the landmarks' mean (forehead and hair), and the crop is calibrated to it
+        if performer.anchor is not None and performer.anchor[0] == kind:
+            shift = centre - performer.anchor[1]
+            performer.face_box = performer.face_box + np.concatenate([shift, shift])
+        performer.anchor = (kind, centre)
         performer.body_box = None if box is None else np.asarray(box, dtype=np.float64)
         if not performer.confirmed:
             performer.observed += 1
-            performer.with_body += int((scores[[LEFT_SHOULDER, RIGHT_SHOULDER]] >= POINT_MIN_SCORE).all())
+            performer.with_body += int(body_of_face(keypoints, scores, performer.face_box))
 
     @property
     def tracks(self) -> list[Performer]:
@@ -321,12 +370,14 @@ class PerformerFinder:
         return max(sizes) if sizes else 0.0
 
     def _match(self, boxes: np.ndarray, scores: np.ndarray, frame_index: int, frame: np.ndarray) -> None:
-        pairs = match_boxes(np.array([p.face_box for p in self.performers]).reshape(-1, 4), boxes,
-                            MATCH_FACES)
+        pairs = [(t, d) for t, d in match_boxes(
+            np.array([p.face_box for p in self.performers]).reshape(-1, 4), boxes, MATCH_FACES)
+            if similar_size(self.performers[t].face_box, boxes[d])]
         matched = {d for _, d in pairs}
         for t, d in pairs:
             performer = self.performers[t]
             performer.face_box = SMOOTHING * boxes[d] + (1 - SMOOTHING) * performer.face_box
+            performer.crop_side = max(performer.crop_side, face_side(performer.face_box))
             performer.face_score = float(scores[d])
             performer.lost = 0
         height = self.frame_wh[1]
@@ -350,9 +401,11 @@ class PerformerFinder:
                 candidate.body_checked = True
                 x0, y0, x1, y1 = body_crop(box, self.frame_wh)
                 if x1 - x0 >= 16 and y1 - y0 >= 16:
-                    landmarks = self.body(np.ascontiguousarray(frame[y0:y1, x0:x1]))
+                    crop = blank_neighbours(frame[y0:y1, x0:x1], x0, box,
+                                            [box_centre(p.face_box)[0] for p in self.performers])
+                    landmarks = self.body(crop)
                     if has_body_below(landmarks, (x0, y0, x1 - x0, y1 - y0), box):
-                        self._promote(candidate, frame_index)
+                        self._promote(candidate, frame_index).body_found = True
 
     def _same_body(self, box: np.ndarray) -> bool:
         centre, size = box_centre(box), face_side(box)
@@ -377,17 +430,20 @@ class PerformerFinder:
         best, best_d = None, np.inf
         for c in self.candidates:
             d = np.linalg.norm(centre - box_centre(c.face_box))
-            if d < MATCH_FACES * face_side(c.face_box) and d < best_d:
+            if d < MATCH_FACES * face_side(c.face_box) and d < best_d and \
+                    similar_size(c.face_box, box):
                 best, best_d = c, d
         return best
 
-    def _promote(self, candidate: Candidate, frame_index: int) -> None:
+    def _promote(self, candidate: Candidate, frame_index: int) -> Performer:
         self.candidates.remove(candidate)
         performer = Performer(self._next_id, candidate.face_box.copy(), candidate.face_score,
                               frame_index)
+        performer.crop_side = face_side(performer.face_box)
         performer.region = person_region(performer.face_box, self.frame_wh)   # refined per frame
         self.performers.append(performer)
         self._next_id += 1
+        return performer
 
     def _moving(self, box: np.ndarray) -> bool:
         if len(self.greys) < 3:
@@ -436,9 +492,14 @@ class PerformerFinder:
         return sorted(dropped)
 
     def _update_regions(self) -> None:
-        centres = [box_centre(p.face_box)[0] for p in self.performers]
-        for p, cx in zip(self.performers, centres):
-            others = tuple(c for c in centres if c != cx)
-            region = person_region(p.face_box, self.frame_wh, others)
+        # only performers with a body (rule 3) or confirmed (rule 5) narrow their neighbours'
+        # crops: a provisional face promoted by motion alone is often a false one, and the crop
+        # it takes from a real performer changes that performer's keypoints
+        for p in self.performers:
+            others = tuple(box_centre(q.face_box)[0] for q in self.performers
+                           if q is not p and (q.confirmed or q.body_found))
+            centre, half = box_centre(p.face_box), max(p.crop_side, face_side(p.face_box)) / 2
+            region = person_region(np.concatenate([centre - half, centre + half]), self.frame_wh,
+                                   others)
             if region_moved(p.region, region):
                 p.region = region
