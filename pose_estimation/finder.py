@@ -24,17 +24,26 @@ followed (at most once per scan cycle); otherwise the scan *rolls*: ``SCAN_WINDO
 tiles per frame, in level order, so the whole frame is covered about once a second (68 tiles at
 720p and 1080p): 2 detector calls per frame (1.7 ms short range, 4.8 ms full range each) instead
 of ~170 ms for a full scan. The whole finder (scan, rules, following) measured 7-18 ms of CPU per
-frame at 720p on the loaded development machine (``benchmarks/pose_throughput.py``). Detections with score >= ``MIN_FACE_CONFIDENCE`` = 0.5 from all levels
-are merged by NMS (IoU > ``NMS_IOU`` = 0.3).
+frame at 720p on the loaded development machine (``benchmarks/pose_throughput.py``). Detections
+with score >= ``MIN_FACE_CONFIDENCE`` = 0.5 from all levels are merged by NMS (IoU > ``NMS_IOU``
+= 0.3).
 
 Following (between scans)
 -------------------------
-A performer's face box is moved every frame to where Holistic (run on that performer's crop)
-put the face: the mean of its 68 face points, else its nose when that scores >= 0.5; the box keeps
-its size (the detector's) and is smoothed (weight ``SMOOTHING`` = 0.5 on the new position). Scan
-detections within ``MATCH_FACES`` = 1 face size of a performer refresh its box (position and
-size). A performer for whom Holistic found neither face nor body in ``LOST_FRAMES`` = 15
-consecutive frames is dropped (a scan finds them again if they come back).
+A performer's face box is moved every frame by as much as the face moved in Holistic's result
+on that performer's crop (the mean of its 68 face points, else its nose when that scores >= 0.5;
+moved *by* the shift, not *onto* the points: the detector's box sits higher on the face, and the
+crop is calibrated to it); the box keeps its size (the detector's). Scan detections within
+``MATCH_FACES`` = 1 face size of a performer and of a similar size (within a factor
+1 / ``MATCH_SIZE_RATIO`` = 2: a cap badge 1 face size from a face is not that face) refresh its
+box, smoothed (weight ``SMOOTHING`` = 0.5 on the detection). The crop (``tracking.person_region``)
+is made for the largest face size the performer has had: the detectors box one face differently
+at different scan levels (the demo's mridangam player, half hidden behind a camera: 148 px on a
+frame-high tile, 113-117 px on smaller ones), and a crop that shrinks with the box cuts the body
+and moves his keypoints (measured: a median 34 px). Only performers with a body (rule 3) or
+confirmed (rule 5) narrow their neighbours' crops. A performer for whom Holistic found neither
+face nor body in ``LOST_FRAMES`` = 15 consecutive frames is dropped (a scan finds them again if
+they come back).
 
 Which faces are performers (decision rules, in this order)
 ----------------------------------------------------------
@@ -57,7 +66,10 @@ A face detection that matches no followed performer is a *candidate*:
    centred on the face horizontally, its top ``BODY_CROP_ABOVE_FACES`` = 1.5 face sizes above
    the face box: Pose's person detector missed a full-body performer with a 29 px face in the
    5.5-face Holistic crop, and finds him from 7 face sizes up) goes once through
-   MediaPipe Pose (static image mode, the shipped full model); a person whose nose lies within
+   MediaPipe Pose (static image mode, the shipped full model), with the crop beyond the midpoint
+   to each followed performer's face (at least a face size away) blanked to grey, so that Pose
+   cannot answer with the neighbour (it did, with the demo's vocalist, for both of her
+   neighbours' 9-face crops); a person whose nose lies within
    ``BODY_NOSE_FACES`` = 0.6 face sizes of the face centre and whose two shoulders (visibility
    >= 0.5) lie below it makes the candidate a *provisional performer* at once. Faces without a
    body (crowd rows seen over seat backs, framed portraits) wait as *pending* candidates.
@@ -70,10 +82,11 @@ A face detection that matches no followed performer is a *candidate*:
    then). Still faces (posters, photographs, a still crowd) never do. A pending candidate not
    detected again within two scan cycles is forgotten.
 5. **Probation**: a provisional performer is posed by Holistic like the others and is confirmed
-   once it has moved (rule 4) and Holistic found its shoulders (score >= 0.5) in at least
-   ``PROBATION_BODY_SHARE`` = 1/3 of its frames; one that is not confirmed within
-   ``PROBATION_FRAMES`` = 60 frames goes back to pending, where only motion can promote it
-   again (a portrait with painted shoulders is found by rule 3 once, then stays pending).
+   once it has moved (rule 4) and Holistic found its shoulders and nose (score >= 0.5; the nose
+   within ``BODY_NOSE_FACES`` of the followed face, the shoulders below it: a body elsewhere in the
+   crop is someone else's) in at least ``PROBATION_BODY_SHARE`` = 1/3 of its frames; one that is
+   not confirmed within ``PROBATION_FRAMES`` = 60 frames goes back to pending, where only motion
+   can promote it again (a portrait with painted shoulders is found by rule 3 once, then stays pending).
 6. **Duplicates**: when two performers' faces come within ``DUPLICATE_FACES`` / 3 = 0.5 face
    sizes of each other (two tracks locked onto one person), the younger is dropped.
 
