@@ -168,18 +168,23 @@ def scan_windows(width: int, height: int, levels=SCAN_LEVELS) -> list[ScanWindow
 
 def scan(detect: FaceDetector, frame: np.ndarray, windows: Sequence[ScanWindow]
          ) -> tuple[np.ndarray, np.ndarray]:
-    """Face boxes ``(N, 4)`` xyxy frame pixels and scores ``(N,)`` found in ``windows``, NMS-merged."""
-    boxes, scores = [], []
+    """Face boxes ``(N, 4)`` xyxy frame pixels and scores ``(N,)`` found in ``windows``, NMS-merged
+    with the coarser level first (then the higher score): where levels overlap on one face, the
+    box kept is the one from the largest tiles, the full-range detector's on frame-high tiles that
+    the crop geometry (``tracking.person_region``) was calibrated on."""
+    boxes, scores, levels = [], [], []
     for window in windows:
         x0, y0, x1, y1 = window.box
         for (rx0, ry0, rx1, ry1), score in detect(window.model, frame[y0:y1, x0:x1]):
             w, h = x1 - x0, y1 - y0
             boxes.append((x0 + rx0 * w, y0 + ry0 * h, x0 + rx1 * w, y0 + ry1 * h))
             scores.append(score)
+            levels.append(window.level)
     if not boxes:
         return np.zeros((0, 4)), np.zeros(0)
     boxes, scores = np.array(boxes, dtype=np.float64), np.array(scores, dtype=np.float64)
-    keep = non_max_suppression(boxes, scores, NMS_IOU)
+    priority = scores - 2.0 * np.array(levels)            # scores are in [0, 1]: level first
+    keep = non_max_suppression(boxes, priority, NMS_IOU)
     return boxes[keep], scores[keep]
 
 
@@ -231,6 +236,15 @@ def similar_size(a: np.ndarray, b: np.ndarray) -> bool:
     return min(sa, sb) >= MATCH_SIZE_RATIO * max(sa, sb)
 
 
+def blanks_crop(crop_x0: int, crop_x1: int, face_box: np.ndarray, neighbour_cx: float) -> bool:
+    """Whether a followed performer's face centre (frame x) blanks part of the rule-3 crop
+    ``[crop_x0, crop_x1)`` of ``face_box`` (``blank_neighbours``): at least a face size away,
+    midpoint inside the crop."""
+    face_cx = box_centre(face_box)[0]
+    mid = (face_cx + neighbour_cx) / 2
+    return abs(neighbour_cx - face_cx) >= face_side(face_box) and crop_x0 < mid < crop_x1
+
+
 def blank_neighbours(crop: np.ndarray, crop_x0: int, face_box: np.ndarray,
                      neighbour_cx: Sequence[float]) -> np.ndarray:
     """A copy of rule 3's ``crop`` (frame x offset ``crop_x0``) for the face ``face_box`` (frame
@@ -242,7 +256,7 @@ def blank_neighbours(crop: np.ndarray, crop_x0: int, face_box: np.ndarray,
     width = out.shape[1]
     face_cx = box_centre(face_box)[0]
     for ncx in neighbour_cx:
-        if abs(ncx - face_cx) < face_side(face_box):
+        if not blanks_crop(crop_x0, crop_x0 + width, face_box, ncx):
             continue
         mid = int(round((face_cx + ncx) / 2)) - crop_x0
         if ncx < face_cx and mid > 0:
@@ -289,6 +303,8 @@ class Candidate:
     first_seen: int
     last_seen: int
     body_checked: bool = False
+    blanked_by: set = field(default_factory=set)    # performers blanked in its rule-3 crop
+    recheck: bool = True                # False: back from probation, rule 3 is not run again
 
 
 class PerformerFinder:
@@ -395,6 +411,7 @@ class PerformerFinder:
             performer.lost = 0
         height = self.frame_wh[1]
         largest = self._largest_confirmed_face()
+        seen: list[Candidate] = []
         for d in range(len(boxes)):
             if d in matched:
                 continue
@@ -410,15 +427,38 @@ class PerformerFinder:
             else:
                 candidate.face_box, candidate.face_score = box.copy(), float(scores[d])
                 candidate.last_seen = frame_index
-            if not candidate.body_checked:                                      # rule 3
-                candidate.body_checked = True
-                x0, y0, x1, y1 = body_crop(box, self.frame_wh)
-                if x1 - x0 >= 16 and y1 - y0 >= 16:
-                    crop = blank_neighbours(frame[y0:y1, x0:x1], x0, box,
-                                            [box_centre(p.face_box)[0] for p in self.performers])
-                    landmarks = self.body(crop)
-                    if has_body_below(landmarks, (x0, y0, x1 - x0, y1 - y0), box):
-                        self._promote(candidate, frame_index).body_found = True
+            if candidate not in seen:
+                seen.append(candidate)
+        # rule 3, after the matching so that every check blanks the performers found so far; a
+        # check is repeated while a performer promoted meanwhile changes what its crop blanks
+        # (the first frame: the first face checked has no neighbours yet)
+        promoted = True
+        while promoted:
+            promoted = False
+            for candidate in seen:
+                if candidate in self.candidates and self._check_body(candidate, frame_index, frame):
+                    promoted = True
+
+    def _check_body(self, candidate: Candidate, frame_index: int, frame: np.ndarray) -> bool:
+        """Rule 3 for a candidate of this frame's scan (once, or again when other performers'
+        blanking changed); True when it was promoted."""
+        box = candidate.face_box
+        x0, y0, x1, y1 = body_crop(box, self.frame_wh)
+        if x1 - x0 < 16 or y1 - y0 < 16:
+            return False
+        neighbours = {p.track_id: box_centre(p.face_box)[0] for p in self.performers
+                      if blanks_crop(x0, x1, box, box_centre(p.face_box)[0])}
+        if candidate.body_checked and (not candidate.recheck or
+                                       set(neighbours) == candidate.blanked_by):
+            return False
+        if self._same_body(box):                    # a performer promoted meanwhile (rule 2)
+            return False
+        candidate.body_checked, candidate.blanked_by = True, set(neighbours)
+        crop = blank_neighbours(frame[y0:y1, x0:x1], x0, box, list(neighbours.values()))
+        if not has_body_below(self.body(crop), (x0, y0, x1 - x0, y1 - y0), box):
+            return False
+        self._promote(candidate, frame_index).body_found = True
+        return True
 
     def _same_body(self, box: np.ndarray) -> bool:
         centre, size = box_centre(box), face_side(box)
@@ -490,7 +530,8 @@ class PerformerFinder:
                                       face_side(p.face_box) < MIN_FACE_RATIO * largest):
                 dropped.append(p.track_id)                                      # rule 5
                 self.candidates.append(Candidate(p.face_box.copy(), p.face_score, frame_index,
-                                                 frame_index, body_checked=True))
+                                                 frame_index, body_checked=True,
+                                                 recheck=False))
             else:
                 keep.append(p)
         # rule 6: two performers on one face -> keep the older (lower id)
