@@ -26,7 +26,9 @@ tiles per frame, in level order, so the whole frame is covered about once a seco
 of ~170 ms for a full scan. The whole finder (scan, rules, following) measured 7-18 ms of CPU per
 frame at 720p on the loaded development machine (``benchmarks/pose_throughput.py``). Detections
 with score >= ``MIN_FACE_CONFIDENCE`` = 0.5 from all levels are merged by NMS (IoU > ``NMS_IOU``
-= 0.3).
+= 0.3), the coarser level's box kept where levels overlap on a face (then the higher score): the
+crop geometry (``tracking.person_region``) was calibrated on the full-range detector's boxes on
+frame-high tiles, and the finer levels box a partly hidden face tighter.
 
 Following (between scans)
 -------------------------
@@ -65,11 +67,14 @@ A face detection that matches no followed performer is a *candidate*:
 3. **Body below**: a new candidate's body crop (a square of ``BODY_CROP_FACES`` = 9 face sizes,
    centred on the face horizontally, its top ``BODY_CROP_ABOVE_FACES`` = 1.5 face sizes above
    the face box: Pose's person detector missed a full-body performer with a 29 px face in the
-   5.5-face Holistic crop, and finds him from 7 face sizes up) goes once through
+   5.5-face Holistic crop, and finds him from 7 face sizes up) goes through
    MediaPipe Pose (static image mode, the shipped full model), with the crop beyond the midpoint
    to each followed performer's face (at least a face size away) blanked to grey, so that Pose
    cannot answer with the neighbour (it did, with the demo's vocalist, for both of her
-   neighbours' 9-face crops); a person whose nose lies within
+   neighbours' 9-face crops). The checks run after the frame's detections are matched, in NMS
+   order, and a candidate is checked again only when a performer promoted since then blanks a
+   different part of its crop (in the first frame, the face checked first has no neighbours
+   yet). A person whose nose lies within
    ``BODY_NOSE_FACES`` = 0.6 face sizes of the face centre and whose two shoulders (visibility
    >= 0.5) lie below it makes the candidate a *provisional performer* at once. Faces without a
    body (crowd rows seen over seat backs, framed portraits) wait as *pending* candidates.

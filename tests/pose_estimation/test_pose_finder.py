@@ -246,3 +246,19 @@ def test_body_of_face_wants_the_nose_at_the_followed_face_and_shoulders_below():
     weak = scores.copy()
     weak[fd.RIGHT_SHOULDER] = 0.4
     assert not fd.body_of_face(keypoints, weak, face)
+
+
+def test_first_face_checked_is_checked_again_once_its_neighbour_is_blanked():
+    """Rule 3 in the first frame: performer A (40 px, scored highest, checked first) has the
+    larger performer B's face in its 9-face crop, and the stand-in Pose answers with B (the
+    top-most face). Once B is promoted, A's crop blanks B's side and the check is repeated, so
+    both are posed from frame 0 (the demo's violinist and vocalist)."""
+    def detect(model, crop):            # the smaller face scores higher: checked first
+        return [(box, 0.95 - (box[2] - box[0]) * crop.shape[1] / 1000)
+                for box, _ in fake_detect(model, crop)]
+
+    finder = PerformerFinder((W, H), detect, fake_body)
+    finder.step(0, frame_with([(300, 400, 40, True), (500, 300, 80, True)]))
+    posed = sorted(tuple(np.round(fd.box_centre(p.face_box))) for p in finder.tracks)
+    assert posed == [(300.0, 400.0), (500.0, 300.0)]
+    assert all(p.body_found for p in finder.tracks)
