@@ -74,7 +74,8 @@ A face detection that matches no followed performer is a *candidate*:
    neighbours' 9-face crops). The checks run after the frame's detections are matched, in NMS
    order, and a candidate is checked again only when a performer promoted since then blanks a
    different part of its crop (in the first frame, the face checked first has no neighbours
-   yet). A person whose nose lies within
+   yet); then rule 2 is applied again to the frame's remaining candidates, against the
+   performers promoted in this frame. A person whose nose lies within
    ``BODY_NOSE_FACES`` = 0.6 face sizes of the face centre and whose two shoulders (visibility
    >= 0.5) lie below it makes the candidate a *provisional performer* at once. Faces without a
    body (crowd rows seen over seat backs, framed portraits) wait as *pending* candidates.
@@ -443,6 +444,9 @@ class PerformerFinder:
             for candidate in seen:
                 if candidate in self.candidates and self._check_body(candidate, frame_index, frame):
                     promoted = True
+        for candidate in seen:              # rule 2 against the performers promoted just now
+            if candidate in self.candidates and self._same_body(candidate.face_box):
+                self.candidates.remove(candidate)
 
     def _check_body(self, candidate: Candidate, frame_index: int, frame: np.ndarray) -> bool:
         """Rule 3 for a candidate of this frame's scan (once, or again when other performers'
