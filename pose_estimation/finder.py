@@ -32,10 +32,12 @@ frame-high tiles, and the finer levels box a partly hidden face tighter.
 
 Following (between scans)
 -------------------------
-A performer's face box is moved every frame by as much as the face moved in Holistic's result
-on that performer's crop (the mean of its 68 face points, else its nose when that scores >= 0.5;
-moved *by* the shift, not *onto* the points: the detector's box sits higher on the face, and the
-crop is calibrated to it); the box keeps its size (the detector's). Scan detections within
+A performer's face box is moved every frame to where Holistic (run on that performer's crop)
+put the face: the mean of its 68 face points, else its nose when that scores >= 0.5; the box keeps
+its size (the detector's) and is smoothed (weight ``SMOOTHING`` = 0.5 on the new position), so
+a track started on something that is not a face converges onto the person Holistic poses in its
+crop and rule 6 drops it (moving the box only *by* Holistic's shift kept such tracks alive, and
+posed a 4th person in most frames of two stress scenes). Scan detections within
 ``MATCH_FACES`` = 1 face size of a performer and of a similar size (within a factor
 1 / ``MATCH_SIZE_RATIO`` = 2: a cap badge 1 face size from a face is not that face) refresh its
 box, smoothed (weight ``SMOOTHING`` = 0.5 on the detection). The crop (``tracking.person_region``)
@@ -296,7 +298,6 @@ class Performer:
     observed: int = 0                   # Holistic results seen while provisional
     with_body: int = 0                  # ... of which with both shoulders
     body_box: np.ndarray | None = None  # (4,) last Holistic keypoint box
-    anchor: tuple | None = None         # (kind, (2,) centre) of the last Holistic face position
     crop_side: float = 0.0              # face size the crop is made for (never shrinks)
     region: np.ndarray | None = field(default=None)   # (4,) int xyxy crop
 
@@ -364,19 +365,19 @@ class PerformerFinder:
         face = keypoints[FACE_OFFSET:FACE_OFFSET + 68]
         good = np.isfinite(face).all(axis=1) & (scores[FACE_OFFSET:FACE_OFFSET + 68] > 0)
         if good.sum() >= 20:
-            kind, centre = "face", face[good].mean(axis=0).astype(np.float64)
+            centre = face[good].mean(axis=0)
         elif scores[NOSE] >= POINT_MIN_SCORE and np.isfinite(keypoints[NOSE]).all():
-            kind, centre = "nose", keypoints[NOSE].astype(np.float64)
+            centre = keypoints[NOSE].astype(np.float64)
         else:
             performer.lost += 1
             return
         performer.lost = 0
-        # moved by how far Holistic's face moved, not onto it: the detector's box sits higher on
-        # the face than the landmarks' mean (forehead and hair), and the crop is calibrated to it
-        if performer.anchor is not None and performer.anchor[0] == kind:
-            shift = centre - performer.anchor[1]
-            performer.face_box = performer.face_box + np.concatenate([shift, shift])
-        performer.anchor = (kind, centre)
+        # onto Holistic's face: a track started on something that is not a face (a pattern on a
+        # performer's body) converges onto the person Holistic poses in its crop, and rule 6 then
+        # drops it as a duplicate
+        half = (performer.face_box[2:] - performer.face_box[:2]) / 2
+        target = np.concatenate([centre - half, centre + half])
+        performer.face_box = SMOOTHING * target + (1 - SMOOTHING) * performer.face_box
         performer.body_box = None if box is None else np.asarray(box, dtype=np.float64)
         if not performer.confirmed:
             performer.observed += 1
