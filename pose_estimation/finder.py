@@ -32,12 +32,10 @@ frame-high tiles, and the finer levels box a partly hidden face tighter.
 
 Following (between scans)
 -------------------------
-A performer's face box is moved every frame to where Holistic (run on that performer's crop)
-put the face: the mean of its 68 face points, else its nose when that scores >= 0.5; the box keeps
-its size (the detector's) and is smoothed (weight ``SMOOTHING`` = 0.5 on the new position), so
-a track started on something that is not a face converges onto the person Holistic poses in its
-crop and rule 6 drops it (moving the box only *by* Holistic's shift kept such tracks alive, and
-posed a 4th person in most frames of two stress scenes). Scan detections within
+A performer's face box is moved every frame by as much as the face moved in Holistic's result
+on that performer's crop (the mean of its 68 face points, else its nose when that scores >= 0.5;
+moved *by* the shift, not *onto* the points: the detector's box sits higher on the face, and the
+crop is calibrated to it); the box keeps its size (the detector's). Scan detections within
 ``MATCH_FACES`` = 1 face size of a performer and of a similar size (within a factor
 1 / ``MATCH_SIZE_RATIO`` = 2: a cap badge 1 face size from a face is not that face) refresh its
 box, smoothed (weight ``SMOOTHING`` = 0.5 on the detection). The crop (``tracking.person_region``)
@@ -91,12 +89,15 @@ A face detection that matches no followed performer is a *candidate*:
    detected again within two scan cycles is forgotten.
 5. **Probation**: a provisional performer is posed by Holistic like the others and is confirmed
    once it has moved (rule 4) and Holistic found its shoulders and nose (score >= 0.5; the nose
-   within ``BODY_NOSE_FACES`` of the followed face, the shoulders below it: a body elsewhere in the
-   crop is someone else's) in at least ``PROBATION_BODY_SHARE`` = 1/3 of its frames; one that is
-   not confirmed within ``PROBATION_FRAMES`` = 60 frames goes back to pending, where only motion
-   can promote it again (a portrait with painted shoulders is found by rule 3 once, then stays pending).
+   within ``BODY_NOSE_FACES`` of the followed face: a body elsewhere in the crop is someone's or
+   something else's, as the demo's camera lens posed with a helmet below it) in at least
+   ``PROBATION_BODY_SHARE`` = 1/3 of its frames; one that is not confirmed within
+   ``PROBATION_FRAMES`` = 60 frames goes back to pending, where only motion can promote it again
+   (a portrait with painted shoulders is found by rule 3 once, then stays pending).
 6. **Duplicates**: when two performers' faces come within ``DUPLICATE_FACES`` / 3 = 0.5 face
-   sizes of each other (two tracks locked onto one person), the younger is dropped.
+   sizes of each other (two tracks locked onto one person), the younger is dropped; so is a
+   provisional performer whose crop Holistic answers with an older performer's face (that
+   close to it): the box follows Holistic only by its shift and would not get there itself.
 
 Every performer, provisional or confirmed, is posed; post-processing (``postprocess``) then keeps
 the people present in most frames. Everything here is deterministic (same frames, same answers),
@@ -215,15 +216,15 @@ def has_body_below(landmarks: np.ndarray | None, crop_xywh, face_box: np.ndarray
 
 def body_of_face(keypoints: np.ndarray, scores: np.ndarray, face_box: np.ndarray) -> bool:
     """Rule 5's "Holistic found its shoulders" on COCO-WholeBody ``(133, 2)`` / ``(133,)``: both
-    shoulders and the nose score >= ``POINT_MIN_SCORE``, the nose within ``BODY_NOSE_FACES`` face
-    sizes of ``face_box``'s centre (else Holistic is posing someone else in the crop) and the
-    shoulders below it."""
+    shoulders and the nose score >= ``POINT_MIN_SCORE`` and the nose lies within
+    ``BODY_NOSE_FACES`` face sizes of ``face_box``'s centre (else Holistic is posing someone or
+    something else in the crop). (Not "shoulders below the face": on a full-body performer with
+    a 29 px face Holistic puts the shoulders level with the nose.)"""
     points = [NOSE, LEFT_SHOULDER, RIGHT_SHOULDER]
     if not (scores[points] >= POINT_MIN_SCORE).all() or not np.isfinite(keypoints[points]).all():
         return False
     centre = box_centre(face_box)
-    return bool(np.linalg.norm(keypoints[NOSE] - centre) <= BODY_NOSE_FACES * face_side(face_box)
-                and (keypoints[[LEFT_SHOULDER, RIGHT_SHOULDER], 1] > centre[1]).all())
+    return bool(np.linalg.norm(keypoints[NOSE] - centre) <= BODY_NOSE_FACES * face_side(face_box))
 
 
 def body_crop(face_box: np.ndarray, frame_wh: tuple[int, int]) -> tuple[int, int, int, int]:
@@ -298,6 +299,7 @@ class Performer:
     observed: int = 0                   # Holistic results seen while provisional
     with_body: int = 0                  # ... of which with both shoulders
     body_box: np.ndarray | None = None  # (4,) last Holistic keypoint box
+    anchor: tuple | None = None         # (kind, (2,) centre) of the last Holistic face position
     crop_side: float = 0.0              # face size the crop is made for (never shrinks)
     region: np.ndarray | None = field(default=None)   # (4,) int xyxy crop
 
@@ -365,19 +367,19 @@ class PerformerFinder:
         face = keypoints[FACE_OFFSET:FACE_OFFSET + 68]
         good = np.isfinite(face).all(axis=1) & (scores[FACE_OFFSET:FACE_OFFSET + 68] > 0)
         if good.sum() >= 20:
-            centre = face[good].mean(axis=0)
+            kind, centre = "face", face[good].mean(axis=0).astype(np.float64)
         elif scores[NOSE] >= POINT_MIN_SCORE and np.isfinite(keypoints[NOSE]).all():
-            centre = keypoints[NOSE].astype(np.float64)
+            kind, centre = "nose", keypoints[NOSE].astype(np.float64)
         else:
             performer.lost += 1
             return
         performer.lost = 0
-        # onto Holistic's face: a track started on something that is not a face (a pattern on a
-        # performer's body) converges onto the person Holistic poses in its crop, and rule 6 then
-        # drops it as a duplicate
-        half = (performer.face_box[2:] - performer.face_box[:2]) / 2
-        target = np.concatenate([centre - half, centre + half])
-        performer.face_box = SMOOTHING * target + (1 - SMOOTHING) * performer.face_box
+        # moved by how far Holistic's face moved, not onto it: the detector's box sits higher on
+        # the face than the landmarks' mean (forehead and hair), and the crop is calibrated to it
+        if performer.anchor is not None and performer.anchor[0] == kind:
+            shift = centre - performer.anchor[1]
+            performer.face_box = performer.face_box + np.concatenate([shift, shift])
+        performer.anchor = (kind, centre)
         performer.body_box = None if box is None else np.asarray(box, dtype=np.float64)
         if not performer.confirmed:
             performer.observed += 1
@@ -544,11 +546,15 @@ class PerformerFinder:
                                                  recheck=False))
             else:
                 keep.append(p)
-        # rule 6: two performers on one face -> keep the older (lower id)
+        # rule 6: two performers on one face -> keep the older (lower id); a provisional one also
+        # when the face Holistic poses in its crop is an older performer's
         survivors: list[Performer] = []
         for p in sorted(keep, key=lambda q: q.track_id):
-            if any(np.linalg.norm(box_centre(p.face_box) - box_centre(q.face_box))
-                   < DUPLICATE_FACES / 3 * face_side(q.face_box) for q in survivors):
+            centres = [box_centre(p.face_box)]
+            if not p.confirmed and p.anchor is not None:
+                centres.append(p.anchor[1])
+            if any(np.linalg.norm(c - box_centre(q.face_box)) < DUPLICATE_FACES / 3 * face_side(q.face_box)
+                   for q in survivors for c in centres):
                 dropped.append(p.track_id)
             else:
                 survivors.append(p)
