@@ -29,3 +29,16 @@ def test_stress_table_is_rendered_from_the_committed_json():
     assert len(result["performers"]) == 18            # six scenes of three performers
     assert result["lowest_recall"] == min(r["recall"] for r in result["performers"])
     assert bench.readme_table(result) in (REPO_ROOT / "pose_estimation" / "README.md").read_text()
+
+
+def test_options_table_is_rendered_from_the_committed_json():
+    bench = load("pose_options")
+    result = json.loads(bench.RESULTS.read_text())
+    assert [s["holistic_every"] for s in result["settings"]] == [1, 2, 3]
+    for s in result["settings"]:       # the setting's figure is the mean over the songs
+        assert abs(s["cpu_ms_per_frame"] - sum(s["cpu_ms_per_song"]) / len(s["cpu_ms_per_song"])) < 0.1
+    # the reference is the default setting: compared with itself, nothing moves or goes missing
+    reference = [r for r in result["rows"] if r["holistic_every"] == 1]
+    assert len(reference) == 3 * len(result["songs"])
+    assert all(r["displacement_p90_px"] == 0 and r["missing_frames"] == 0 for r in reference)
+    assert bench.readme_table(result) in (REPO_ROOT / "pose_estimation" / "README.md").read_text()
