@@ -72,9 +72,10 @@ A face detection that matches no followed performer is a *candidate*:
    to each followed performer's face (at least a face size away) blanked to grey, so that Pose
    cannot answer with the neighbour (it did, with the demo's vocalist, for both of her
    neighbours' 9-face crops). The checks run after the frame's detections are matched, in NMS
-   order, and a candidate is checked again only when a performer promoted since then blanks a
-   different part of its crop (in the first frame, the face checked first has no neighbours
-   yet); then rule 2 is applied again to the frame's remaining candidates, against the
+   order, and a candidate is checked again, in the same frame only, when a performer promoted
+   in that frame blanks a different part of its crop (in the first frame, the face checked first
+   has no neighbours yet; later rechecks, as performers sway across crop edges, would cost a Pose
+   call each); then rule 2 is applied again to the frame's remaining candidates, against the
    performers promoted in this frame. A person whose nose lies within
    ``BODY_NOSE_FACES`` = 0.6 face sizes of the face centre and whose two shoulders (visibility
    >= 0.5) lie below it makes the candidate a *provisional performer* at once. Faces without a
@@ -313,7 +314,7 @@ class Candidate:
     last_seen: int
     body_checked: bool = False
     blanked_by: set = field(default_factory=set)    # performers blanked in its rule-3 crop
-    recheck: bool = True                # False: back from probation, rule 3 is not run again
+    checked_frame: int = -1             # the frame of its rule-3 check
 
 
 class PerformerFinder:
@@ -452,20 +453,21 @@ class PerformerFinder:
                 self.candidates.remove(candidate)
 
     def _check_body(self, candidate: Candidate, frame_index: int, frame: np.ndarray) -> bool:
-        """Rule 3 for a candidate of this frame's scan (once, or again when other performers'
-        blanking changed); True when it was promoted."""
+        """Rule 3 for a candidate of this frame's scan (once; again within the frame of that check
+        when a performer promoted meanwhile blanks its crop differently); True when promoted."""
         box = candidate.face_box
         x0, y0, x1, y1 = body_crop(box, self.frame_wh)
         if x1 - x0 < 16 or y1 - y0 < 16:
             return False
         neighbours = {p.track_id: box_centre(p.face_box)[0] for p in self.performers
                       if blanks_crop(x0, x1, box, box_centre(p.face_box)[0])}
-        if candidate.body_checked and (not candidate.recheck or
+        if candidate.body_checked and (candidate.checked_frame != frame_index or
                                        set(neighbours) == candidate.blanked_by):
             return False
         if self._same_body(box):                    # a performer promoted meanwhile (rule 2)
             return False
         candidate.body_checked, candidate.blanked_by = True, set(neighbours)
+        candidate.checked_frame = frame_index
         crop = blank_neighbours(frame[y0:y1, x0:x1], x0, box, list(neighbours.values()))
         if not has_body_below(self.body(crop), (x0, y0, x1 - x0, y1 - y0), box):
             return False
@@ -542,8 +544,7 @@ class PerformerFinder:
                                       face_side(p.face_box) < MIN_FACE_RATIO * largest):
                 dropped.append(p.track_id)                                      # rule 5
                 self.candidates.append(Candidate(p.face_box.copy(), p.face_score, frame_index,
-                                                 frame_index, body_checked=True,
-                                                 recheck=False))
+                                                 frame_index, body_checked=True))
             else:
                 keep.append(p)
         # rule 6: two performers on one face -> keep the older (lower id); a provisional one also
