@@ -133,8 +133,24 @@ def test_the_equal_concurrency_comparison_is_reported_against_the_goal():
                             "per_song_overhead_pct": 20.0, "fixed_overhead_cpu_s": 2.0}}
     line = bench.overhead_verdict(pose, features)[0]
     assert "cost +16.3 % more CPU than one serial command" in line
-    assert "Ray's two workers cost +3.2 % over the pair, within the 10 % goal" in line
+    assert "Ray's two workers cost +3.2 % over the pair on the 30 songs" in line
     assert "+20.0 % (0.600 vs 0.500 CPU s per song), **above** the 10 % goal" in line
+    features["scaling"].update(added_songs=27, pair_cpu_s_per_song=0.58,
+                               per_song_overhead_vs_pair_pct=3.4)
+    line = bench.overhead_verdict(pose, features)[0]
+    assert ("Ray 0.600 CPU s against the pair's 0.580, **+3.4 %**, within the 10 % goal"
+            in line)
+
+
+def test_scaling_at_equal_concurrency_compares_ray_with_the_pair():
+    bench = load_benchmark()
+    small = {"songs": 3, "serial": {"cpu_s": 5.0}, "serial_pair": {"cpu_s": 7.0},
+             "ray": {"cpu_s": 11.0}}
+    large = {"songs": 30, "serial": {"cpu_s": 32.0}, "serial_pair": {"cpu_s": 7.0 + 27 * 1.1},
+             "ray": {"cpu_s": 11.0 + 27 * 1.21}}
+    scale = bench.scaling(small, large)
+    assert abs(scale["pair_cpu_s_per_song"] - 1.1) < 1e-12
+    assert abs(scale["per_song_overhead_vs_pair_pct"] - 10.0) < 1e-9
 
 
 def test_stages_measured_at_different_commits_name_each():
