@@ -8,6 +8,7 @@ workers) and checks that no process of those sessions is left.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -137,6 +138,22 @@ class RayCluster:
             os.kill(pid, signal.SIGKILL)
         assert not left, f"Ray processes left after teardown: {left}"
         shutil.rmtree(self.temp_dir, ignore_errors=True)      # the nodes' session logs
+
+
+@contextlib.contextmanager
+def connected_cluster(module_name: str, **cluster_args):
+    """A ``RayCluster(**cluster_args)`` with this process connected as a driver, for a test module's
+    fixture: the module's per-song functions are sent to the workers by value (Ray's workers
+    cannot import a test module)."""
+    import ray.cloudpickle
+
+    ray.cloudpickle.register_pickle_by_value(sys.modules[module_name])
+    try:
+        with RayCluster(**cluster_args) as running:
+            connect(running.address)
+            yield running
+    finally:
+        ray.cloudpickle.unregister_pickle_by_value(sys.modules[module_name])
 
 
 def connect(address: str) -> None:

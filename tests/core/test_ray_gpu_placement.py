@@ -6,7 +6,6 @@ checked for real; only the CUDA call at the end has no hardware to find."""
 from __future__ import annotations
 
 import os
-import sys
 from dataclasses import replace
 
 import pytest
@@ -14,7 +13,7 @@ import pytest
 from core.metadata import SongInfo
 from core.runner import Finished, TaskResources, run_per_song
 from core.settings import Settings
-from ray_cluster import RayCluster, connect
+from ray_cluster import connected_cluster
 
 pytestmark = pytest.mark.slow
 
@@ -24,13 +23,8 @@ TORCH_STAGE = TaskResources(cpus=1, gpus=1)          # as the torch stages decla
 
 @pytest.fixture(scope="module")
 def cluster():
-    import ray.cloudpickle
-
-    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
-    with RayCluster(node_cpus=[1, 1], node_gpus=[0, 1]) as running:
-        connect(running.address)
+    with connected_cluster(__name__, node_cpus=[1, 1], node_gpus=[0, 1]) as running:
         yield running
-    ray.cloudpickle.unregister_pickle_by_value(sys.modules[__name__])
 
 
 @pytest.fixture
