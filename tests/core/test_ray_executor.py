@@ -19,7 +19,7 @@ import pytest
 from core.metadata import SongInfo
 from core.runner import UP_TO_DATE, Finished, SongSkipped, TaskResources, run_per_song
 from core.settings import REPO_ROOT, Settings
-from ray_cluster import RayCluster, connect
+from ray_cluster import connected_cluster
 
 pytestmark = pytest.mark.slow
 
@@ -29,14 +29,8 @@ SONGS = [SongInfo("Artist", name, ("vocal", "violin"), 30.0, 10.0)
 
 @pytest.fixture(scope="module")
 def cluster():
-    import ray.cloudpickle
-
-    # the per-song functions below live in this test module, which Ray's workers cannot import
-    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
-    with RayCluster(node_cpus=[2]) as running:
-        connect(running.address)
+    with connected_cluster(__name__, node_cpus=[2]) as running:
         yield running
-    ray.cloudpickle.unregister_pickle_by_value(sys.modules[__name__])
 
 
 @pytest.fixture
