@@ -7,7 +7,8 @@ convolution to ``K`` channels (K = 32), max-pooled over space and over its 3 fra
 K-vector, then a sigmoid. Here the same network is applied to every ``frame_stride``-th frame of a
 4-s chunk of RGB crops around the queried performer (``separation.frame_crops``), max-pooled over
 space only, so the vector stays a time sequence ``(B, T_c, K)`` (``T_c = 100 / frame_stride``) that
-the VoViT audio path resamples to its STFT frames like any condition.
+the VoViT audio path resamples to its STFT frames like any condition (no sigmoid by default:
+``activation`` below).
 
 Input: ``(B, 100, 3, S, S)`` uint8 (or float) RGB, 0–255, ``S = crop_size``. The encoder scales it
 to 0–1 and normalises it with ImageNet's channel mean and deviation (what torchvision weights
@@ -29,7 +30,13 @@ Configs (``FramesConfig``; recorded in the model config's ``encoder``, so in eve
                  uses 16 (~0.7 M parameters instead of 11.2 M).
 ``channels``     K, the visual vector per frame (published 32).
 ``dilated``      layer4 at stride 1 with dilation 2, as published.
-``activation``   ``sigmoid`` (published) or ``none``.
+``activation``   ``none`` (default) or ``sigmoid`` (published). Sound of Pixels bounds its vector
+                 with a sigmoid because it weights the audio U-Net's K component maps; here the
+                 vector enters VoViT's linear fusion. Measured on the known-answer test
+                 (tests/separation/test_sep_frames.py, tiny model): with the sigmoid the model
+                 still ignored the crops after 160 steps (the same output for either performer's
+                 crop), without it it followed the crop from step ~80. A divergence, named in
+                 the config.
 """
 from __future__ import annotations
 
@@ -52,7 +59,7 @@ class FramesConfig:
     width: int = 16
     channels: int = 32
     dilated: bool = True
-    activation: str = "sigmoid"
+    activation: str = "none"
 
     def __post_init__(self):
         if self.crop_size < 32:
@@ -177,6 +184,11 @@ class FrameEncoder(nn.Module):
 
     def encode(self, frames: torch.Tensor) -> torch.Tensor:
         return self(frames)
+
+    def load_pretrained(self, path: str | Path) -> list[str]:
+        """``--visual_weights``: a torchvision resnet18 state dict into the backbone
+        (``load_torchvision_resnet18``); returns the unused keys."""
+        return load_torchvision_resnet18(self, path)
 
 
 def load_torchvision_resnet18(encoder: FrameEncoder, path: str | Path) -> list[str]:
