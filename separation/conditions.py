@@ -15,6 +15,8 @@ Each kind has one ``ConditionData`` entry:
 ``input_files(song_dir, instrument) -> list[Path]``
     What ``prepare`` reads besides the stems and the keypoint files of
     ``core.dataset.model_input_files`` (e.g. the video): the stages' re-run rule adds them.
+``needs_video: bool``
+    ``prepare`` reads the video (the benchmark then renders its scenes).
 
 Every frame whose mask has fewer than 10 % of its ``M`` entries present is "missing"
 (``separation.data.missing_frames``); chunks with too many missing frames are skipped, for every
@@ -45,6 +47,7 @@ class ConditionData:
     prepare: Callable[..., tuple[np.ndarray, np.ndarray]]
     window: Callable[[np.ndarray, np.ndarray, int, int], tuple[np.ndarray, np.ndarray]]
     input_files: Callable[[Path, str], list[Path]]
+    needs_video: bool = False          # reads the song's video (the benchmark renders its scenes)
 
 
 def _keypoints(kind: str) -> ConditionData:
@@ -66,7 +69,8 @@ CONDITIONS: dict[str, ConditionData] = {
     "face": _keypoints("face"),
     "body": _keypoints("body"),
     "face_body": _keypoints("face_body"),
-    "frames": ConditionData("frames", _prepare_frames, frames_window, frames_input_files),
+    "frames": ConditionData("frames", _prepare_frames, frames_window, frames_input_files,
+                            needs_video=True),
 }
 
 

@@ -156,8 +156,13 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--demo_dataset", default=None, metavar="DIR",
                        help="also evaluate on these posed demo songs (mixed timbres)")
     bench.add_argument("--rows", nargs="+", default=None, metavar="ROW",
-                       help="rows to train and report (default all: none face body face_body "
-                            "face_body_xattn; none is the audio-only reference)")
+                       help="rows to train and report (default: none face body face_body "
+                            "face_body_xattn; also frames, which renders the scenes' videos; "
+                            "none is the audio-only reference)")
+    bench.add_argument("--kinds", nargs="+", default=None, metavar="KIND",
+                       help="scene kinds to generate (default duet shadow concert, "
+                            "demo_generator.scenes.BENCHMARK_KINDS; also appearance: appearance "
+                            "alone decides, duet_lookalike: only motion decides for frames)")
     bench.add_argument("--preset", choices=("small", "vovit"), default="small")
     bench.add_argument("--steps", type=positive_int, default=150)
     bench.add_argument("--batch_size", type=positive_int, default=4)

@@ -153,13 +153,16 @@ def make_config(visual: str = "face", preset: str = "vovit", cross_modal: bool =
     """A config for a preset (``vovit`` = published sizes, ``small`` = ~1-2 M parameters).
 
     The kind's encoder options are the preset's (``separation.encoders``), updated by an
-    ``encoder`` dict among ``sizes``."""
+    ``encoder`` dict among ``sizes``; kinds without options (the ST-GCN kinds, ``none``) ignore it,
+    so one set of sizes serves every benchmark row."""
     base = VoViTConfig(visual=visual, preset=preset, cross_modal=cross_modal)
     if preset == "small":
         base = replace(base, **SMALL_SIZES)
     kind = encoder_kind(visual)
-    options = {**(kind.options(preset) if kind else {}), **dict(sizes.pop("encoder", None) or {})}
-    base = replace(base, encoder=tuple(options.items()))
+    options = kind.options(preset) if kind else {}
+    overrides = dict(sizes.pop("encoder", None) or {})
+    if options:
+        base = replace(base, encoder=tuple({**options, **overrides}.items()))
     return replace(base, **sizes) if sizes else base
 
 
