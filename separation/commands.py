@@ -28,6 +28,7 @@ from .inference import estimate_chunks, hop_samples, separate_song
 from .metrics import SDR_NAME, SI_SDR_NAME, chunk_metrics, mean_ignoring_nan
 from .splits import SPLIT_LABELS, checkpoint_key, song_split, split_difference
 from .training import TrainOptions, collect_songs, resume_path, train
+from .encoders import encoder_kind
 from .vovit import CHUNK_SECONDS, SAMPLE_RATE, make_config
 
 log = logging.getLogger("separation")
@@ -70,7 +71,15 @@ def run_train(args: argparse.Namespace) -> int:
     if out.exists() and not args.force and not resume_path(out).exists():
         log.info("%s exists and training finished; use -f to train again", out)
         return 0
-    config = make_config(args.visual, args.preset, cross_modal=args.cross_modal)
+    encoder = dict(getattr(args, "encoder", ()) or ())
+    config = make_config(args.visual, args.preset, cross_modal=args.cross_modal, encoder=encoder)
+    if encoder and not config.encoder:
+        raise ValueError(f"visual={args.visual} takes no --encoder options")
+    kind = encoder_kind(args.visual)
+    # bad encoder options or weights for a kind without them fail here (exit 2), before any song
+    condition_encoder = kind.build(config) if kind else None
+    if getattr(args, "visual_weights", None) and not hasattr(condition_encoder, "load_pretrained"):
+        raise ValueError(f"visual={args.visual} takes no --visual_weights")
     conventions = InputConventions(args.mixture_normalisation, args.face_coordinates,
                                    args.face_fit_points)
     by_song, skipped = {}, []

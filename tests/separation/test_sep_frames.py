@@ -425,3 +425,53 @@ def test_saliency_cli_attributes_a_frames_model_per_pixel_region(tmp_path):
     np.testing.assert_allclose(average["region_importance"], regions)
     assert cli.main("integrated_gradients", ["--model", "frames", "--dataset_path",
                                              str(root)]) == 2       # no shipped frames model
+
+
+# --- command line ----------------------------------------------------------------------------------
+
+def run_main(capsys, *argv):
+    from test_sep_cli import run_main_in_process
+
+    code, _, err = run_main_in_process(capsys, *argv)
+    return code, err
+
+
+def test_train_refuses_bad_encoder_options_before_any_song(tmp_path, capsys):
+    common = ("train", "--instrument", "vocal", "--dataset_path", str(tmp_path), "--out",
+              str(tmp_path / "m.pt"))
+    for extra, message in ((("--visual", "frames", "--encoder", "crop_size=16"), "at least 32"),
+                           (("--visual", "frames", "--encoder", "depth=3"),
+                            "unknown frames encoder option(s) ['depth']"),
+                           (("--visual", "face", "--encoder", "width=4"),
+                            "visual=face takes no --encoder options"),
+                           (("--visual", "face", "--visual_weights", "w.pth"),
+                            "visual=face takes no --visual_weights")):
+        code, err = run_main(capsys, *common, *extra)
+        assert code == 2 and message in err and "Traceback" not in err, err[-2000:]
+    assert not (tmp_path / "m.pt").exists()
+
+
+@pytest.mark.slow
+def test_train_and_separate_cli_with_frames(tmp_path, capsys):
+    """``train --visual frames`` with encoder options, then ``separate``: the checkpoint records
+    the options and the run, and the whole song is separated from its crops."""
+    import soundfile as sf
+
+    root = tmp_path / "data"
+    write_video_song(root)
+    out = tmp_path / "vocal_frames.pt"
+    code, err = run_main(capsys, "train", "--visual", "frames", "--instrument", "vocal",
+                         "--dataset_path", str(root), "--out", str(out), "--steps", "2",
+                         "--batch_size", "2", "--eval_every", "2", "--encoder", "crop_size=32",
+                         "frame_stride=25", "width=4", "channels=4", "activation=sigmoid",
+                         "--device", "cpu")
+    assert code == 0, err[-3000:]
+    payload = read_checkpoint(out)
+    assert payload["config"]["encoder"] == {**FramesConfig().to_options(), **TINY_FRAMES,
+                                            "activation": "sigmoid"}
+    assert payload["extra"]["run"]["visual"] == "frames" and payload["extra"]["step"] == 2
+    code, err = run_main(capsys, "separate", "--dataset_path", str(root), "--checkpoint",
+                         str(out), "--device", "cpu")
+    assert code == 0, err[-3000:]
+    wave, sr = sf.read(root / "Art" / "Song One" / "vocal" / "separated_frames_small.wav")
+    assert sr == SR and len(wave) == 9 * SR and np.isfinite(wave).all()
