@@ -14,7 +14,7 @@ from core.audio import load_audio, save_wav
 from core.dataset import find_mixture, model_input_files
 from core.device import resolve_device
 from core.freshness import is_up_to_date, record_inputs, snapshot
-from core.io import load_json, save_json
+from core.io import file_sha256, load_json, save_json
 from core.metadata import load_metadata, select_songs
 from core.provenance import git_commit
 from core.runner import UP_TO_DATE, Finished, SongSkipped, TaskResources, run_per_song
@@ -22,11 +22,13 @@ from core.settings import DEFAULT_METADATA_NAME, Settings, settings_from_args
 
 from .checkpoint import load_checkpoint
 from .conventions import InputConventions
-from .data import load_song_audio, load_song_visual, song_chunks
+from .conditions import condition_input_files, prepare_condition
+from .data import load_song_audio, song_chunks
 from .inference import estimate_chunks, hop_samples, separate_song
 from .metrics import SDR_NAME, SI_SDR_NAME, chunk_metrics, mean_ignoring_nan
 from .splits import SPLIT_LABELS, checkpoint_key, song_split, split_difference
 from .training import TrainOptions, collect_songs, resume_path, train
+from .encoders import encoder_kind
 from .vovit import CHUNK_SECONDS, SAMPLE_RATE, make_config
 
 log = logging.getLogger("separation")
@@ -69,7 +71,15 @@ def run_train(args: argparse.Namespace) -> int:
     if out.exists() and not args.force and not resume_path(out).exists():
         log.info("%s exists and training finished; use -f to train again", out)
         return 0
-    config = make_config(args.visual, args.preset, cross_modal=args.cross_modal)
+    encoder = dict(getattr(args, "encoder", ()) or ())
+    config = make_config(args.visual, args.preset, cross_modal=args.cross_modal, encoder=encoder)
+    if encoder and not config.encoder:
+        raise ValueError(f"visual={args.visual} takes no --encoder options")
+    kind = encoder_kind(args.visual)
+    # bad encoder options or weights for a kind without them fail here (exit 2), before any song
+    condition_encoder = kind.build(config) if kind else None
+    if getattr(args, "visual_weights", None) and not hasattr(condition_encoder, "load_pretrained"):
+        raise ValueError(f"visual={args.visual} takes no --visual_weights")
     conventions = InputConventions(args.mixture_normalisation, args.face_coordinates,
                                    args.face_fit_points)
     by_song, skipped = {}, []
@@ -77,7 +87,8 @@ def run_train(args: argparse.Namespace) -> int:
     for root, prefix in roots:
         songs, skips = selected_songs(args, root, settings)
         skipped += [f"{prefix}{s}" for s in skips]
-        chunks, bad = collect_songs(root, songs, args.instrument, args.visual, conventions)
+        chunks, bad = collect_songs(root, songs, args.instrument, args.visual, conventions,
+                                    config.encoder_options)
         by_song.update({prefix + key: value for key, value in chunks.items()})
         skipped += [prefix + line for line in bad]
     val_songs = args.val_songs
@@ -98,8 +109,12 @@ def run_train(args: argparse.Namespace) -> int:
                 "visual": args.visual, "preset": args.preset, "cross_modal": args.cross_modal,
                 "device": str(device), "git_commit": git_commit(),
                 "include_incorrect_body_detection": bool(args.include_incorrect_body_detection)}
+    visual_weights = getattr(args, "visual_weights", None)
+    if visual_weights:
+        run_info["visual_weights"] = {"path": str(visual_weights),
+                                      "sha256": file_sha256(visual_weights)}
     extra = train(config, by_song, out, opts, device, args.instrument, val_songs,
-                  args.force, run_info)
+                  args.force, run_info, visual_weights=visual_weights)
     best = extra.get("best_val") or {}
     log.info("wrote %s (best validation: %s)", out,
              ", ".join(f"{k} {v:.3f}" for k, v in best.items() if isinstance(v, float)) or "none")
@@ -130,17 +145,17 @@ def run_separate(args: argparse.Namespace) -> int:
         song_dir = song.folder(dataset_path)
         out = song_dir / instrument / f"separated_{config.name}.wav"
         # the re-run rule (core.freshness): redone when the checkpoint, a wav or the keypoints change
-        inputs = [Path(args.checkpoint), *model_input_files(song_dir, instrument)]
+        inputs = [Path(args.checkpoint), *model_input_files(song_dir, instrument),
+                  *condition_input_files(config.visual, song_dir, instrument)]
         if is_up_to_date([out], inputs, args.force):
             return UP_TO_DATE
         if instrument not in song.instruments:
             raise SongSkipped(f"no {instrument} in the layout {list(song.layout or ())}")
         inputs_before = snapshot(inputs)
         model, _, device = model_on_device(str(args.checkpoint), settings.device)
-        visual = mask = None
-        if config.visual != "none":
-            visual, mask = load_song_visual(song_dir, song, instrument, config.visual,
-                                            conventions=meta["conventions"])
+        visual, mask = prepare_condition(config.visual, song_dir, song, instrument,
+                                         conventions=meta["conventions"],
+                                         options=config.encoder_options)
         mixture = load_mixture(song_dir, song, instrument)
         estimate = separate_song(model, mixture, visual, mask, device, hop=hop,
                                  conventions=meta["conventions"])
@@ -239,7 +254,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
         # the re-run rule (core.freshness): redone when a checkpoint, a wav or the keypoints
         # change, or the evaluation is asked with another baseline or the song's split changed
         inputs = [Path(args.checkpoint), *([Path(args.baseline)] if args.baseline else []),
-                  *model_input_files(song_dir, instrument)]
+                  *model_input_files(song_dir, instrument),
+                  *condition_input_files(config.visual, song_dir, instrument)]
         run_settings = {"baseline": str(args.baseline) if args.baseline else None,
                         "split": split_of[song.key]}
         if is_up_to_date([out], inputs, args.force, run_settings):
@@ -248,7 +264,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
             raise SongSkipped(f"no {instrument} in the layout {list(song.layout or ())}")
         inputs_before = snapshot(inputs)
         chunks = song_chunks(song_dir, song, instrument, config.visual,
-                             conventions=meta["conventions"])
+                             conventions=meta["conventions"], options=config.encoder_options)
         if not chunks:
             raise SongSkipped("no usable 4-s chunk (too short or keypoints missing)")
         model, _, device = model_on_device(str(args.checkpoint), settings.device)
@@ -314,7 +330,7 @@ def run_import_vovit(args: argparse.Namespace) -> int:
 # --- benchmark -------------------------------------------------------------------------------------
 
 def run_benchmark(args: argparse.Namespace) -> int:
-    from demo_generator.scenes import BENCHMARK_KINDS, generate_scenes
+    from demo_generator.scenes import BENCHMARK_KINDS, SCENE_KINDS, generate_scenes
 
     from . import benchmark as bm
     from .benchmark_run import BenchmarkSettings, load_scene_splits, train_rows
@@ -324,14 +340,21 @@ def run_benchmark(args: argparse.Namespace) -> int:
     if unknown:
         raise ValueError(f"unknown benchmark row(s) {', '.join(unknown)}; "
                          f"known: {', '.join(bm.ROW_BY_NAME)}")
-    rows = tuple(args.rows) if args.rows else tuple(r.name for r in bm.ROWS)
+    rows = tuple(args.rows) if args.rows else bm.DEFAULT_ROWS
+    kinds = tuple(args.kinds or BENCHMARK_KINDS)
+    unknown_kinds = [k for k in kinds if k not in SCENE_KINDS]
+    if unknown_kinds:
+        raise ValueError(f"unknown scene kind(s) {', '.join(unknown_kinds)}; "
+                         f"known: {', '.join(SCENE_KINDS)}")
     if bm.AUDIO_ONLY not in rows and not args.train_only:
         raise ValueError(f"the benchmark needs the audio-only row {bm.AUDIO_ONLY!r} as reference")
     device = resolve_device(args.device)
     out = Path(args.out)
     scenes = Path(args.scenes_dir) if args.scenes_dir else out / "scenes"
+    # reused when complete with the same settings; rendered when a row reads the video (frames)
     generate_scenes(scenes, {"train": args.train, "validation": args.validation,
-                             "test": args.test}, BENCHMARK_KINDS)     # reused when complete
+                             "test": args.test}, kinds,
+                    render=bm.rows_need_video(rows))
     settings = BenchmarkSettings(preset=args.preset, steps=args.steps,
                                  batch_size=args.batch_size, lr=args.lr, seed=args.seed,
                                  eval_every=args.eval_every, rows=rows)
