@@ -565,8 +565,8 @@ def overhead_verdict(pose: dict, features: dict) -> list[str]:
                 f" On a Ray node of one CPU (one worker, the songs one after another as in the "
                 f"serial run) Ray's extra CPU on the {copies['songs']} songs is "
                 f"{copies['one_cpu_overhead_pct']:+.1f} %, against "
-                f"{copies['overhead_pct']:+.1f} % with two workers: the difference is the price "
-                f"of running two songs at once on this machine's two cores, not Ray's.")
+                f"{copies['overhead_pct']:+.1f} % with two workers (per-command costs included "
+                f"in both).")
         if "pair_overhead_pct" in copies:
             lines[0] += (
                 f" Measured directly: two serial commands at once, each on half of the artists, "
