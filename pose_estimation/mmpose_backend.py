@@ -10,7 +10,7 @@ region, ``pose_estimation.tracking``). All boxes of a frame go through the model
 Two imports need care with the lightweight install (DESIGN section 4): ``mmcv._ext`` is absent in
 ``mmcv-lite`` (only compiled ops need it: detector NMS, deformable attention of other heads) and
 torchvision (imported by MMPose's SimCC visualiser only) cannot be installed beside the CPU torch
-here. ``prepare_imports`` puts placeholder modules in their place that raise a clear error if
+here. ``mmpose_imports`` puts placeholder modules in their place that raise a clear error if
 anything actually calls into them; top-down inference never does.
 
 Scores are the model's SimCC confidences (``score_scale = "simcc"``, not probabilities). Frames are
@@ -18,6 +18,7 @@ passed as BGR, the channel order MMPose's data preprocessors expect for arrays.
 """
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.machinery
 import importlib.util
@@ -63,16 +64,22 @@ def check_installed() -> None:
             raise ImportError(f"the mmpose backend needs the {name} package: {INSTALL_HINT}")
 
 
-def prepare_imports() -> None:
-    """Make ``import mmpose.apis`` work with mmcv-lite and without torchvision (see module doc).
+@contextlib.contextmanager
+def mmpose_imports():
+    """Within it, ``import mmpose.apis`` works with mmcv-lite and without torchvision (module doc).
 
-    Raises ``ImportError`` with the install hint when MMPose itself is missing.
+    The torchvision placeholders are taken out of ``sys.modules`` again on exit (the MMPose modules
+    imported inside keep their own references): left there, a later import in the same process
+    would take the placeholder for a real torchvision (torchmetrics probes for one and then imports
+    ``torchvision.models``). Raises ``ImportError`` with the install hint when MMPose itself is
+    missing.
     """
     check_installed()
     try:
         importlib.import_module("mmcv._ext")
     except ImportError:
         sys.modules["mmcv._ext"] = _MissingExtension("mmcv._ext")
+    placeholders = {}
     try:
         importlib.import_module("torchvision.transforms")
     except Exception:  # noqa: BLE001 -- absent, or present but broken beside this torch build
@@ -81,8 +88,14 @@ def prepare_imports() -> None:
         torchvision = _MissingExtension("torchvision")
         transforms = _MissingExtension("torchvision.transforms")
         torchvision.transforms = transforms
-        sys.modules["torchvision"] = torchvision
-        sys.modules["torchvision.transforms"] = transforms
+        placeholders = {"torchvision": torchvision, "torchvision.transforms": transforms}
+        sys.modules.update(placeholders)
+    try:
+        yield
+    finally:
+        for name, placeholder in placeholders.items():
+            if sys.modules.get(name) is placeholder:
+                del sys.modules[name]
 
 
 # Where the person boxes come from when no MMDetection detector is configured.
@@ -107,11 +120,11 @@ class MMPoseEstimator:
     def __init__(self, config: str | Path, checkpoint: str | Path | None, device: str = "cpu",
                  detector_config: str | None = None, detector_checkpoint: str | None = None,
                  detection_threshold: float = 0.3):
-        prepare_imports()
-        from mmpose.apis import init_model
+        with mmpose_imports():
+            from mmpose.apis import init_model
 
-        self.model = init_model(str(config), None if checkpoint is None else str(checkpoint),
-                                device=str(device))
+            self.model = init_model(str(config), None if checkpoint is None else str(checkpoint),
+                                    device=str(device))
         n_keypoints = int(self.model.dataset_meta.get("num_keypoints", 0) or 0)
         if n_keypoints and n_keypoints != 133:
             raise ValueError(f"{config}: the model predicts {n_keypoints} keypoints; the pipeline "
@@ -121,9 +134,11 @@ class MMPoseEstimator:
         self.detector = None
         self.detection_threshold = detection_threshold
         if detector_config:
-            from mmdet.apis import init_detector
+            with mmpose_imports():
+                from mmdet.apis import init_detector
 
-            self.detector = init_detector(str(detector_config), detector_checkpoint, device=str(device))
+                self.detector = init_detector(str(detector_config), detector_checkpoint,
+                                              device=str(device))
 
     @classmethod
     def from_settings(cls, settings: Settings, device: str | None = None) -> "MMPoseEstimator":
