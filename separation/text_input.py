@@ -1,0 +1,84 @@
+"""The ``text`` condition of one song: sung-syllable posteriorgrams at the model's STFT frames.
+
+The published lyrics-conditioned separator fed posteriorgrams at a frame rate other than the
+spectrogram's and named that as one reason it did not help (``../shared/reference/seeds/003``).
+Here the posteriorgram is made at exactly the frames of ``separation.vovit.stft``: 16384 Hz, hop 256,
+centred frames, so frame ``k`` of a 4-s window starting at sample ``s`` is centred at
+``(s + 256 k) / 16384`` seconds; chunk ``c`` starts at sample ``65536 c`` (``separation.data``), so
+its frame ``k`` is at ``4 c + k / 64`` s, and a training crop at any sample start gets its own
+frames the same way.
+
+Sources (``TEXT_SOURCES``), read from ``<song>/<performer>/`` (``core.syllables``):
+* ``alignment`` (default): ``syllables.tsv``; one-hot, frame centre inside ``[start, end)`` → that
+  syllable's class, else silence; present everywhere (a gap is known silence);
+* ``posteriorgram``: ``syllable_posteriorgram.npy`` + ``.json``, linearly interpolated to the frame
+  centres; frames outside the file's frames are silence and absent.
+Columns are ``core.syllables.INVENTORY`` (533 classes, silence first).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from core.syllables import (ALIGNMENT_NAME, N_CLASSES, POSTERIORGRAM_NAME, Posteriorgram, SyllableAlignment,
+                            alignment_posteriorgram, load_alignment, load_posteriorgram,
+                            resample_posteriorgram)
+
+from .data import CHUNK_STRIDE_SAMPLES
+from .vovit import HOP_LENGTH, N_FRAMES, SAMPLE_RATE
+
+TEXT_SOURCES = ("alignment", "posteriorgram")
+
+
+def frame_times(start_sample: int, n_frames: int = N_FRAMES) -> np.ndarray:
+    """Centres (s) of the ``n_frames`` STFT frames of a window starting at ``start_sample``
+    (16384 Hz): ``(start_sample + 256 k) / 16384``, ``(n_frames,)`` float64."""
+    return (start_sample + HOP_LENGTH * np.arange(n_frames, dtype=np.float64)) / SAMPLE_RATE
+
+
+def chunk_frame_times(chunk_index: int) -> np.ndarray:
+    """Frame centres of chunk ``c`` (samples ``[65536 c, 65536 c + 65535)``): ``4 c + k / 64`` s."""
+    return frame_times(CHUNK_STRIDE_SAMPLES * chunk_index)
+
+
+@dataclass(frozen=True)
+class SongText:
+    """What one performer sings in a song, ready to be cut at any window."""
+    source: str                                  # "alignment" | "posteriorgram"
+    alignment: SyllableAlignment | None = None
+    posteriorgram: Posteriorgram | None = None
+
+    def window(self, start_sample: int, n_frames: int = N_FRAMES
+               ) -> tuple[np.ndarray, np.ndarray]:
+        """``(n_frames, N_CLASSES)`` float32 posteriorgram and ``(n_frames,)`` bool presence of
+        the window starting at ``start_sample`` (16384 Hz)."""
+        times = frame_times(start_sample, n_frames)
+        if self.alignment is not None:
+            return alignment_posteriorgram(self.alignment, times), np.ones(n_frames, dtype=bool)
+        return resample_posteriorgram(self.posteriorgram, times)
+
+
+def load_song_text(song_dir: str | Path, performer: str, source: str = "alignment") -> SongText:
+    """Read the performer's syllables (module docstring); a missing or malformed file raises
+    ``core.syllables.AlignmentError`` (a ``SongDataError``) naming it."""
+    if source not in TEXT_SOURCES:
+        raise ValueError(f"text source must be one of {TEXT_SOURCES}, got {source!r}")
+    folder = Path(song_dir) / performer
+    if source == "alignment":
+        return SongText(source, alignment=load_alignment(folder / ALIGNMENT_NAME))
+    return SongText(source, posteriorgram=load_posteriorgram(folder / POSTERIORGRAM_NAME))
+
+
+def text_chunks(song_dir: str | Path, performer: str, chunk_indices: Sequence[int],
+                source: str = "alignment") -> tuple[np.ndarray, np.ndarray]:
+    """The ``text`` kind's preparation function: the performer's posteriorgram for each chunk
+    ``c`` in ``chunk_indices`` → ``(n, 256, N_CLASSES)`` float32 and presence ``(n, 256)`` bool."""
+    text = load_song_text(song_dir, performer, source)
+    windows = [text.window(CHUNK_STRIDE_SAMPLES * int(c)) for c in chunk_indices]
+    if not windows:
+        return np.zeros((0, N_FRAMES, N_CLASSES), np.float32), np.zeros((0, N_FRAMES), bool)
+    values, present = zip(*windows)
+    return np.stack(values), np.stack(present)
