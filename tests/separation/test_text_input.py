@@ -1,0 +1,87 @@
+"""The ``text`` kind's input (separation.text_input): posteriorgrams at exactly the STFT frames."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from core import syllables as sy
+from core.dataset import SongDataError
+from separation.data import CHUNK_STRIDE_SAMPLES
+from separation.text_input import (chunk_frame_times, frame_times, load_song_text, text_chunks)
+from separation.vovit import CHUNK_SAMPLES, N_FRAMES, SAMPLE_RATE, stft
+
+
+def test_frame_centres_are_the_stft_frames_of_the_chunk():
+    times = chunk_frame_times(2)
+    assert times.shape == (N_FRAMES,) == (256,)
+    np.testing.assert_array_equal(times[[0, 1, 64, 255]], [8.0, 8 + 1 / 64, 9.0, 8 + 255 / 64])
+    np.testing.assert_array_equal(frame_times(1000)[:2], [1000 / 16384, 1256 / 16384])
+    # independent check with the model's STFT: a click at the time of frame k peaks in frame k
+    for k in (0, 17, 128, 255):
+        wave = torch.zeros(1, CHUNK_SAMPLES)
+        wave[0, round(chunk_frame_times(0)[k] * SAMPLE_RATE)] = 1.0
+        energy = stft(wave).abs().pow(2).sum(dim=1)[0]                     # (frames,)
+        assert energy.shape == (N_FRAMES,) and int(energy.argmax()) == k
+
+
+def write_alignment(song_dir, performer="vocal"):
+    return sy.save_alignment(song_dir / performer / sy.ALIGNMENT_NAME, [4.5, 5.0, 7.9],
+                             [5.0, 5.5, 8.1], ["pa", "dha", "ni"])
+
+
+def test_chunks_from_an_alignment_know_the_answer_frame_by_frame(tmp_path):
+    write_alignment(tmp_path)
+    post, present = text_chunks(tmp_path, "vocal", [0, 1, 2])
+    assert post.shape == (3, N_FRAMES, sy.N_CLASSES) and post.dtype == np.float32
+    assert present.shape == (3, N_FRAMES) and present.all()     # gaps are known silence
+    names = np.array(sy.INVENTORY)[post.argmax(-1)]
+    assert (names[0] == sy.SILENCE).all()
+    # chunk 1 frame k is at 4 + k/64 s: [4.5, 5.0) = frames 32..63, [5.0, 5.5) = 64..95,
+    # [7.9, 8.1) from frame ceil(3.9 * 64) = 250 to the chunk's end, then chunk 2 frames 0..6
+    expected = np.full(N_FRAMES, sy.SILENCE, dtype=object)
+    expected[32:64], expected[64:96], expected[250:] = "pa", "dha", "ni"
+    assert list(names[1]) == list(expected)
+    assert list(names[2][:8]) == ["ni"] * 7 + [sy.SILENCE]
+    # a training crop at any start sample is cut by the same rule
+    text = load_song_text(tmp_path, "vocal")
+    window, _ = text.window(CHUNK_STRIDE_SAMPLES + 32 * 256)                # starts at 4.5 s
+    assert list(np.array(sy.INVENTORY)[window.argmax(-1)][:65]) == ["pa"] * 32 + ["dha"] * 32 + [
+        sy.SILENCE]
+    empty, empty_present = text_chunks(tmp_path, "vocal", [])
+    assert empty.shape == (0, N_FRAMES, sy.N_CLASSES) and empty_present.shape == (0, N_FRAMES)
+
+
+def test_chunks_from_a_posteriorgram_file_are_interpolated_and_absent_outside_it(tmp_path):
+    folder = tmp_path / "vocal"
+    folder.mkdir()
+    values = np.zeros((501, 2), np.float32)        # 100 fps, frames at 0.00 .. 5.00 s
+    values[449:, 0] = 1.0                          # "sa" from 4.49 s
+    values[:, 1] = 1.0 - values[:, 0]              # "ri" before
+    np.save(folder / sy.POSTERIORGRAM_NAME, values)
+    (folder / sy.POSTERIORGRAM_INFO_NAME).write_text(json.dumps({"fps": 100.0,
+                                                                 "classes": ["sa", "ri"]}))
+    post, present = text_chunks(tmp_path, "vocal", [1], source="posteriorgram")
+    # chunk 1: frame k at 4 + k/64 s; the file ends at 5.0 s = frame 64
+    np.testing.assert_array_equal(present[0], np.arange(N_FRAMES) <= 64)
+    sa, ri = sy.CLASS_INDEX["sa"], sy.CLASS_INDEX["ri"]
+    np.testing.assert_allclose(post[0, 32, [sa, ri]], [1.0, 0.0])            # 4.5 s
+    np.testing.assert_allclose(post[0, 0, [sa, ri]], [0.0, 1.0])             # 4.0 s
+    # frame 31 (4.484375 s) sits at file position 448.4375, between "ri" (448) and "sa" (449)
+    np.testing.assert_allclose(post[0, 31, [sa, ri]], [0.4375, 0.5625], atol=1e-6)
+    assert (post[0, 65:].argmax(-1) == 0).all()                              # absent → silence
+
+
+def test_missing_or_malformed_text_is_a_song_data_error_naming_the_file(tmp_path):
+    with pytest.raises(SongDataError, match=r"vocal/syllables.tsv does not exist"):
+        text_chunks(tmp_path, "vocal", [0])
+    (tmp_path / "vocal").mkdir()
+    (tmp_path / "vocal" / sy.ALIGNMENT_NAME).write_text("0\t1\tsa\n0.5\t2\tzz\n", encoding="utf-8")
+    with pytest.raises(SongDataError, match=r"syllables.tsv line 2: interval"):
+        text_chunks(tmp_path, "vocal", [0])
+    with pytest.raises(SongDataError, match="syllable_posteriorgram.json does not exist"):
+        text_chunks(tmp_path, "vocal", [0], source="posteriorgram")
+    with pytest.raises(ValueError, match="text source must be one of"):
+        load_song_text(tmp_path, "vocal", source="lyrics")
