@@ -31,7 +31,9 @@ Performers
 ``PerformerSpec``: the layout name (= stem file prefix = keypoint folder), the timbre (``voice``,
 ``violin``, ``mridangam``), the motion style (a key of ``SCENE_MOTION``), the appearance (a sprite,
 key of ``video.SPRITE_SOURCES``) and whether the performer's sung syllables are part of the scene's
-text (``syllables``: the svara syllable of every note is in the ground truth either way). A new
+text (``syllables``: the svara syllable of every note is in the ground truth either way; a
+performer with ``syllables`` also gets its alignment ``<name>/syllables.tsv``, written like the
+demo's, ``core.syllables``; the singers have it, a violinist does not sing). A new
 kind of scene is a new ``SceneKind`` entry (and, for a new way of sharing the melody, an
 arrangement in ``ARRANGEMENTS``).
 
@@ -82,6 +84,7 @@ from core.io import load_json, save_json
 from core.keypoints import BODY, FACE, LEFT_HAND, RIGHT_HAND, NUM_KEYPOINTS
 from core.metadata import duration_for_frames
 from core.pose_files import InstrumentPose, save_instrument_pose
+from core.syllables import ALIGNMENT_NAME, save_alignment
 
 from . import audio as da
 from . import video as dv
@@ -134,21 +137,20 @@ class SceneKind:
 
 
 _MRIDANGAM = PerformerSpec("mridangam", "mridangam", "mridangam", "mridangam")
+_SINGER = PerformerSpec("vocal", "voice", "vocal", "vocal", syllables=True)
 SCENE_KINDS = {
     "duet": SceneKind("duet", True, "call_and_response", (
-        PerformerSpec("vocal", "voice", "vocal", "vocal"),
-        PerformerSpec("singer", "voice", "vocal", "violin"), _MRIDANGAM),
+        _SINGER, PerformerSpec("singer", "voice", "vocal", "violin", syllables=True), _MRIDANGAM),
         "two singers, same voice and register, call and response with partial overlap"),
     "duet_lookalike": SceneKind("duet_lookalike", True, "call_and_response", (
-        PerformerSpec("vocal", "voice", "vocal", "vocal"),
-        PerformerSpec("singer", "voice", "vocal", "vocal"), _MRIDANGAM),
+        _SINGER, PerformerSpec("singer", "voice", "vocal", "vocal", syllables=True), _MRIDANGAM),
         "the duet with both singers wearing the same photograph"),
     "shadow": SceneKind("shadow", True, "shadow", (
-        PerformerSpec("vocal", "voice", "vocal", "vocal"),
+        _SINGER,
         PerformerSpec("violin", "voice", "violin", "violin"), _MRIDANGAM),
         "a violin with the singer's timbre shadowing the line; the leader changes per phrase"),
     "concert": SceneKind("concert", False, "concert", (
-        PerformerSpec("vocal", "voice", "vocal", "vocal"),
+        _SINGER,
         PerformerSpec("violin", "violin", "violin", "violin"), _MRIDANGAM),
         "the demo trio: vocal, violin (violin timbre) shadowing it, mridangam"),
 }
@@ -334,6 +336,9 @@ def generate_scene(kind: SceneKind, song_dir: Path, seed: int, seconds: float = 
                               "svara": da.svara_syllables(line.note_semitones[sung])}
             entry["phrases_s"] = [[a, b] for a, b in line.phrases if a < seconds]
             entry["syllables"] = spec.syllables
+            if spec.syllables:
+                save_alignment(song_dir / name / ALIGNMENT_NAME,
+                               *da.sung_syllables(line, n_samples / da.SAMPLE_RATE))
             # a violin timbre plays its line VIOLIN_DELAY_S late (audio.synth_violin)
             entry["plays_notes_late_s"] = da.VIOLIN_DELAY_S if spec.timbre == "violin" else 0.0
         performers[name] = entry

@@ -11,6 +11,7 @@ import soundfile as sf
 from conftest import run_cli
 from core.dataset import find_stems
 from core.metadata import load_metadata
+from core import syllables as sy
 from core.pose_files import default_threshold, load_instrument_pose
 from demo_generator import audio as da
 from demo_generator import scenes
@@ -150,6 +151,32 @@ def test_shadow_repeats_each_phrase_late_with_the_leader_drawn_per_phrase():
             leaders.append(delay > 0)
         assert np.all(np.abs(delays) >= da.SHADOW_DELAY_S[0] - 1e-9)
     assert 0.25 < np.mean(leaders) < 0.75
+
+
+def test_singers_write_their_syllable_alignments_and_the_violinist_does_not(scene_root):
+    """Text as the cue in the duet: both singers have the same voice, and each one's alignment
+    marks exactly its own notes (the ground truth's notes, heard until the next own note)."""
+    splits = json.loads((scene_root / scenes.SPLITS_FILE).read_text(encoding="utf-8"))
+    for key, scene in splits["scenes"].items():
+        truth = json.loads((scene_root / key / GROUND_TRUTH_NAME).read_text(encoding="utf-8"))
+        for name, performer in truth["performers"].items():
+            path = scene_root / key / name / sy.ALIGNMENT_NAME
+            if not performer.get("syllables"):
+                assert not path.exists(), path
+                continue
+            assert performer["timbre"] == "voice"
+            alignment = sy.load_alignment(path)
+            notes = performer["notes"]
+            starts = np.array(notes["starts_s"])
+            ends = np.minimum(starts + np.array(notes["durations_s"]), SECONDS)
+            heard = [(a, min(e, *starts[i + 1:], np.inf), y) for i, (a, e, y)
+                     in enumerate(zip(starts, ends, notes["svara"]))]
+            heard = sorted((a, e, y) for a, e, y in heard if e > a)
+            np.testing.assert_allclose(alignment.starts, [h[0] for h in heard], atol=1e-6)
+            np.testing.assert_allclose(alignment.ends, [h[1] for h in heard], atol=1e-6)
+            assert list(alignment.syllables) == [h[2] for h in heard]
+        singers = {n for n, p in truth["performers"].items() if p.get("syllables")}
+        assert singers == ({"vocal", "singer"} if scene["kind"] == "duet" else {"vocal"})
 
 
 def test_svara_syllables_name_the_raga_notes():
