@@ -255,18 +255,25 @@ def save_alignment(path: str | Path, starts, ends, syllables) -> Path:
 
 # --- posteriorgrams --------------------------------------------------------------------------------
 
-def alignment_posteriorgram(alignment: SyllableAlignment, frame_times: np.ndarray) -> np.ndarray:
-    """One-hot ``(T, N_CLASSES)`` float32 at frame centres ``frame_times`` ``(T,)`` seconds: frame
-    ``t`` takes the class of the interval with ``start <= t < end``, silence when none holds it."""
+def syllable_at(alignment: SyllableAlignment, frame_times: np.ndarray) -> np.ndarray:
+    """The frame rule: ``(T,)`` int64 index into ``alignment`` of the interval with
+    ``start <= t < end`` for each frame centre ``t`` (s), -1 when no interval holds it (silence)."""
     times = np.asarray(frame_times, dtype=np.float64)
-    out = np.zeros((len(times), N_CLASSES), dtype=np.float32)
     # intervals are sorted and disjoint: the candidate is the last one starting at or before t
     k = np.searchsorted(alignment.starts, times, side="right") - 1
     inside = k >= 0
     inside[inside] = times[inside] < alignment.ends[k[inside]]
-    column = np.where(inside, alignment.classes[np.clip(k, 0, None)] if len(alignment) else 0,
-                      CLASS_INDEX[SILENCE])
-    out[np.arange(len(times)), column] = 1.0
+    return np.where(inside, k, -1).astype(np.int64)
+
+
+def alignment_posteriorgram(alignment: SyllableAlignment, frame_times: np.ndarray) -> np.ndarray:
+    """One-hot ``(T, N_CLASSES)`` float32 at frame centres ``frame_times`` ``(T,)`` seconds: frame
+    ``t`` takes the class of the interval with ``start <= t < end``, silence when none holds it."""
+    k = syllable_at(alignment, frame_times)
+    out = np.zeros((len(k), N_CLASSES), dtype=np.float32)
+    column = np.full(len(k), CLASS_INDEX[SILENCE])
+    column[k >= 0] = alignment.classes[k[k >= 0]]
+    out[np.arange(len(k)), column] = 1.0
     return out
 
 

@@ -14,6 +14,15 @@ Sources (``TEXT_SOURCES``), read from ``<song>/<performer>/`` (``core.syllables`
 * ``posteriorgram``: ``syllable_posteriorgram.npy`` + ``.json``, linearly interpolated to the frame
   centres; frames outside the file's frames are silence and absent.
 Columns are ``core.syllables.INVENTORY`` (533 classes, silence first).
+
+Because a chunk's stride (65536 samples) is a whole number of hops (256), every chunk's frames lie
+on one song-wide grid at ``j · 256 / 16384`` s (64 frames per second): ``song_text_frames`` gives
+that grid for the whole song, chunk ``c`` = rows ``[256 c, 256 c + 256)``. A crop starting off the
+grid (``separation.data``'s 25-fps crops) takes its own frames with ``SongText.window``.
+
+Reading results back onto syllables: ``per_syllable`` sums any per-frame quantity (an attribution
+over the posteriorgram input summed over classes, a cross-attention's mass over condition frames)
+over each sung syllable's frames and over the silent frames.
 """
 from __future__ import annotations
 
@@ -23,9 +32,9 @@ from typing import Sequence
 
 import numpy as np
 
-from core.syllables import (ALIGNMENT_NAME, N_CLASSES, POSTERIORGRAM_NAME, Posteriorgram, SyllableAlignment,
-                            alignment_posteriorgram, load_alignment, load_posteriorgram,
-                            resample_posteriorgram)
+from core.syllables import (ALIGNMENT_NAME, N_CLASSES, POSTERIORGRAM_NAME, SILENCE, Posteriorgram,
+                            SyllableAlignment, alignment_posteriorgram, load_alignment,
+                            load_posteriorgram, resample_posteriorgram, syllable_at)
 
 from .data import CHUNK_STRIDE_SAMPLES
 from .vovit import HOP_LENGTH, N_FRAMES, SAMPLE_RATE
@@ -82,3 +91,37 @@ def text_chunks(song_dir: str | Path, performer: str, chunk_indices: Sequence[in
         return np.zeros((0, N_FRAMES, N_CLASSES), np.float32), np.zeros((0, N_FRAMES), bool)
     values, present = zip(*windows)
     return np.stack(values), np.stack(present)
+
+
+def song_text_frames(song_dir: str | Path, performer: str, n_samples: int,
+                     source: str = "alignment") -> tuple[np.ndarray, np.ndarray]:
+    """The performer's posteriorgram on the song-wide STFT grid (module docstring) for a signal of
+    ``n_samples`` at 16384 Hz: ``(n_samples // 256 + 1, N_CLASSES)`` float32 and presence bool;
+    chunk ``c`` is rows ``[256 c, 256 c + 256)``."""
+    return load_song_text(song_dir, performer, source).window(0, n_samples // HOP_LENGTH + 1)
+
+
+def per_syllable(values: np.ndarray, times: np.ndarray, alignment: SyllableAlignment
+                 ) -> list[dict]:
+    """Sum per-frame ``values`` ``(T,)`` at frame centres ``times`` ``(T,)`` s over each syllable of
+    ``alignment`` (the frames it covers by the frame rule) and over the frames of no syllable.
+
+    Returns one dict per syllable with at least one frame, in time order, ``{"start_s", "end_s",
+    "syllable", "value", "frames"}``, then ``{"syllable": "<sil>", "value", "frames"}`` for the
+    silent frames (if any)."""
+    values = np.asarray(values, dtype=np.float64)
+    times = np.asarray(times, dtype=np.float64)
+    if values.shape != times.shape or values.ndim != 1:
+        raise ValueError(f"values {values.shape} and times {times.shape} must be equal 1-d shapes")
+    k = syllable_at(alignment, times)
+    inside = k >= 0
+    out = []
+    for index in np.unique(k[inside]):
+        frames = inside & (k == index)
+        out.append({"start_s": float(alignment.starts[index]), "end_s": float(alignment.ends[index]),
+                    "syllable": alignment.syllables[index], "value": float(values[frames].sum()),
+                    "frames": int(frames.sum())})
+    if (~inside).any():
+        out.append({"syllable": SILENCE, "value": float(values[~inside].sum()),
+                    "frames": int((~inside).sum())})
+    return out

@@ -10,7 +10,8 @@ import torch
 from core import syllables as sy
 from core.dataset import SongDataError
 from separation.data import CHUNK_STRIDE_SAMPLES
-from separation.text_input import (chunk_frame_times, frame_times, load_song_text, text_chunks)
+from separation.text_input import (chunk_frame_times, frame_times, load_song_text, per_syllable,
+                                   song_text_frames, text_chunks)
 from separation.vovit import CHUNK_SAMPLES, N_FRAMES, SAMPLE_RATE, stft
 
 
@@ -85,3 +86,33 @@ def test_missing_or_malformed_text_is_a_song_data_error_naming_the_file(tmp_path
         text_chunks(tmp_path, "vocal", [0], source="posteriorgram")
     with pytest.raises(ValueError, match="text source must be one of"):
         load_song_text(tmp_path, "vocal", source="lyrics")
+
+
+def test_the_song_wide_grid_holds_every_chunk_and_crops_take_their_own_frames(tmp_path):
+    write_alignment(tmp_path)
+    n_samples = 3 * CHUNK_STRIDE_SAMPLES + 100
+    song, present = song_text_frames(tmp_path, "vocal", n_samples)
+    assert song.shape == (n_samples // 256 + 1, sy.N_CLASSES) and present.all()
+    chunks, _ = text_chunks(tmp_path, "vocal", [0, 1, 2])
+    for c in range(3):
+        np.testing.assert_array_equal(song[256 * c:256 * c + 256], chunks[c])
+    # a 25-fps crop at video frame 113 starts at sample round(113 * 16384 / 25) = 74056, off the
+    # 256-sample grid: its frame 0 is at 74056 / 16384 = 4.52 s ("pa"), its frame 30 at 4.989 s
+    crop, _ = load_song_text(tmp_path, "vocal").window(round(113 * 16384 / 25))
+    names = np.array(sy.INVENTORY)[crop.argmax(-1)]
+    assert names[0] == "pa" and names[30] == "pa" and names[31] == "dha"      # 5.0036 s
+
+
+def test_per_syllable_sums_frame_values_over_each_syllable_and_the_silence():
+    alignment = sy.parse_alignment("0.5\t1.0\tsa\n1.0\t1.25\tpa\n1.3\t1.31\tni\n2.0\t3.5\tśrī\n")
+    times = np.arange(0, 2.5, 0.25)                 # 0, .25, ..., 2.25: ni has no frame centre
+    values = np.arange(10, dtype=float)             # value i at frame i
+    out = per_syllable(values, times, alignment)
+    assert out == [
+        {"start_s": 0.5, "end_s": 1.0, "syllable": "sa", "value": 2 + 3, "frames": 2},
+        {"start_s": 1.0, "end_s": 1.25, "syllable": "pa", "value": 4, "frames": 1},
+        {"start_s": 2.0, "end_s": 3.5, "syllable": "śrī", "value": 8 + 9, "frames": 2},
+        {"syllable": sy.SILENCE, "value": 0 + 1 + 5 + 6 + 7, "frames": 5}]
+    assert sum(d["value"] for d in out) == values.sum()
+    with pytest.raises(ValueError, match="equal 1-d shapes"):
+        per_syllable(values[:3], times, alignment)
