@@ -116,3 +116,21 @@ def test_per_syllable_sums_frame_values_over_each_syllable_and_the_silence():
     assert sum(d["value"] for d in out) == values.sum()
     with pytest.raises(ValueError, match="equal 1-d shapes"):
         per_syllable(values[:3], times, alignment)
+
+
+def test_a_run_over_songs_fails_the_song_with_a_bad_alignment_and_carries_on(tmp_path):
+    from core.metadata import SongInfo
+    from core.runner import run_per_song
+
+    songs = [SongInfo("A", name, ("vocal",), 30.0, 8.0) for name in ("good", "bad", "missing")]
+    write_alignment(tmp_path / "A" / "good")
+    (tmp_path / "A" / "bad" / "vocal").mkdir(parents=True)
+    (tmp_path / "A" / "bad" / "vocal" / sy.ALIGNMENT_NAME).write_text("0\t1\tsa\n2\t1\tri\n")
+    summary = run_per_song("text", songs, lambda s: text_chunks(tmp_path / s.artist / s.song,
+                                                                "vocal", [0, 1]),
+                           progress_bar=False)
+    assert summary.done == ["A/good"] and summary.exit_code == 1
+    assert len(summary.failed) == 2
+    assert "A/bad: " in summary.failed[0] and "line 2: end 1.0 is not after start 2.0" \
+        in summary.failed[0]
+    assert "A/missing: " in summary.failed[1] and "does not exist" in summary.failed[1]
