@@ -74,20 +74,23 @@ POSTERIORGRAM_INFO_NAME = "syllable_posteriorgram.json"
 HEADER = ("start_s", "end_s", "syllable")
 INVENTORY_VERSION = 1
 
+
+def _nfc(names: tuple[str, ...]) -> tuple[str, ...]:
+    # Every name is compared in NFC ("ā" typed as a + combining macron becomes one code point).
+    return tuple(unicodedata.normalize("NFC", name) for name in names)
+
+
 SILENCE = "<sil>"
-VOWELS = ("a", "ā", "i", "ī", "u", "ū", "r̥", "r̥̄", "e", "ē", "ai", "o", "ō", "au")
-CONSONANTS = ("k", "kh", "g", "gh", "ṅ", "c", "ch", "j", "jh", "ñ",
-              "ṭ", "ṭh", "ḍ", "ḍh", "ṇ", "t", "th", "d", "dh", "n",
-              "p", "ph", "b", "bh", "m", "y", "r", "l", "v", "ś", "ṣ", "s", "h",
-              "ḷ", "ḻ", "ṟ", "ṉ")
-CODA_MARKS = ("ṁ", "ṃ", "ḥ")
-# Every name is compared in NFC ("ā" typed as a + combining macron becomes one code point).
+VOWELS = _nfc(("a", "ā", "i", "ī", "u", "ū", "r̥", "r̥̄", "e", "ē", "ai", "o", "ō", "au"))
+CONSONANTS = _nfc(("k", "kh", "g", "gh", "ṅ", "c", "ch", "j", "jh", "ñ",
+                   "ṭ", "ṭh", "ḍ", "ḍh", "ṇ", "t", "th", "d", "dh", "n",
+                   "p", "ph", "b", "bh", "m", "y", "r", "l", "v", "ś", "ṣ", "s", "h",
+                   "ḷ", "ḻ", "ṟ", "ṉ"))
+CODA_MARKS = _nfc(("ṁ", "ṃ", "ḥ"))
 SVARA_SYLLABLES = ("sa", "ri", "ga", "ma", "pa", "dha", "ni")
 SVARA_VARIANTS = {f"{name}{i}": name
                   for name, count in (("ri", 3), ("ga", 3), ("ma", 2), ("dha", 3), ("ni", 3))
                   for i in range(1, count + 1)}
-VOWELS = tuple(unicodedata.normalize("NFC", v) for v in VOWELS)
-CONSONANTS = tuple(unicodedata.normalize("NFC", c) for c in CONSONANTS)
 INVENTORY: tuple[str, ...] = (SILENCE, *VOWELS, *(c + v for c in CONSONANTS for v in VOWELS))
 N_CLASSES = len(INVENTORY)                              # 533
 CLASS_INDEX = {name: i for i, name in enumerate(INVENTORY)}
