@@ -8,8 +8,12 @@ Inventory (``INVENTORY``, version ``INVENTORY_VERSION``)
 ---------------------------------------------------------
 Carnatic singing is syllabic: svara syllables in solfege passages, sahitya (lyrics, mostly Telugu,
 Sanskrit, Tamil, Kannada) elsewhere. Syllables are written in ISO 15919 transliteration, lowercase,
-Unicode NFC (the scheme ``indic_transliteration.sanscript.ISO`` writes from Telugu, Devanagari,
-Tamil or Kannada script, e.g. "ఎందరో మహానుభావులు" → "eṁdarō mahānubhāvulu").
+Unicode NFC: the scheme ``indic_transliteration.sanscript.ISO`` writes from Telugu, Devanagari or
+Kannada script (e.g. "ఎందరో మహానుభావులు" → "eṁdarō mahānubhāvulu"; ``syllabify`` splits that into
+syllables). That package (PyPI ``indic-transliteration``, pure Python, works offline) is not a
+dependency: lyrics are transliterated once, outside the pipeline. Tamil script does not mark
+voicing, and its Tamil output is no pronunciation ("தவம்", tavam, comes out "dhavaṁ"): write Tamil
+lyrics' syllables in ISO 15919 by hand.
 
 * vowels ``VOWELS`` (14): a ā i ī u ū r̥ r̥̄ e ē ai o ō au;
 * consonants ``CONSONANTS`` (37): k kh g gh ṅ c ch j jh ñ ṭ ṭh ḍ ḍh ṇ t th d dh n p ph b bh m y r l
@@ -370,15 +374,17 @@ def resample_posteriorgram(posteriorgram: Posteriorgram, frame_times: np.ndarray
 # --- writing syllables of text ---------------------------------------------------------------------
 
 _WORD = re.compile(r"\S+")
+AVAGRAHA = "'"                 # ISO 15919 / indic_transliteration's ISO for ऽ
 
 
 def syllabify(text: str) -> list[str]:
     """Split ISO 15919 words into written syllables: each syllable is the consonants before a
-    vowel plus the vowel; consonants and ``ṁ``/``ḥ`` after a word's last vowel, and an anusvara or
-    visarga anywhere, close the syllable before them ("eṁdarō" → ["eṁ", "da", "rō"],
-    "rāmaḥ" → ["rā", "maḥ"]). Raises ``ValueError`` for letters outside the inventory."""
+    vowel plus the vowel; consonants after a word's last vowel, and an anusvara or visarga
+    anywhere, close the syllable before them ("eṁdarō" → ["eṁ", "da", "rō"], "rāmaḥ" → ["rā",
+    "maḥ"]). The avagraha (``'``, an elided vowel: not sung) is dropped. Raises ``ValueError``
+    for letters outside the inventory."""
     out: list[str] = []
-    for word in _WORD.findall(normalise_syllable(text)):
+    for word in _WORD.findall(normalise_syllable(text).replace(AVAGRAHA, "")):
         current, pos, have_vowel = "", 0, False
         while pos < len(word):
             mark = _match(word, pos, list(CODA_MARKS))

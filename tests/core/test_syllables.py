@@ -46,11 +46,25 @@ def test_syllables_outside_the_inventory_are_refused_with_the_reason(written, re
         sy.syllable_class(written)
 
 
+# What indic-transliteration 2.3.82 (``transliterate(text, <script>, sanscript.ISO)``) writes for
+# kriti lines in Telugu, Devanagari and Kannada script (run once, offline, from its wheel).
+TRANSLITERATED = {
+    "ఎందరో మహానుభావులు అందరికీ వందనములు": "eṁdarō mahānubhāvulu aṁdarikī vaṁdanamulu",
+    "నగుమోము గనలేని నా జాలి తెలిసి": "nagumōmu ganalēni nā jāli telisi",
+    "वातापि गणपतिं भजेऽहं": "vātāpi gaṇapatiṁ bhajē'haṁ",
+    "श्री कृष्णं भज मानस": "śrī kr̥ṣṇaṁ bhaja mānasa",
+    "ಜಗದೋದ್ಧಾರನ ಆಡಿಸಿದಳೆಶೋದೆ": "jagadōddhārana āḍisidaḷeśōde",
+}
+
+
 def test_syllabify_splits_transliterated_lyrics_into_inventory_syllables():
-    # "eṁdarō mahānubhāvulu" is what indic_transliteration's ISO scheme writes for the Telugu
-    # "ఎందరో మహానుభావులు" (checked with indic-transliteration 2.3.82)
-    assert sy.syllabify("eṁdarō mahānubhāvulu") == ["eṁ", "da", "rō", "ma", "hā", "nu", "bhā",
-                                                   "vu", "lu"]
+    assert sy.syllabify(TRANSLITERATED["ఎందరో మహానుభావులు అందరికీ వందనములు"]) == [
+        "eṁ", "da", "rō", "ma", "hā", "nu", "bhā", "vu", "lu", "aṁ", "da", "ri", "kī", "vaṁ",
+        "da", "na", "mu", "lu"]
+    assert sy.syllabify(TRANSLITERATED["वातापि गणपतिं भजेऽहं"]) == [
+        "vā", "tā", "pi", "ga", "ṇa", "pa", "tiṁ", "bha", "jē", "haṁ"]       # avagraha not sung
+    for iso in TRANSLITERATED.values():
+        assert all(sy.class_index(s) > 0 for s in sy.syllabify(iso))
     assert sy.syllabify("śrī rāmaḥ avan kr̥ṣṇa") == ["śrī", "rā", "maḥ", "a", "van", "kr̥", "ṣṇa"]
     with pytest.raises(ValueError, match="no vowel"):
         sy.syllabify("ṣṇ")
