@@ -26,6 +26,13 @@ songs of >= 10 s), and the songs/hour of an idle node = cores x 3600 / CPU secon
 upper bound: it assumes the work spreads over the cores); the wall-clock songs/hour and the load
 averages are recorded too. The outputs of both executors are compared (byte-equal).
 
+Equal concurrency: with two workers Ray runs two songs at once on the two cores, and a song run
+beside another costs more CPU than one run alone (shared caches and memory bandwidth), whoever
+starts the processes. On the copied songs two more runs tell that apart from Ray's own cost:
+``serial_pair``, two serial commands started together, each on half of the artists (the most a
+user gets from this machine without Ray), against Ray's two workers; and ``ray_one_cpu``, a Ray
+node of one CPU (one song at a time), against one serial command.
+
 The capacity estimate for Saraga Audiovisual (DESIGN.md section 2: 42 concerts, more than 60 h,
 233 tracks) scales the measured Ray throughput per node of this size (2 cores) linearly with the
 number of nodes: the songs are independent tasks and the stage reads and writes only its own
@@ -71,6 +78,9 @@ NODE_COUNTS = (1, 4, 16)
 # songs run one after another in one worker as in the serial run (the copied-songs run only): what
 # is left between it and serial is Ray's own cost, not that of running two songs at once.
 RAY_EXECUTORS = ("ray", "ray_one_cpu")
+# ``serial_pair``: two serial commands at once, each on half of the artists (``split_artists``),
+# the serial run at Ray's concurrency (two songs at a time on this machine's two cores).
+PAIR = "serial_pair"
 # Runs of each executor, interleaved; the one with the least CPU time is kept (other users of
 # the machine only ever add to it). Pose runs take minutes: once.
 REPEATS = {"pose": 1, "features": 3}
@@ -140,6 +150,26 @@ def timed_run(stage: str, executor: str, dataset: Path) -> dict:
     return {**result, "load_before": load_before, "load_after": os.getloadavg()[0]}
 
 
+def timed_pair_run(stage: str, datasets: list[Path]) -> dict:
+    """``serial`` on each of ``datasets`` at the same time, one child each: CPU time summed,
+    wall time the longer of the two."""
+    load_before = os.getloadavg()[0]
+    children = [subprocess.Popen([sys.executable, __file__, "--child", stage, "serial",
+                                  str(dataset)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                 text=True) for dataset in datasets]
+    results = []
+    for process in children:
+        out, err = process.communicate()
+        if process.returncode != 0:
+            raise SystemExit(f"{stage}/{PAIR} failed:\n{err[-3000:]}")
+        results.append(json.loads(out.strip().splitlines()[-1]))
+        if results[-1]["exit_code"] != 0:
+            raise SystemExit(f"{stage}/{PAIR} exited {results[-1]['exit_code']}:\n{err[-3000:]}")
+    return {"exit_code": 0, "stage_s": max(r["stage_s"] for r in results), "startup_s": 0.0,
+            "cpu_s": sum(r["cpu_s"] for r in results), "load_before": load_before,
+            "load_after": os.getloadavg()[0]}
+
+
 # --- data --------------------------------------------------------------------------------------------
 
 def demo_data(workdir: Path) -> Path:
@@ -167,6 +197,24 @@ def replicate(root: Path, copies: int, out: Path) -> Path:
     return out
 
 
+def split_artists(root: Path, outs: list[Path]) -> list[Path]:
+    """``root``'s artists dealt in turn (sorted) into the datasets ``outs``, each with its part of
+    the metadata: the same songs, run by ``len(outs)`` commands."""
+    from core.io import load_json, save_json
+
+    metadata = load_json(root / "dataset_metadata.json")
+    parts = [{} for _ in outs]
+    for i, artist in enumerate(sorted(metadata)):
+        parts[i % len(outs)][artist] = metadata[artist]
+    for out, part in zip(outs, parts):
+        shutil.rmtree(out, ignore_errors=True)
+        out.mkdir(parents=True)
+        for artist in part:
+            shutil.copytree(root / artist, out / artist, symlinks=True)
+        save_json(out / "dataset_metadata.json", part, indent=2)
+    return outs
+
+
 def scaling(small: dict, large: dict) -> dict:
     """Ray's extra CPU split into a cost per song and a cost per command, from the same stage
     on ``small["songs"]`` and ``large["songs"]`` songs (each ``{"songs", "serial": {"cpu_s"},
@@ -179,10 +227,15 @@ def scaling(small: dict, large: dict) -> dict:
     ray_added = large["ray"]["cpu_s"] - small["ray"]["cpu_s"]
     extra_per_song = (ray_added - serial_added) / added
     fixed = small["ray"]["cpu_s"] - small["serial"]["cpu_s"] - extra_per_song * small["songs"]
-    return {"added_songs": added, "serial_cpu_s_per_song": serial_added / added,
-            "ray_cpu_s_per_song": ray_added / added,
-            "per_song_overhead_pct": 100 * (ray_added / serial_added - 1),
-            "fixed_overhead_cpu_s": fixed}
+    result = {"added_songs": added, "serial_cpu_s_per_song": serial_added / added,
+              "ray_cpu_s_per_song": ray_added / added,
+              "per_song_overhead_pct": 100 * (ray_added / serial_added - 1),
+              "fixed_overhead_cpu_s": fixed}
+    if PAIR in small and PAIR in large:          # the same at equal concurrency (module docstring)
+        pair_added = large[PAIR]["cpu_s"] - small[PAIR]["cpu_s"]
+        result["pair_cpu_s_per_song"] = pair_added / added
+        result["per_song_overhead_vs_pair_pct"] = 100 * (ray_added / pair_added - 1)
+    return result
 
 
 def stage_songs(stage: str, root: Path) -> list:
@@ -207,12 +260,18 @@ def serial_and_ray(stage: str, base: Path, patterns: tuple[str, ...], workdir: P
     produced = {}
     for _ in range(REPEATS[stage]):
         for executor in executors:
-            copy = workdir / f"{stage}_{executor}"
-            shutil.rmtree(copy, ignore_errors=True)
-            shutil.copytree(base, copy, symlinks=True)
-            run = timed_run(stage, executor, copy)
+            if executor == PAIR:
+                halves = split_artists(base, [workdir / f"{stage}_{PAIR}_{i}" for i in (1, 2)])
+                run = timed_pair_run(stage, halves)
+                produced[executor] = {k: v for half in halves for k, v in
+                                      outputs(half, patterns).items()}
+            else:
+                copy = workdir / f"{stage}_{executor}"
+                shutil.rmtree(copy, ignore_errors=True)
+                shutil.copytree(base, copy, symlinks=True)
+                run = timed_run(stage, executor, copy)
+                produced[executor] = outputs(copy, patterns)
             runs[executor].append(run)
-            produced[executor] = outputs(copy, patterns)
             print(f"{stage:9s} {executor:11s} {base.name:12s} {run['stage_s']:7.1f} s, "
                   f"{run['cpu_s']:6.1f} CPU s (+{run['startup_s']:.1f} s Ray start-up), load "
                   f"{run['load_before']:.1f} -> {run['load_after']:.1f}", flush=True)
@@ -240,27 +299,46 @@ def stage_entry(stage: str, base: Path, patterns: tuple[str, ...], workdir: Path
     if "ray_one_cpu" in runs:
         entry["one_cpu_overhead_pct"] = 100 * (runs["ray_one_cpu"]["cpu_s"] /
                                                runs["serial"]["cpu_s"] - 1)
+    if PAIR in runs:
+        entry["pair_overhead_pct"] = 100 * (runs["ray"]["cpu_s"] / runs[PAIR]["cpu_s"] - 1)
+        entry["concurrency_cost_pct"] = 100 * (runs[PAIR]["cpu_s"] / runs["serial"]["cpu_s"] - 1)
     return entry
 
 
-def measure(workdir: Path) -> dict:
+def measure(workdir: Path, previous: dict | None = None, posed: Path | None = None) -> dict:
+    """Both stages, or with ``previous`` (the committed result) and ``posed`` (a posed copy of
+    the full-length demo) only ``features``, keeping ``previous``'s pose entry; each stage entry
+    records the commit it was measured at."""
     import ray
 
     from core.video import probe_video
     from demo_generator.concerts import DEMO_SONGS
 
-    source = demo_data(workdir)
-    result = {"git_commit": git_commit(paths=("core", "pose_estimation", "feature_extraction")), "ray_version": ray.__version__,
+    commit = git_commit(paths=("core", "pose_estimation", "feature_extraction"))
+    result = {"git_commit": commit, "ray_version": ray.__version__,
               "python": platform.python_version(), "cpu_cores": len(os.sched_getaffinity(0)),
               "data": {"generator": "demo_generator.concerts.generate_demo (full length, seed 0)",
                        "songs": {f"{s.artist}/{s.song}": s.seconds for s in DEMO_SONGS}},
               "stages": {}}
-    posed = None
     cores = result["cpu_cores"]
-    for stage, patterns in (("pose", ("*.pkl",)), ("features", ("*_features.json",
-                                                                 "correlations.json"))):
-        base = source if stage == "pose" else posed
-        entry = stage_entry(stage, base, patterns, workdir, cores)
+    stages = (("pose", ("*.pkl",)), ("features", ("*_features.json", "correlations.json")))
+    if previous is not None:
+        pose = previous["stages"]["pose"]
+        result["stages"]["pose"] = {**pose, "git_commit": pose.get("git_commit",
+                                                                   previous["git_commit"])}
+        stages = stages[1:]
+        copy = workdir / "posed"
+        shutil.rmtree(copy, ignore_errors=True)
+        shutil.copytree(posed, copy, symlinks=True)
+        posed = copy
+        subprocess.run([sys.executable, "-m", "pose_estimation.main", "--post",
+                        "--dataset_path", str(posed)], check=True, capture_output=True,
+                       cwd=REPO_ROOT)
+    for stage, patterns in stages:
+        base = demo_data(workdir) if stage == "pose" else posed
+        executors = ("serial", "ray") if stage == "pose" else ("serial", PAIR, "ray")
+        entry = {"git_commit": commit, **stage_entry(stage, base, patterns, workdir, cores,
+                                                     executors)}
         if stage == "pose":
             entry["frames"] = sum(probe_video(next(s.folder(base).glob("*.mov"))).n_frames
                                   for s in stage_songs(stage, base))
@@ -268,7 +346,7 @@ def measure(workdir: Path) -> dict:
             large = replicate(base, FEATURE_COPIES, workdir / "posed_copies")
             entry["copies"] = {"copies": FEATURE_COPIES,
                                **stage_entry(stage, large, patterns, workdir, cores,
-                                             ("serial", "ray", "ray_one_cpu"))}
+                                             ("serial", PAIR, "ray", "ray_one_cpu"))}
             entry["scaling"] = scaling(entry, entry["copies"])
         result["stages"][stage] = entry
         if stage == "pose":
@@ -413,7 +491,7 @@ def readme_section(result: dict) -> str:
     return "\n".join([
         MARK_START,
         f"Measured by `benchmarks/ray_executor_throughput.py` on this {result['cpu_cores']}-core "
-        f"machine (commit `{result['git_commit'][:12]}`, Ray {result['ray_version']}; "
+        f"machine ({measured_at(result)}, Ray {result['ray_version']}; "
         f"`benchmarks/results/ray_executor.json`). Overhead is Ray's extra CPU time (all processes, "
         f"Ray's own included); songs/hour of an idle node = cores × 3600 / CPU seconds per song; "
         f"the wall-clock figures were taken at the load shown, shared with other users:",
@@ -438,6 +516,15 @@ def readme_section(result: dict) -> str:
         f"speed table); total {cap['node_hours']['total']:.0f} node-hours, i.e. {days}, "
         f"with the songs spread evenly over the nodes (they are independent tasks).",
         MARK_END])
+
+
+def measured_at(result: dict) -> str:
+    """"commit `X`", or each stage's commit when the stages were measured at different ones."""
+    commits = {stage: entry.get("git_commit", result["git_commit"])[:12]
+               for stage, entry in result["stages"].items()}
+    if len(set(commits.values())) == 1:
+        return f"commit `{next(iter(commits.values()))}`"
+    return ", ".join(f"{stage} at commit `{commit}`" for stage, commit in commits.items())
 
 
 GOAL_PCT = 10.0          # issue: Ray's overhead under 10 % for songs of 10 s and more
@@ -480,6 +567,20 @@ def overhead_verdict(pose: dict, features: dict) -> list[str]:
                 f"{copies['one_cpu_overhead_pct']:+.1f} %, against "
                 f"{copies['overhead_pct']:+.1f} % with two workers: the difference is the price "
                 f"of running two songs at once on this machine's two cores, not Ray's.")
+        if "pair_overhead_pct" in copies:
+            lines[0] += (
+                f" Measured directly: two serial commands at once, each on half of the artists, "
+                f"cost {copies['concurrency_cost_pct']:+.1f} % more CPU than one serial command "
+                f"on all of them; at that same concurrency (two songs at a time) Ray's two workers "
+                f"cost {copies['pair_overhead_pct']:+.1f} % over the pair on the "
+                f"{copies['songs']} songs, every per-command cost included.")
+        if "per_song_overhead_vs_pair_pct" in scale:
+            lines[0] += (
+                f" Per song (the {scale['added_songs']} added songs, per-command costs left out): "
+                f"Ray {scale['ray_cpu_s_per_song']:.3f} CPU s against the pair's "
+                f"{scale['pair_cpu_s_per_song']:.3f}, "
+                f"**{scale['per_song_overhead_vs_pair_pct']:+.1f} %**, "
+                f"{verdict(scale['per_song_overhead_vs_pair_pct'])}.")
     return [lines[0], ""]
 
 
@@ -505,6 +606,10 @@ def main() -> int:
     parser.add_argument("--worked-example", action="store_true",
                         help="only run the README's multi-node commands on two local Ray nodes "
                              "and add them to the JSON")
+    parser.add_argument("--features-only", type=Path, metavar="POSED",
+                        help="measure only feature extraction, on POSED (a copy of the "
+                             "full-length demo after the pose stage), keeping the committed "
+                             "JSON's pose figures and worked example")
     parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -523,12 +628,16 @@ def main() -> int:
         return 0 if example["outputs_identical"] and all(
             s["exit_code"] == 0 for s in example["stages"].values()) else 1
     args.workdir.mkdir(parents=True, exist_ok=True)
-    result = measure(args.workdir)
+    previous = json.loads(args.out.read_text()) if args.features_only else None
+    result = measure(args.workdir, previous, args.features_only)
     result["capacity"] = capacity(result)
     args.out.parent.mkdir(parents=True, exist_ok=True)
+    if previous is not None:
+        result["worked_example"] = previous["worked_example"]
     args.out.write_text(json.dumps(result, indent=2) + "\n")       # kept if the example fails
-    result["worked_example"] = worked_example(args.workdir)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    if previous is None:
+        result["worked_example"] = worked_example(args.workdir)
+        args.out.write_text(json.dumps(result, indent=2) + "\n")
     print(readme_section(result))
     print(worked_section(result["worked_example"]))
     if args.readme:

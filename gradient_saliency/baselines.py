@@ -4,6 +4,9 @@ Published choice: the mean face for the face keypoints, zeros for the body keypo
 audio. Alternatives (selectable on the command line):
 
 * face  ``mean_face``: VoViT's mean face in the model's input space, the same in every frame;
+        ``dataset_mean``: the mean of the run's own face inputs (every frame of the selected songs
+        with all 68 points; ``models.dataset_mean_face``), the same in every frame: a typical face
+        of this data, where VoViT's 3DDFA mean face has a wider jaw than MediaPipe-landmarked faces;
         ``zeros``; ``static``: the chunk's own time-averaged pose (motion removed, shape kept).
 * body  ``zeros``; ``static`` (as for the face).
 * audio ``zeros``; ``input``: the mixture itself, i.e. the audio is held fixed and only the
@@ -19,7 +22,9 @@ import torch
 from core.keypoints import BODY_55, FACE
 
 FACE_JOINTS, BODY_JOINTS = len(FACE), len(BODY_55)
-FACE_BASELINES = ("mean_face", "zeros", "static")
+FACE_BASELINES = ("mean_face", "dataset_mean", "zeros", "static")
+# face baselines that are one fixed face template, the same in every frame
+TEMPLATE_FACE_BASELINES = ("mean_face", "dataset_mean")
 BODY_BASELINES = ("zeros", "static")
 AUDIO_BASELINES = ("zeros", "input")
 
@@ -50,8 +55,9 @@ def visual_baseline(visual: torch.Tensor, visual_kind: str, face: str = "mean_fa
                     body: str = "zeros", mean_face: torch.Tensor | None = None) -> torch.Tensor:
     """``(B, 2, T, J)`` baseline for the keypoint tensor.
 
-    ``mean_face``: ``(2, 68)`` mean face already in the model's input coordinates (see
-    ``models.face_baseline_template``); required when ``face == "mean_face"`` and the model sees faces.
+    ``mean_face``: ``(2, 68)`` face template already in the model's input coordinates (VoViT's mean
+    face, ``models.mean_face_in_model_space``, or the run's mean face, ``models.dataset_mean_face``);
+    required when ``face`` is one of ``TEMPLATE_FACE_BASELINES`` and the model sees faces.
     """
     if face not in FACE_BASELINES:
         raise ValueError(f"unknown face baseline {face!r}: expected one of {FACE_BASELINES}")
@@ -63,9 +69,10 @@ def visual_baseline(visual: torch.Tensor, visual_kind: str, face: str = "mean_fa
         kind = face if group == "face" else body
         if kind == "static":
             baseline[..., joints] = static[..., joints]
-        elif kind == "mean_face":
+        elif kind in TEMPLATE_FACE_BASELINES:
             if mean_face is None:
-                raise ValueError("the mean-face baseline needs the mean face in model coordinates")
+                raise ValueError(f"the {kind} face baseline needs its face template in model "
+                                 f"coordinates")
             template = mean_face.to(visual.device, visual.dtype)          # (2, 68)
             baseline[..., joints] = template[None, :, None, :].expand_as(baseline[..., joints])
     return baseline

@@ -73,7 +73,10 @@ def build_parser(method: str | None = None) -> argparse.ArgumentParser:
                        dest="correlation_filter_bottom", action="store_true",
                        help="only the chunks with the fewest strong windows")
     parser.add_argument("--face-baseline", choices=FACE_BASELINES, default="mean_face",
-                        help="Integrated-Gradients baseline of the face keypoints")
+                        help="Integrated-Gradients baseline of the face keypoints: mean_face "
+                             "(published: VoViT's mean face), dataset_mean (the mean face input "
+                             "of this run's songs, a typical face of this data), zeros, static "
+                             "(each chunk's time-averaged face)")
     parser.add_argument("--body-baseline", choices=BODY_BASELINES, default="zeros",
                         help="Integrated-Gradients baseline of the body keypoints")
     parser.add_argument("--audio-baseline", choices=AUDIO_BASELINES, default="zeros",

@@ -61,3 +61,53 @@ def mean_face_in_model_space(conventions) -> torch.Tensor:
     from separation.data import normalised_mean_face
 
     return torch.as_tensor(np.asarray(normalised_mean_face(conventions), dtype=np.float32).T)
+
+
+def dataset_mean_face(dataset_path: Path, songs: list, instrument: str, conventions
+                      ) -> tuple[torch.Tensor, dict]:
+    """The ``dataset_mean`` face baseline: the mean face input of ``instrument`` over every frame
+    with all 68 points of ``songs`` (a frame-weighted mean of ``separation.data.mean_face_input``),
+    as ``(2, 68)`` float32 (x row, y row), and a record of what it averaged (songs, frames,
+    radius = largest point distance from its centroid, in model units).
+
+    Songs without usable face keypoints are left out (the per-song run names them); raises
+    ``ValueError`` when no song has a complete face frame.
+    """
+    from core.dataset import SongDataError
+    from separation.data import SongSkipped, load_song_visual, mean_face_input
+
+    total, frames, used = np.zeros((68, 2)), 0, 0
+    for song in songs:
+        if instrument not in song.instruments:
+            continue
+        try:
+            faces, mask = load_song_visual(song.folder(dataset_path), song, instrument, "face",
+                                           conventions=conventions)
+        except (SongSkipped, SongDataError):
+            continue
+        mean, count = mean_face_input(faces, mask)
+        if count:
+            total, frames, used = total + count * mean.astype(np.float64), frames + count, used + 1
+    if not frames:
+        raise ValueError(f"--face-baseline dataset_mean: no selected song has a {instrument} face "
+                         f"with all 68 points in any frame")
+    template = total / frames                                                   # (68, 2)
+    radius = float(np.linalg.norm(template - template.mean(axis=0), axis=1).max())
+    record = {"songs": used, "frames": frames, "radius": round(radius, 6)}
+    return torch.as_tensor(template.T.astype(np.float32)), record
+
+
+def face_baseline_template(face_baseline: str, loaded: LoadedModel, dataset_path: Path, songs: list
+                           ) -> tuple[torch.Tensor | None, dict | None]:
+    """The ``(2, 68)`` face template a template face baseline needs (``baselines``), and for
+    ``dataset_mean`` the record of what it averaged (template included, for the output's
+    settings); ``(None, None)`` when the model sees no face or the baseline needs no template."""
+    if loaded.visual_kind not in ("face", "face_body"):
+        return None, None
+    if face_baseline == "mean_face":
+        return mean_face_in_model_space(loaded.conventions), None
+    if face_baseline == "dataset_mean":
+        template, record = dataset_mean_face(dataset_path, songs, loaded.instrument,
+                                             loaded.conventions)
+        return template, {**record, "template": template.T.tolist()}
+    return None, None

@@ -270,7 +270,7 @@ def run_saliency(args) -> int:
     from core.metadata import load_metadata, select_songs
     from core.settings import settings_from_args
 
-    from .models import load_song_chunks, mean_face_in_model_space
+    from .models import face_baseline_template, load_song_chunks
 
     settings = settings_from_args(args)
     songs, skipped = select_songs(load_metadata(settings.metadata_path), args.artist, args.song,
@@ -288,9 +288,12 @@ def run_saliency(args) -> int:
         face_baseline=args.face_baseline, body_baseline=args.body_baseline,
         audio_baseline=args.audio_baseline, target_relative_delta=args.target_relative_delta,
         max_steps=args.max_steps)
-    mean_face = (mean_face_in_model_space(loaded.conventions)
-                 if loaded.visual_kind in ("face", "face_body")
-                 and config.face_baseline == "mean_face" else None)
+    # one template for the whole run, so every song is attributed from the same face
+    mean_face, face_template = face_baseline_template(config.face_baseline, loaded,
+                                                      settings.dataset_path, songs)
+    if face_template:
+        log.info("dataset_mean face baseline: %d frames of %d song(s), radius %.3f",
+                 face_template["frames"], face_template["songs"], face_template["radius"])
 
     top = None if not (args.correlation_filter_top or args.correlation_filter_bottom) \
         else bool(args.correlation_filter_top)
@@ -317,6 +320,7 @@ def run_saliency(args) -> int:
                        "input has the keypoint (visual_mask); null = no data; audio share = "
                        "sum|A_audio| / (sum|A_audio| + sum|A_keypoints present|)",
         "config": asdict(config),
+        "face_baseline_template": face_template,
         "integration_steps": ("published fixed steps" if config.target_relative_delta is None
                               else f"doubled until relative delta < {config.target_relative_delta}"),
         "include_incorrect_body_detection": bool(args.include_incorrect_body_detection),

@@ -105,7 +105,7 @@ def run(args: argparse.Namespace) -> int:
     from core.settings import settings_from_args
 
     from .figures import save_randomisation_figure
-    from .models import load_model, load_song_chunks, mean_face_in_model_space
+    from .models import face_baseline_template, load_model, load_song_chunks
     from .pipeline import SaliencyConfig, default_internal_batch_size
 
     settings = settings_from_args(args)
@@ -137,9 +137,8 @@ def run(args: argparse.Namespace) -> int:
                                                                             len(chunks)),
                             chunk_batch=len(chunks), face_baseline=args.face_baseline,
                             body_baseline=args.body_baseline, audio_baseline=args.audio_baseline)
-    mean_face = (mean_face_in_model_space(loaded.conventions)
-                 if loaded.visual_kind in ("face", "face_body")
-                 and config.face_baseline == "mean_face" else None)
+    mean_face, face_template = face_baseline_template(config.face_baseline, loaded,
+                                                      settings.dataset_path, songs)
     depth = None if args.depth == 0 else args.depth
     log.info("randomisation test of %s on %s: %d chunk(s)", args.method, loaded.path.name,
              len(chunks))
@@ -150,6 +149,7 @@ def run(args: argparse.Namespace) -> int:
                 "settings": {"method": args.method, "model": args.model,
                              "checkpoint": str(loaded.path), "visual": loaded.visual_kind,
                              "instrument": loaded.instrument, "config": asdict(config),
+                             "face_baseline_template": face_template,
                              "depth": depth, "seed": args.seed,
                              "order": "layers re-initialised cumulatively, output side first "
                                       "(forward execution order, reversed)",

@@ -162,6 +162,17 @@ def normalised_mean_face(conventions: InputConventions) -> np.ndarray:
     return ((mean_face - centre) / radius).astype(np.float32)
 
 
+def mean_face_input(faces: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, int]:
+    """The mean of face inputs over the frames that have all 68 points: ``faces`` ``(F, 68, 2)``
+    (model input space, ``load_song_visual(..., "face", ...)``), ``mask`` ``(F, 68)`` →
+    ``(68, 2)`` float32 and the number of frames averaged. Frames with a missing point are left
+    out rather than averaged as zeros; with none left the mean is NaN."""
+    full = mask.all(axis=1)
+    if not full.any():
+        return np.full(faces.shape[1:], np.nan, dtype=np.float32), 0
+    return faces[full].astype(np.float64).mean(axis=0).astype(np.float32), int(full.sum())
+
+
 def face_input(points: np.ndarray, valid: np.ndarray, conventions: InputConventions
                ) -> tuple[np.ndarray, np.ndarray]:
     """``(F, 68, 2)`` pixels → the model's face input by the conventions' ``face_coordinates``

@@ -42,10 +42,17 @@ def session_processes(leader_pids: list[int]) -> list[int]:
 
 
 class RayCluster:
-    """``with RayCluster(node_cpus=[2]) as cluster: cluster.address``."""
+    """``with RayCluster(node_cpus=[2]) as cluster: cluster.address``.
 
-    def __init__(self, node_cpus: list[int], hide: Path | None = None):
+    ``node_gpus``: GPUs each node declares (``ray start --num-gpus``; default none). Ray treats a
+    declared GPU as a resource to place tasks by and hands its id to the task
+    (``ray.get_gpu_ids()``, ``CUDA_VISIBLE_DEVICES``), whether or not the hardware is there: how
+    placement is tested on a machine without one."""
+
+    def __init__(self, node_cpus: list[int], hide: Path | None = None,
+                 node_gpus: list[int] | None = None):
         self.node_cpus = node_cpus
+        self.node_gpus = node_gpus or [0] * len(node_cpus)
         self.hide = hide                      # hidden from every node but the head
         self.port = free_port()
         self.temp_dir = tempfile.mkdtemp(prefix="rt", dir="/tmp")   # short: unix socket paths
@@ -80,10 +87,12 @@ class RayCluster:
                        stderr=subprocess.DEVNULL, check=True)
         try:
             self._start(["--head", f"--port={self.port}", f"--num-cpus={self.node_cpus[0]}",
-                         f"--temp-dir={self.temp_dir}", "--include-dashboard=false"], None)
+                         f"--num-gpus={self.node_gpus[0]}", f"--temp-dir={self.temp_dir}",
+                         "--include-dashboard=false"], None)
             self._wait_for_nodes(1)
-            for cpus in self.node_cpus[1:]:
-                self._start([f"--address={self.address}", f"--num-cpus={cpus}"], self.hide)
+            for cpus, gpus in zip(self.node_cpus[1:], self.node_gpus[1:]):
+                self._start([f"--address={self.address}", f"--num-cpus={cpus}",
+                             f"--num-gpus={gpus}"], self.hide)
             self._wait_for_nodes(len(self.node_cpus))
         except BaseException:
             self.__exit__(None, None, None)

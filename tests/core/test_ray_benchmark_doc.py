@@ -102,3 +102,61 @@ def test_songs_by_node_reads_each_stages_per_song_lines():
     assert bench.songs_by_node(stderr) == {
         "pose": {"10.0.0.1/0123abcd": ["Demo A/Varnam Śrī"], "10.0.0.2/89abcdef": ["Demo A/Kriti"]},
         "post": {"10.0.0.2/89abcdef": ["Demo A/Varnam Śrī"]}}
+
+
+def test_split_artists_deals_every_artist_to_exactly_one_half(tmp_path):
+    bench = load_benchmark()
+    root = tmp_path / "data"
+    metadata = {name: {"song": {"layout": ["vocal"], "fps": 30, "duration": 12.0}}
+                for name in ("B", "Śrī A", "A #2")}
+    for artist in metadata:
+        (root / artist / "song").mkdir(parents=True)
+        (root / artist / "song" / "vocal_close.wav").write_bytes(artist.encode())
+    (root / "dataset_metadata.json").write_text(json.dumps(metadata), encoding="utf-8")
+    halves = bench.split_artists(root, [tmp_path / "one", tmp_path / "two"])
+    parts = [json.loads((h / "dataset_metadata.json").read_text(encoding="utf-8")) for h in halves]
+    assert [sorted(p) for p in parts] == [["A #2", "Śrī A"], ["B"]]      # sorted, dealt in turn
+    for half, part in zip(halves, parts):
+        assert sorted(p.name for p in half.iterdir() if p.is_dir()) == sorted(part)
+        for artist in part:
+            assert (half / artist / "song" / "vocal_close.wav").read_bytes() == artist.encode()
+
+
+def test_the_equal_concurrency_comparison_is_reported_against_the_goal():
+    bench = load_benchmark()
+    pose = {"overhead_pct": 1.0, "shortest_song_s": 10.0}
+    copies = {"songs": 30, "copies": 10, "overhead_pct": 20.0, "one_cpu_overhead_pct": 4.0,
+              "pair_overhead_pct": 3.2, "concurrency_cost_pct": 16.3,
+              "serial": {"cpu_s_runs": [10.0, 11.0]}}
+    features = {"songs": 3, "overhead_pct": 80.0, "copies": copies,
+                "scaling": {"serial_cpu_s_per_song": 0.5, "ray_cpu_s_per_song": 0.6,
+                            "per_song_overhead_pct": 20.0, "fixed_overhead_cpu_s": 2.0}}
+    line = bench.overhead_verdict(pose, features)[0]
+    assert "cost +16.3 % more CPU than one serial command" in line
+    assert "Ray's two workers cost +3.2 % over the pair on the 30 songs" in line
+    assert "+20.0 % (0.600 vs 0.500 CPU s per song), **above** the 10 % goal" in line
+    features["scaling"].update(added_songs=27, pair_cpu_s_per_song=0.58,
+                               per_song_overhead_vs_pair_pct=3.4)
+    line = bench.overhead_verdict(pose, features)[0]
+    assert ("Ray 0.600 CPU s against the pair's 0.580, **+3.4 %**, within the 10 % goal"
+            in line)
+
+
+def test_scaling_at_equal_concurrency_compares_ray_with_the_pair():
+    bench = load_benchmark()
+    small = {"songs": 3, "serial": {"cpu_s": 5.0}, "serial_pair": {"cpu_s": 7.0},
+             "ray": {"cpu_s": 11.0}}
+    large = {"songs": 30, "serial": {"cpu_s": 32.0}, "serial_pair": {"cpu_s": 7.0 + 27 * 1.1},
+             "ray": {"cpu_s": 11.0 + 27 * 1.21}}
+    scale = bench.scaling(small, large)
+    assert abs(scale["pair_cpu_s_per_song"] - 1.1) < 1e-12
+    assert abs(scale["per_song_overhead_vs_pair_pct"] - 10.0) < 1e-9
+
+
+def test_stages_measured_at_different_commits_name_each():
+    bench = load_benchmark()
+    same = {"git_commit": "a" * 40, "stages": {"pose": {}, "features": {"git_commit": "a" * 40}}}
+    assert bench.measured_at(same) == f"commit `{'a' * 12}`"
+    mixed = {"git_commit": "b" * 40, "stages": {"pose": {"git_commit": "a" * 40},
+                                                "features": {"git_commit": "b" * 40}}}
+    assert bench.measured_at(mixed) == f"pose at commit `{'a' * 12}`, features at commit `{'b' * 12}`"

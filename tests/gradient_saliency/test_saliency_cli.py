@@ -117,6 +117,32 @@ def test_stale_results_are_redone_and_current_ones_kept(toy_dataset):
     assert calls == []                             # batching the same steps differently: kept
 
 
+def test_dataset_mean_face_baseline_is_recorded_and_used(toy_dataset, monkeypatch):
+    """``--face-baseline dataset_mean``: one template for the run, from the selected songs, recorded
+    in every output's settings; attributions differ from the mean-face baseline's."""
+    root, _ = toy_dataset
+    template = torch.as_tensor(load_mean_face().T * 0.9, dtype=torch.float32)
+    asked = []
+
+    def fake_mean(dataset_path, songs, instrument, conventions):
+        asked.append(sorted(s.key for s in songs))
+        return template, {"songs": 2, "frames": 50, "radius": 1.0}
+
+    monkeypatch.setattr(models, "dataset_mean_face", fake_mean)
+    assert _run(root, "-a", "A", "--face-baseline", "dataset_mean") == 0
+    assert asked == [["A/s1", "A/s2"]]                                  # once per run
+    out_dir = root / "results" / "integrated_gradients_all_face"
+    song = json.loads((out_dir / "A_s1.json").read_text())
+    assert song["config"]["face_baseline"] == "dataset_mean"
+    np.testing.assert_allclose(song["face_baseline_template"]["template"], template.numpy().T)
+    assert song["face_baseline_template"]["frames"] == 50
+    assert _run(root, "-a", "A") == 0                          # published baseline: redone, differs
+    published = json.loads((out_dir / "A_s1.json").read_text())
+    assert published["face_baseline_template"] is None
+    assert not np.allclose(published["keypoint_importance"]["face"],
+                           song["keypoint_importance"]["face"])
+
+
 def test_correlation_filter_run_attributes_exactly_the_selected_chunks(toy_dataset):
     root, calls = toy_dataset
     assert _run(root, "--correlation-filter-top") == 2       # no counts yet: a clear whole-run error
