@@ -22,6 +22,14 @@ Why vision is necessary in the same-timbre kinds
   head), the singer like a singer.
 * ``duet_lookalike``: ``duet`` with both singers wearing the same photograph (for encoders that
   read appearance: then only motion decides).
+* ``appearance``: appearance alone decides. Two singers with the same synthesised voice sing in
+  call and response, but each photograph has its own register (``SceneKind.register_by_appearance``:
+  the ``violin`` sprite's singer an octave above the ``vocal`` sprite's), as an instrument's look
+  tells its sound in Sound of Pixels; which photograph the queried performer wears is drawn per
+  scene (``SceneKind.swap_appearance``), so the query's register is a coin flip for the audio
+  alone; both stand still (``SceneKind.still``: no sway, nod or jaw; keypoints move by detection
+  noise only), so motion carries no cue either. A keypoint model can still tell the two people
+  apart by the shape of their landmarks (their geometry is part of their appearance).
 * ``concert`` (mixed timbres, the demo's trio): vocal, violin (violin timbre) and mridangam; an
   audio-only model can tell the voice by its timbre.
 Every kind has a mridangam accompanist and the tanpura drone in the mixture, like the demo.
@@ -74,7 +82,7 @@ import logging
 import shutil
 import time
 import zlib
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -134,6 +142,11 @@ class SceneKind:
     description: str
     arrangement_options: tuple[tuple[str, object], ...] = ()   # keyword arguments of the
                                                                # arrangement, e.g. overlap_s
+    # appearance as the cue (module docstring, ``appearance``); the defaults leave a kind's random
+    # streams, and so its scenes, exactly as before
+    swap_appearance: bool = False      # the two melodic performers swap photographs with p = 0.5
+    register_by_appearance: tuple[tuple[str, int], ...] = ()   # sprite → semitones added to its line
+    still: bool = False                # no motion: every animation amplitude 0
 
 
 _MRIDANGAM = PerformerSpec("mridangam", "mridangam", "mridangam", "mridangam")
@@ -153,6 +166,12 @@ SCENE_KINDS = {
         _SINGER,
         PerformerSpec("violin", "violin", "violin", "violin"), _MRIDANGAM),
         "the demo trio: vocal, violin (violin timbre) shadowing it, mridangam"),
+    "appearance": SceneKind("appearance", True, "call_and_response", (
+        PerformerSpec("vocal", "voice", "vocal", "vocal"),
+        PerformerSpec("singer", "voice", "vocal", "violin"), _MRIDANGAM),
+        "two still singers, same voice; each photograph sings in its own register, the query "
+        "wears either", swap_appearance=True, register_by_appearance=(("violin", 12),),
+        still=True),
 }
 BENCHMARK_KINDS = ("duet", "shadow", "concert")
 
@@ -202,6 +221,7 @@ class SceneAudio:
     lines: dict[str, da.VocalLine]          # melodic performer -> what it plays
     levels_db: dict[str, float]             # performer -> level jitter (dB)
     layout: tuple[str, ...]                 # left-to-right performer names
+    appearances: dict[str, str]             # performer -> sprite it wears in this scene
 
 
 def synthesize_scene_audio(kind: SceneKind, seed_seq: np.random.SeedSequence, seconds: float,
@@ -217,6 +237,9 @@ def synthesize_scene_audio(kind: SceneKind, seed_seq: np.random.SeedSequence, se
     layout = tuple(kind.performers[i].name for i in rng_stage.permutation(len(kind.performers)))
     levels_db = {p.name: float(rng_stage.uniform(-LEVEL_JITTER_DB, LEVEL_JITTER_DB))
                  for p in kind.performers}
+    appearances = scene_appearances(kind, rng_stage)
+    shift = dict(kind.register_by_appearance)
+    lines = {name: transpose(line, shift.get(appearances[name], 0)) for name, line in lines.items()}
     sources, heads = {}, None
     for spec, rng in zip(kind.performers, rng_perf):
         gain = da.db_to_gain(levels_db[spec.name])
@@ -238,7 +261,26 @@ def synthesize_scene_audio(kind: SceneKind, seed_seq: np.random.SeedSequence, se
     for spec in kind.performers:
         files = MRIDANGAM_MICS if spec.timbre == "mridangam" else (f"{spec.name}_close.wav",)
         by_performer[spec.name] = np.mean([stems[f] for f in files], axis=0)
-    return SceneAudio(stems, mixture, by_performer, lines, levels_db, layout)
+    return SceneAudio(stems, mixture, by_performer, lines, levels_db, layout, appearances)
+
+
+def scene_appearances(kind: SceneKind, rng: np.random.Generator) -> dict[str, str]:
+    """Performer → sprite: the kind's, the two melodic performers' swapped with p = 0.5 when
+    ``kind.swap_appearance`` (the only draw from ``rng`` then; none otherwise)."""
+    appearances = {p.name: p.appearance for p in kind.performers}
+    if kind.swap_appearance:
+        a, b = (p.name for p in _melodic(kind))
+        if rng.random() < 0.5:
+            appearances[a], appearances[b] = appearances[b], appearances[a]
+    return appearances
+
+
+def transpose(line: da.VocalLine, semitones: int) -> da.VocalLine:
+    """``line`` with every note (and gamaka neighbour) ``semitones`` higher."""
+    if not semitones:
+        return line
+    return replace(line, note_semitones=line.note_semitones + semitones,
+                   gamaka=line.gamaka + semitones)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -303,13 +345,17 @@ def generate_scene(kind: SceneKind, song_dir: Path, seed: int, seconds: float = 
     for position, name in enumerate(audio.layout):
         spec = specs[name]
         amplitudes = SCENE_MOTION[spec.motion]
+        if kind.still:
+            amplitudes = {k: (0.0, 0.0) if isinstance(v, tuple) else 0.0
+                          for k, v in amplitudes.items()}
         driver, motion, loudness = own_stem_motion(audio.performer_stem[name], n_frames)
         states[name] = dv.performer_states(spec.motion, motion,
                                            rms=loudness if "jaw" in amplitudes else None,
                                            amplitudes=amplitudes)
+        appearance = audio.appearances[name]
         renderers[name] = dv.PerformerRenderer(spec.motion, dv.SLOT_CENTRES_X[position],
-                                               spec.appearance, amplitudes)
-        landmarks, measured_scores = load_sprite_landmarks(spec.appearance)
+                                               appearance, amplitudes)
+        landmarks, measured_scores = load_sprite_landmarks(appearance)
         exact = exact_keypoints(renderers[name], states[name], cameras, landmarks)
         keypoints, scores = detection_noise(exact, measured_scores, rng_pose)
         info = {"backend": POSE_BACKEND, "model": POSE_MODEL, "score_scale": "probability",
@@ -322,7 +368,7 @@ def generate_scene(kind: SceneKind, song_dir: Path, seed: int, seconds: float = 
         save_instrument_pose(song_dir / name, InstrumentPose(keypoints, scores, info))
         geometry = [renderers[name].ground_truth(s, float(c)) for s, c in zip(states[name], cameras)]
         entry = {"position": position, "timbre": spec.timbre, "motion": spec.motion,
-                 "appearance": spec.appearance, "source_image": renderers[name].sprite.source,
+                 "appearance": appearance, "still": kind.still, "source_image": renderers[name].sprite.source,
                  "level_db": round(audio.levels_db[name], 4),
                  "boxes": np.round([g[0] for g in geometry], 3),
                  "face_centre": np.round([g[1] for g in geometry], 3),
@@ -361,7 +407,11 @@ def generate_scene(kind: SceneKind, song_dir: Path, seed: int, seconds: float = 
 def _kind_record(kind: SceneKind) -> dict:
     return {"name": kind.name, "same_timbre": kind.same_timbre, "arrangement": kind.arrangement,
             "arrangement_options": dict(kind.arrangement_options),
-            "description": kind.description, "performers": [asdict(p) for p in kind.performers]}
+            "description": kind.description, "performers": [asdict(p) for p in kind.performers],
+            **({"swap_appearance": True} if kind.swap_appearance else {}),
+            **({"register_by_appearance": dict(kind.register_by_appearance)}
+               if kind.register_by_appearance else {}),
+            **({"still": True} if kind.still else {})}
 
 
 # ----------------------------------------------------------------------------------------------

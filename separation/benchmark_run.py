@@ -161,11 +161,13 @@ def train_rows(scene_root: Path, splits: dict, checkpoints_dir: Path, settings: 
                 continue
             raise BenchmarkError(f"{path} was trained with other {why} than this benchmark: "
                                  f"use -f to retrain it")
-        if row.visual not in loaded:
-            by_song, skipped = collect_songs(scene_root, used, TARGET, row.visual)
+        data_key = (row.visual, config.encoder)
+        if data_key not in loaded:
+            by_song, skipped = collect_songs(scene_root, used, TARGET, row.visual,
+                                             options=config.encoder_options)
             for line in skipped:
                 log.warning("not used for training: %s", line)
-            loaded[row.visual] = by_song
+            loaded[data_key] = by_song
         run_info = {"command": command, "benchmark_row": name, "dataset_path": str(scene_root),
                     "extra_dataset": [], "visual": row.visual, "preset": settings.preset,
                     "cross_modal": row.cross_modal, "device": str(device),
@@ -173,7 +175,7 @@ def train_rows(scene_root: Path, splits: dict, checkpoints_dir: Path, settings: 
                     "generator_version": splits.get("generator_version"),
                     "scene_splits": SPLITS_FILE}
         log.info("%s: training %s → %s", name, config.name, path)
-        train(config, loaded[row.visual], path, settings.train_options(), device, TARGET,
+        train(config, loaded[data_key], path, settings.train_options(), device, TARGET,
               val_songs=splits["splits"]["validation"], force=force, run_info=run_info,
               test_songs=splits["splits"]["test"])
     return paths
@@ -182,14 +184,19 @@ def train_rows(scene_root: Path, splits: dict, checkpoints_dir: Path, settings: 
 # --- evaluation ------------------------------------------------------------------------------------
 
 def song_chunk_sets(dataset_root: Path, song, inputs: set) -> dict:
-    """Per model input ``(visual, conventions)``, the song's usable grid chunks
+    """Per model input ``(visual, encoder options, conventions)``, the song's usable grid chunks
     ``{input: {index: Chunk}}`` prepared by those conventions."""
     out = {}
-    for visual, conventions in sorted(inputs, key=str):
+    for visual, encoder, conventions in sorted(inputs, key=str):
         arrays = load_song_arrays(song.folder(Path(dataset_root)), song, TARGET, visual,
-                                  conventions=conventions)
-        out[visual, conventions] = {c.index: c for c in arrays.grid_chunks()}
+                                  conventions=conventions, options=dict(encoder))
+        out[visual, encoder, conventions] = {c.index: c for c in arrays.grid_chunks()}
     return out
+
+
+def model_input_key(model, conventions) -> tuple:
+    """What a model's chunks depend on: its kind, encoder options and input conventions."""
+    return model.config.visual, model.config.encoder, conventions
 
 
 def evaluate_on_songs(dataset_root: Path, songs: list, models: dict, device: torch.device
@@ -202,7 +209,7 @@ def evaluate_on_songs(dataset_root: Path, songs: list, models: dict, device: tor
     """
     from .commands import evaluate_song_chunks      # evaluate's scorer: one scoring path
 
-    inputs = {(model.config.visual, conventions) for model, conventions in models.values()}
+    inputs = {model_input_key(model, conventions) for model, conventions in models.values()}
     records, skipped = [], []
     for song in songs:
         if TARGET not in song.instruments:
@@ -220,7 +227,7 @@ def evaluate_on_songs(dataset_root: Path, songs: list, models: dict, device: tor
             continue
         song_records = {i: {"song": song.key, "index": i, "models": {}} for i in common}
         for name, (model, conventions) in models.items():
-            chunks = [chunk_sets[model.config.visual, conventions][i] for i in common]
+            chunks = [chunk_sets[model_input_key(model, conventions)][i] for i in common]
             result = evaluate_song_chunks(model, None, chunks, device)
             for row in result["chunks"]:
                 record = song_records[row["index"]]

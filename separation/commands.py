@@ -14,7 +14,7 @@ from core.audio import load_audio, save_wav
 from core.dataset import find_mixture, model_input_files
 from core.device import resolve_device
 from core.freshness import is_up_to_date, record_inputs, snapshot
-from core.io import load_json, save_json
+from core.io import file_sha256, load_json, save_json
 from core.metadata import load_metadata, select_songs
 from core.provenance import git_commit
 from core.runner import UP_TO_DATE, Finished, SongSkipped, TaskResources, run_per_song
@@ -22,7 +22,8 @@ from core.settings import DEFAULT_METADATA_NAME, Settings, settings_from_args
 
 from .checkpoint import load_checkpoint
 from .conventions import InputConventions
-from .data import load_song_audio, load_song_visual, song_chunks
+from .conditions import condition_input_files, prepare_condition
+from .data import load_song_audio, song_chunks
 from .inference import estimate_chunks, hop_samples, separate_song
 from .metrics import SDR_NAME, SI_SDR_NAME, chunk_metrics, mean_ignoring_nan
 from .splits import SPLIT_LABELS, checkpoint_key, song_split, split_difference
@@ -77,7 +78,8 @@ def run_train(args: argparse.Namespace) -> int:
     for root, prefix in roots:
         songs, skips = selected_songs(args, root, settings)
         skipped += [f"{prefix}{s}" for s in skips]
-        chunks, bad = collect_songs(root, songs, args.instrument, args.visual, conventions)
+        chunks, bad = collect_songs(root, songs, args.instrument, args.visual, conventions,
+                                    config.encoder_options)
         by_song.update({prefix + key: value for key, value in chunks.items()})
         skipped += [prefix + line for line in bad]
     val_songs = args.val_songs
@@ -98,8 +100,12 @@ def run_train(args: argparse.Namespace) -> int:
                 "visual": args.visual, "preset": args.preset, "cross_modal": args.cross_modal,
                 "device": str(device), "git_commit": git_commit(),
                 "include_incorrect_body_detection": bool(args.include_incorrect_body_detection)}
+    visual_weights = getattr(args, "visual_weights", None)
+    if visual_weights:
+        run_info["visual_weights"] = {"path": str(visual_weights),
+                                      "sha256": file_sha256(visual_weights)}
     extra = train(config, by_song, out, opts, device, args.instrument, val_songs,
-                  args.force, run_info)
+                  args.force, run_info, visual_weights=visual_weights)
     best = extra.get("best_val") or {}
     log.info("wrote %s (best validation: %s)", out,
              ", ".join(f"{k} {v:.3f}" for k, v in best.items() if isinstance(v, float)) or "none")
@@ -130,17 +136,17 @@ def run_separate(args: argparse.Namespace) -> int:
         song_dir = song.folder(dataset_path)
         out = song_dir / instrument / f"separated_{config.name}.wav"
         # the re-run rule (core.freshness): redone when the checkpoint, a wav or the keypoints change
-        inputs = [Path(args.checkpoint), *model_input_files(song_dir, instrument)]
+        inputs = [Path(args.checkpoint), *model_input_files(song_dir, instrument),
+                  *condition_input_files(config.visual, song_dir, instrument)]
         if is_up_to_date([out], inputs, args.force):
             return UP_TO_DATE
         if instrument not in song.instruments:
             raise SongSkipped(f"no {instrument} in the layout {list(song.layout or ())}")
         inputs_before = snapshot(inputs)
         model, _, device = model_on_device(str(args.checkpoint), settings.device)
-        visual = mask = None
-        if config.visual != "none":
-            visual, mask = load_song_visual(song_dir, song, instrument, config.visual,
-                                            conventions=meta["conventions"])
+        visual, mask = prepare_condition(config.visual, song_dir, song, instrument,
+                                         conventions=meta["conventions"],
+                                         options=config.encoder_options)
         mixture = load_mixture(song_dir, song, instrument)
         estimate = separate_song(model, mixture, visual, mask, device, hop=hop,
                                  conventions=meta["conventions"])
@@ -239,7 +245,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
         # the re-run rule (core.freshness): redone when a checkpoint, a wav or the keypoints
         # change, or the evaluation is asked with another baseline or the song's split changed
         inputs = [Path(args.checkpoint), *([Path(args.baseline)] if args.baseline else []),
-                  *model_input_files(song_dir, instrument)]
+                  *model_input_files(song_dir, instrument),
+                  *condition_input_files(config.visual, song_dir, instrument)]
         run_settings = {"baseline": str(args.baseline) if args.baseline else None,
                         "split": split_of[song.key]}
         if is_up_to_date([out], inputs, args.force, run_settings):
@@ -248,7 +255,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
             raise SongSkipped(f"no {instrument} in the layout {list(song.layout or ())}")
         inputs_before = snapshot(inputs)
         chunks = song_chunks(song_dir, song, instrument, config.visual,
-                             conventions=meta["conventions"])
+                             conventions=meta["conventions"], options=config.encoder_options)
         if not chunks:
             raise SongSkipped("no usable 4-s chunk (too short or keypoints missing)")
         model, _, device = model_on_device(str(args.checkpoint), settings.device)

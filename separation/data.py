@@ -76,8 +76,10 @@ class Chunk:
     index: int                        # chunk number c (starts at 4c s)
     mixture: np.ndarray               # (65535,) float32
     target: np.ndarray                # (65535,) float32
-    visual: np.ndarray | None         # (2, 100, J) float32, normalised, 0 = missing; None for "none"
-    visual_mask: np.ndarray | None    # (100, J) bool, True = observed
+    visual: np.ndarray | None         # the kind's chunk input (separation.conditions): keypoints
+                                      # (2, 100, J) float32, normalised, 0 = missing; frames
+                                      # (100, 3, S, S) uint8; None for "none"
+    visual_mask: np.ndarray | None    # (100, M) bool, True = observed (M = J points, 1 for frames)
     song: str = ""                    # "artist/song"
     scale: float = 1.0                # mixture and target were divided by this (module docstring)
 
@@ -287,9 +289,11 @@ class SongArrays:
     key: str                          # "artist/song"
     mixture: np.ndarray               # (N,) float32, 16384 Hz
     target: np.ndarray                # (N,) float32
-    visual: np.ndarray | None         # (F25, J, 2) float32 normalised, or None for "none"
-    visual_mask: np.ndarray | None    # (F25, J) bool
+    visual: np.ndarray | None         # the kind's 25-fps input (F25, ...), e.g. (F25, J, 2)
+                                      # float32 normalised keypoints; None for "none"
+    visual_mask: np.ndarray | None    # (F25, M) bool
     conventions: InputConventions = InputConventions()   # how crops are scaled (module docstring)
+    kind: str = "none"                # the condition kind (separation.conditions) of visual
 
     @property
     def song_peak(self) -> float:
@@ -323,10 +327,13 @@ class SongArrays:
     def crop(self, start_frame: int, index: int = -1) -> Chunk:
         """The 4-s chunk starting at 25-fps frame ``start_frame`` (``index`` = its chunk number), at
         the model's input scale (module docstring)."""
+        from .conditions import condition_window     # conditions builds on this module
+
         start = self.start_sample(start_frame)
         window_visual = window_mask = None
         if self.visual is not None:
-            window_visual, window_mask = visual_window(self.visual, self.visual_mask, start_frame)
+            window_visual, window_mask = condition_window(self.kind, self.visual, self.visual_mask,
+                                                          start_frame, CHUNK_VIDEO_FRAMES)
         mixture = self.mixture[start:start + CHUNK_SAMPLES]
         song_peak = self.song_peak if self.conventions.mixture_normalisation == "song_peak" else 1.0
         scale = mixture_scale(mixture, song_peak, self.conventions.mixture_normalisation)
@@ -336,26 +343,30 @@ class SongArrays:
 
 
 def load_song_arrays(song_dir: str | Path, song_info: SongInfo, instrument: str,
-                     visual: str, *, conventions: InputConventions) -> SongArrays:
-    """Audio and (for visual models) normalised 25-fps keypoints of one song (module docstring)."""
+                     visual: str, *, conventions: InputConventions,
+                     options: dict | None = None) -> SongArrays:
+    """Audio and (for visual models) the kind's 25-fps condition of one song (module docstring;
+    ``separation.conditions.prepare_condition``; ``options`` = the model config's encoder
+    options)."""
+    from .conditions import prepare_condition     # conditions builds on this module
+
     mixture, target = load_song_audio(song_dir, song_info, instrument)
-    points = mask = None
-    if visual != "none":
-        points, mask = load_song_visual(song_dir, song_info, instrument, visual,
-                                        conventions=conventions)
-    return SongArrays(song_info.key, mixture, target, points, mask, conventions)
+    values, mask = prepare_condition(visual, song_dir, song_info, instrument,
+                                     conventions=conventions, options=options)
+    return SongArrays(song_info.key, mixture, target, values, mask, conventions, visual)
 
 
 def song_chunks(song_dir: str | Path, song_info: SongInfo, instrument: str, visual: str,
                 max_missing_fraction: float = MAX_MISSING_FRACTION, *,
-                conventions: InputConventions) -> list[Chunk]:
+                conventions: InputConventions, options: dict | None = None) -> list[Chunk]:
     """All usable 4-s chunks of one song for one target instrument (module docstring), prepared by
-    the model's input ``conventions`` (recorded in its checkpoint).
+    the model's input ``conventions`` (recorded in its checkpoint) and encoder ``options``.
 
     ``visual="none"``: audio only, every whole chunk is used. Raises ``SongSkipped`` when the
     instrument has no keypoints (for a visual model), ``SongDataError`` when stems are missing.
     """
-    song = load_song_arrays(song_dir, song_info, instrument, visual, conventions=conventions)
+    song = load_song_arrays(song_dir, song_info, instrument, visual, conventions=conventions,
+                            options=options)
     chunks = song.grid_chunks(max_missing_fraction)
     skipped = chunk_count(len(song.mixture)) - len(chunks)
     if skipped:

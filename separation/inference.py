@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from .conventions import InputConventions, mixture_scale, peak
-from .data import visual_window
+from .conditions import condition_window
 from .vovit import CHUNK_SAMPLES, CHUNK_VIDEO_FRAMES, SAMPLE_RATE, VIDEO_FPS, VoViT
 
 DEFAULT_HOP = CHUNK_SAMPLES // 2 + 1    # 32768 samples = 2 s = 50 video frames
@@ -53,7 +53,8 @@ def overlap_weight(length: int = CHUNK_SAMPLES) -> np.ndarray:
 @torch.no_grad()
 def estimate_chunks(model: VoViT, mixtures: np.ndarray, visuals: np.ndarray | None,
                     device: torch.device, batch_size: int = 4) -> np.ndarray:
-    """Run the model on ``(K, 65535)`` mixtures (and ``(K, 2, 100, J)`` visuals) → ``(K, 65535)``."""
+    """Run the model on ``(K, 65535)`` mixtures (and ``(K, *input_shape)`` visuals, e.g.
+    ``(K, 2, 100, J)`` keypoints) → ``(K, 65535)``."""
     model.eval()
     out = np.zeros_like(mixtures, dtype=np.float32)
     for start in range(0, len(mixtures), batch_size):
@@ -66,12 +67,15 @@ def estimate_chunks(model: VoViT, mixtures: np.ndarray, visuals: np.ndarray | No
 
 def separate_song(model: VoViT, mixture: np.ndarray, visual: np.ndarray | None,
                   visual_mask: np.ndarray | None, device: torch.device, hop: int = DEFAULT_HOP,
-                  batch_size: int = 4, *, conventions: InputConventions) -> np.ndarray:
-    """``(N,)`` mixture at 16384 Hz (+ ``(F25, J, 2)`` visual and mask, prepared by the same
-    ``conventions``) → ``(N,)`` float32 estimate at the mixture's level.
+                  batch_size: int = 4, *, conventions: InputConventions,
+                  kind: str | None = None) -> np.ndarray:
+    """``(N,)`` mixture at 16384 Hz (+ the model kind's 25-fps condition and mask,
+    ``separation.conditions``, prepared by the same ``conventions``) → ``(N,)`` float32 estimate at
+    the mixture's level.
 
     ``hop``: samples between window starts, 1 ≤ hop ≤ 65535 (``hop_samples``), so every sample is
-    covered by at least one window."""
+    covered by at least one window. ``kind``: the condition kind whose window function cuts the
+    visual input (default the model's ``config.visual``; keypoints for a model without a config)."""
     if not 1 <= hop <= CHUNK_SAMPLES:
         raise ValueError(f"hop {hop} samples: must be between 1 and {CHUNK_SAMPLES} (the window) "
                          f"so that every sample is covered")
@@ -85,9 +89,10 @@ def separate_song(model: VoViT, mixture: np.ndarray, visual: np.ndarray | None,
                        for w in windows], np.float32)[:, None]
     visuals = None
     if visual is not None:
-        visuals = np.stack([visual_window(visual, visual_mask,
-                                          int(round(s / SAMPLE_RATE * VIDEO_FPS)),
-                                          CHUNK_VIDEO_FRAMES)[0] for s in starts])
+        kind = kind or getattr(getattr(model, "config", None), "visual", "face")
+        visuals = np.stack([condition_window(kind, visual, visual_mask,
+                                             int(round(s / SAMPLE_RATE * VIDEO_FPS)),
+                                             CHUNK_VIDEO_FRAMES)[0] for s in starts])
     estimates = scales * estimate_chunks(model, windows / scales, visuals, device, batch_size)
     weight = overlap_weight()
     total = np.zeros_like(padded, dtype=np.float64)

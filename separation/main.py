@@ -36,6 +36,7 @@ import sys
 from core.log import setup_logging
 from core.metadata import MetadataError
 from core.settings import SettingsError, add_body_detection_arg, add_common_args
+from separation.encoders import KINDS
 
 INSTRUMENTS = ("vocal", "violin", "mridangam")
 log = logging.getLogger("separation")
@@ -73,8 +74,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     train = sub.add_parser("train", help="train a model on the dataset's songs (split by song)")
     add_common_args(train, executor=False)      # one training process, not per-song work
-    train.add_argument("--visual", choices=("face", "body", "face_body", "none"), required=True,
-                       help="visual input: face (68 points), body (55), face_body (123), none")
+    train.add_argument("--visual", choices=KINDS, required=True,
+                       help="visual input (separation.encoders): face (68 points), body (55), "
+                            "face_body (123), frames (RGB crops of the performer), none")
+    train.add_argument("--visual_weights", default=None, metavar="PATH",
+                       help="frames: initialise the ResNet-18 from a local torchvision resnet18 "
+                            "state dict (read as data only; needs --preset vovit, width 64)")
     train.add_argument("--instrument", choices=INSTRUMENTS, required=True,
                        help="the stem to separate (target)")
     train.add_argument("--preset", choices=("small", "vovit"), default="small",

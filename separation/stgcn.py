@@ -180,3 +180,17 @@ class STGCN(nn.Module):
         for block in self.st_gcn_networks:
             x = block(x, self.A)
         return x.mean(dim=3)
+
+
+class PoseEncoder(STGCN):
+    """The ST-GCN as a registered condition encoder (``separation.encoders``): ``forward`` stays
+    VoViT's ``(N, C, T)`` (the known-answer fixture hooks it), ``encode`` gives the condition
+    sequence ``(N, T, C)``; one example's input is ``(2, 100, J)``."""
+
+    def __init__(self, visual: str, channels: tuple[int, ...], in_channels: int = 2,
+                 temporal_kernel: int = 5, dropout: float = 0.0, n_frames: int = 100):
+        super().__init__(visual, channels, in_channels, temporal_kernel, dropout)
+        self.input_shape = (in_channels, n_frames, self.num_joints)
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        return self(x).transpose(1, 2)

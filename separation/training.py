@@ -101,10 +101,11 @@ def split_songs(keys: list[str], val_fraction: float, seed: int,
 
 
 def collect_songs(dataset_path: Path, songs: list[SongInfo], instrument: str, visual: str,
-                  conventions: InputConventions = PROJECT
+                  conventions: InputConventions = PROJECT, options: dict | None = None
                   ) -> tuple[dict[str, SongArrays], list[str]]:
     """Usable songs by key, prepared by ``conventions`` (this project's: per-chunk peak, registered
-    faces); songs that cannot be used are named (with the reason) in the second list."""
+    faces) and the encoder ``options`` (``VoViTConfig.encoder_options``); songs that cannot be used
+    are named (with the reason) in the second list."""
     by_song, skipped = {}, []
     for song in progress(songs, desc=f"loading {instrument} songs", unit="song"):
         if instrument not in song.instruments:
@@ -112,7 +113,7 @@ def collect_songs(dataset_path: Path, songs: list[SongInfo], instrument: str, vi
             continue
         try:
             arrays = load_song_arrays(song.folder(dataset_path), song, instrument, visual,
-                                      conventions=conventions)
+                                      conventions=conventions, options=options)
         except (SongSkipped, SongDataError) as exc:
             skipped.append(f"{song.key}: {exc}")
             log.warning("%s: skipped for training: %s", song.key, exc)
@@ -211,13 +212,14 @@ def _checkpoint_at_step(out: Path, step: int) -> bool:
 def train(config: VoViTConfig, by_song: dict[str, SongArrays], out: Path, opts: TrainOptions,
           device: torch.device, instrument: str, val_songs: list[str] | None = None,
           force: bool = False, run_info: dict | None = None,
-          test_songs: list[str] | None = None) -> dict:
+          test_songs: list[str] | None = None, visual_weights: str | Path | None = None) -> dict:
     """Train (or resume) a model on ``by_song`` chunks; returns the final ``extra`` metadata.
 
     ``test_songs``: songs kept for the final evaluation (never in ``by_song``), recorded in the
     checkpoint so that ``evaluate`` labels them ``test`` (``separation.splits``). Every history
     entry records ``elapsed_s``: training wall time so far, validations included, summed over
-    resumed sessions."""
+    resumed sessions. ``visual_weights``: a local pretrained file the condition encoder starts
+    from (its ``load_pretrained``; the frames kind's torchvision ResNet-18), before any resume."""
     torch.manual_seed(opts.seed)
     rng = np.random.default_rng(opts.seed)
     train_keys, val_keys = split_songs(list(by_song), opts.val_fraction, opts.seed, val_songs)
@@ -234,7 +236,15 @@ def train(config: VoViTConfig, by_song: dict[str, SongArrays], out: Path, opts: 
         raise ValueError(f"the training songs were prepared with different input conventions: "
                          f"{sorted(c.to_dict().values() for c in conventions)}")
     conventions = conventions.pop()
-    model = VoViT(config).to(device)
+    model = VoViT(config)
+    if visual_weights:
+        load_pretrained = getattr(model.condition_encoder, "load_pretrained", None)
+        if load_pretrained is None:
+            raise ValueError(f"visual={config.visual} takes no --visual_weights")
+        unused = load_pretrained(visual_weights)
+        log.info("condition encoder initialised from %s (unused keys: %s)", visual_weights,
+                 ", ".join(unused) or "none")
+    model = model.to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=opts.lr, weight_decay=opts.weight_decay)
     step, history, best, best_step = 0, [], float("inf"), None
     leaked = sorted(set(test_songs or ()) & set(by_song))

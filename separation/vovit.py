@@ -9,8 +9,9 @@ Signal path for one 4-s chunk (``B`` = batch):
 3. Audio encoder (Spec2Vec): ``L`` Conv2d → BN → LeakyReLU(0.1) layers (1×7 along frequency, 7×1 along
    time, 5×5 dilated along time 1..32, 5×5 dilated along both axes 1..32, 1×1 to 8 channels) →
    ``(B, 8, T, 256)`` → ``(B, T, 2048)`` (feature index ``c·256 + f``).
-4. Condition (visual) encoder: ST-GCN (``separation.stgcn``) on ``(B, 2, 100, J)`` → a condition
-   sequence ``(B, T_c=100, C_v)``. The audio path (``AudioNetwork``) knows nothing about where the
+4. Condition (visual) encoder, chosen by ``config.visual`` from the registry
+   (``separation.encoders``: ST-GCN on ``(B, 2, 100, J)`` keypoints for face/body/face_body, ResNet-18
+   on ``(B, 100, 3, S, S)`` RGB crops for frames, ...) → a condition sequence ``(B, T_c, C_v)``. The audio path (``AudioNetwork``) knows nothing about where the
    condition comes from: it resamples any ``(B, T_c, C)`` sequence to the 256 STFT frames by nearest
    neighbour (``F.interpolate``'s default: step ``t`` takes ``floor(t · T_c / 256)``) → ``v``
    ``(B, T, C_v)``.
@@ -39,16 +40,21 @@ so a checkpoint trained on an older one is refused by name.
 With ``preset="vovit"``, ``visual="face"``, ``cross_modal=False`` the state-dict keys and shapes equal
 ``core/reference/vovit_singing_voice_state_dict.tsv`` (26.7 M parameters), so the official
 singing-voice weights load with ``strict=True`` (``separation.official``, ``import-vovit``).
+
+Adding a conditioning signal (a new ``visual`` kind) touches no code here: one encoder file, its
+``separation.encoders.ENCODERS`` line, one preparation function in ``separation.conditions``, tests
+and a benchmark row (``separation.encoders`` says how).
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import dataclass, fields, replace
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .stgcn import NUM_JOINTS, STGCN
+from .encoders import KINDS, encoder_kind
+from .stgcn import NUM_JOINTS
 
 SAMPLE_RATE = 16384            # Hz
 CHUNK_SAMPLES = 65535          # 4 s at 16384 Hz minus one sample (VoViT's chunk length)
@@ -66,14 +72,14 @@ N_SOURCES = 2                  # VoViT applies its mask to X / n_sources
 #    encoder, mask on X, face graph centred on the nose). 2: VoViT's function (fixture-proven).
 ARCHITECTURE_VERSION = 2
 
-VISUAL_INPUTS = ("face", "body", "face_body", "none")
+VISUAL_INPUTS = KINDS               # face, body, face_body, frames, none (separation.encoders)
 PRESETS = ("vovit", "small")
 
 
 @dataclass(frozen=True)
 class VoViTConfig:
     """Model family configuration. ``preset`` fills the sizes; explicit sizes override it."""
-    visual: str = "face"                      # face | body | face_body | none
+    visual: str = "face"                      # a kind of separation.encoders, or none
     preset: str = "vovit"                     # vovit | small
     cross_modal: bool = False
     audio_channels: int = 96
@@ -89,10 +95,16 @@ class VoViTConfig:
     encoder_layers: int = 4
     decoder_layers: int = 4
     cross_heads: int = 8
+    # the encoder's own config (separation.encoders), as sorted (name, value) pairs so the config
+    # stays hashable; empty for the ST-GCN kinds, whose sizes are the gcn_* fields above
+    encoder: tuple[tuple[str, object], ...] = ()
 
     def __post_init__(self):
         if self.visual not in VISUAL_INPUTS:
             raise ValueError(f"visual must be one of {VISUAL_INPUTS}, got {self.visual!r}")
+        options = dict(self.encoder)
+        object.__setattr__(self, "encoder", tuple(sorted(
+            (k, tuple(v) if isinstance(v, list) else v) for k, v in options.items())))
         if self.preset not in PRESETS:
             raise ValueError(f"preset must be one of {PRESETS}, got {self.preset!r}")
         if self.cross_modal and self.visual == "none":
@@ -107,14 +119,26 @@ class VoViTConfig:
         """Short model name used in output file names, e.g. ``face_small`` or ``face_body_xattn_small``."""
         return f"{self.visual}{'_xattn' if self.cross_modal else ''}_{self.preset}"
 
+    @property
+    def encoder_options(self) -> dict:
+        """The encoder's config as a dict (empty for the ST-GCN kinds and ``none``)."""
+        return dict(self.encoder)
+
     def to_dict(self) -> dict:
-        data = asdict(self)
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in data.items()}
+        """JSON-ready config; ``encoder`` only when the kind has options, so the configs of the
+        original kinds (and their checkpoints) keep exactly their keys."""
+        data = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "encoder"}
+        data = {k: list(v) if isinstance(v, tuple) else v for k, v in data.items()}
+        if self.encoder:
+            data["encoder"] = {k: list(v) if isinstance(v, tuple) else v for k, v in self.encoder}
+        return data
 
     @classmethod
     def from_dict(cls, data: dict) -> "VoViTConfig":
         known = {f.name for f in fields(cls)}
         values = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items() if k in known}
+        if isinstance(values.get("encoder"), dict):
+            values["encoder"] = tuple(values["encoder"].items())
         return cls(**values)
 
 
@@ -126,10 +150,16 @@ SMALL_SIZES = dict(audio_channels=8, time_dilations=(1, 4), both_dilations=(2, 8
 
 def make_config(visual: str = "face", preset: str = "vovit", cross_modal: bool = False,
                 **sizes) -> VoViTConfig:
-    """A config for a preset (``vovit`` = published sizes, ``small`` = ~1-2 M parameters)."""
+    """A config for a preset (``vovit`` = published sizes, ``small`` = ~1-2 M parameters).
+
+    The kind's encoder options are the preset's (``separation.encoders``), updated by an
+    ``encoder`` dict among ``sizes``."""
     base = VoViTConfig(visual=visual, preset=preset, cross_modal=cross_modal)
     if preset == "small":
         base = replace(base, **SMALL_SIZES)
+    kind = encoder_kind(visual)
+    options = {**(kind.options(preset) if kind else {}), **dict(sizes.pop("encoder", None) or {})}
+    base = replace(base, encoder=tuple(options.items()))
     return replace(base, **sizes) if sizes else base
 
 
@@ -355,24 +385,34 @@ class AudioNetwork(nn.Module):
 
 
 class VoViT(nn.Module):
-    """Pose-conditioned separation network (module docstring).
+    """Conditioned separation network (module docstring).
 
-    ``forward(mixture (B, 65535), visual (B, 2, 100, J) or None) -> estimate (B, 65535)``.
-    J = 68 (face), 55 (body), 123 (face_body: face points then body points).
+    ``forward(mixture (B, 65535), visual (B, *input_shape) or None) -> estimate (B, 65535)``;
+    ``input_shape`` is the kind's (``separation.encoders``): ``(2, 100, J)`` keypoints with J = 68
+    (face), 55 (body), 123 (face_body: face points then body points); ``(100, 3, S, S)`` frames.
+    The condition encoder is the submodule named by the kind's registry entry (``graph_net`` for the
+    ST-GCN kinds, ``frame_net`` for frames; ``condition_encoder`` returns it).
     """
 
     def __init__(self, config: VoViTConfig | None = None):
         super().__init__()
         self.config = config or VoViTConfig()
         cfg = self.config
-        if cfg.visual != "none":
-            self.graph_net = STGCN(cfg.visual, tuple(cfg.gcn_channels),
-                                   temporal_kernel=cfg.temporal_kernel)
-            visual_features = self.graph_net.out_channels
+        kind = encoder_kind(cfg.visual)
+        if kind is not None:
+            self._encoder_attribute = kind.attribute
+            setattr(self, kind.attribute, kind.build(cfg))
+            visual_features = self.condition_encoder.out_channels
         else:
-            self.graph_net = None
+            self._encoder_attribute = None
+            self.graph_net = None               # audio only (the attribute VoViT always had)
             visual_features = 0
         self.audio_network = AudioNetwork(cfg, visual_features)
+
+    @property
+    def condition_encoder(self) -> nn.Module | None:
+        """The kind's encoder (``separation.encoders``), None for an audio-only model."""
+        return None if self._encoder_attribute is None else getattr(self, self._encoder_attribute)
 
     # -- analysis hooks ------------------------------------------------------------------------
     @property
@@ -389,19 +429,20 @@ class VoViT(nn.Module):
 
     # -- forward -------------------------------------------------------------------------------
     def encode_visual(self, visual: torch.Tensor | None, batch: int) -> torch.Tensor | None:
-        """``(B, 2, 100, J)`` → the condition sequence ``(B, T_c=100, C_v)`` (video frame rate; the
-        audio path resamples it to the STFT frames)."""
-        if self.graph_net is None:
+        """``(B, *input_shape)`` → the condition sequence ``(B, T_c, C_v)`` (``T_c`` = 100 video
+        frames for keypoints; the audio path resamples it to the STFT frames)."""
+        encoder = self.condition_encoder
+        if encoder is None:
             return None
-        expected = (2, CHUNK_VIDEO_FRAMES, self.config.num_joints)
+        expected = tuple(encoder.input_shape)
         if visual is None:
             raise ValueError(f"model visual={self.config.visual} needs a visual input "
                              f"(B, {', '.join(map(str, expected))})")
-        if visual.ndim != 4 or tuple(visual.shape[1:]) != expected or visual.shape[0] != batch:
+        if tuple(visual.shape[1:]) != expected or visual.shape[0] != batch:
             raise ValueError(f"visual input has shape {tuple(visual.shape)}, expected "
                              f"({batch}, {', '.join(map(str, expected))}) for visual="
                              f"{self.config.visual}")
-        return self.graph_net(visual).transpose(1, 2)                     # (B, 100, C_v)
+        return encoder.encode(visual)                                     # (B, T_c, C_v)
 
     def predict_mask(self, mixture_stft: torch.Tensor, visual: torch.Tensor | None) -> torch.Tensor:
         """Complex ratio mask ``(B, 2, 256, T)`` (``MASK_GAIN`` × head output) for a mixture STFT."""

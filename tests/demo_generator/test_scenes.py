@@ -298,3 +298,43 @@ def test_ground_truth_keypoints_agree_with_mediapipe_on_the_rendered_video(tmp_p
         assert np.isfinite(found[23:91]).all(), f"MediaPipe found no face for {name}"
         error = np.linalg.norm(found[23:91] - written[name][frame_index, 23:91], axis=1)
         assert np.median(error) < 3.0 and error.max() < 10.0, (name, np.median(error), error.max())
+
+
+def test_appearance_scenes_tie_the_register_to_the_photograph_and_stand_still(tmp_path):
+    """``appearance``: the query wears either photograph (both occur over a few seeds), the
+    ``violin`` photograph's singer sings exactly an octave above the ``vocal`` one's notes, the other
+    singer wears the other photograph, and nobody moves (keypoints vary by detection noise only)."""
+    kind = scenes.SCENE_KINDS["appearance"]
+    worn = []
+    for seed in range(6):
+        truth = scenes.generate_scene(kind, tmp_path / f"s{seed}", seed, seconds=5.0)
+        performers = truth["performers"]
+        assert {performers["vocal"]["appearance"], performers["singer"]["appearance"]} == \
+            {"vocal", "violin"}
+        worn.append(performers["vocal"]["appearance"])
+        for name in ("vocal", "singer"):
+            notes = np.asarray(performers[name]["notes"]["semitones"])
+            shift = 12 if performers[name]["appearance"] == "violin" else 0
+            assert np.isin(notes - shift, da.raga_notes()).all()
+            assert notes.min() >= da.VOCAL_LOWEST + shift and notes.max() <= da.VOCAL_HIGHEST + shift
+            pose = load_instrument_pose(tmp_path / f"s{seed}", name)
+            body = pose.keypoints[:, :13]
+            spread = np.nanstd(body, axis=0)                          # per point and axis, pixels
+            assert np.nanmax(spread) < 3 * scenes.JITTER_PX["body"], np.nanmax(spread)
+    assert set(worn) == {"vocal", "violin"}, worn
+    # the same scene without the register rule: the same lines, the violin wearer's 12 lower
+    from dataclasses import replace
+
+    plain = scenes.generate_scene(replace(kind, register_by_appearance=()), tmp_path / "plain", 0,
+                                  seconds=5.0)["performers"]
+    shifted = scenes.generate_scene(kind, tmp_path / "s0b", 0, seconds=5.0)["performers"]
+    for name in ("vocal", "singer"):
+        shift = 12 if shifted[name]["appearance"] == "violin" else 0
+        assert np.array_equal(np.asarray(shifted[name]["notes"]["semitones"]),
+                              np.asarray(plain[name]["notes"]["semitones"]) + shift)
+    # the transposition itself: +12 semitones on every note and gamaka neighbour
+    line = da.compose_call_and_response(np.random.default_rng(0), 5.0)[0]
+    up = scenes.transpose(line, 12)
+    assert np.array_equal(up.note_semitones, line.note_semitones + 12)
+    assert np.array_equal(np.isnan(up.gamaka), np.isnan(line.gamaka))
+    assert scenes.transpose(line, 0) is line

@@ -18,12 +18,17 @@ SR = 16384
 FPS = 30.0
 
 
+# a tiny frames encoder: 32-px crops, one frame in 25 (4 per chunk), ResNet width 4, K = 4
+TINY_FRAMES = {"crop_size": 32, "frame_stride": 25, "width": 4, "channels": 4}
+
+
 def tiny_config(visual: str = "face", cross_modal: bool = False):
     """A few-thousand-parameter model of the same family, for fast tests."""
     return make_config(visual, "small", cross_modal=cross_modal, audio_channels=4,
                        time_dilations=(1,), both_dilations=(2,), gcn_channels=(8, 8), d_model=32,
                        nhead=2, dim_feedforward=32, encoder_layers=1, decoder_layers=1,
-                       cross_heads=2, dropout=0.0)
+                       cross_heads=2, dropout=0.0,
+                       encoder=TINY_FRAMES if visual == "frames" else None)
 
 
 def synthetic_keypoints(n_frames: int, rng: np.random.Generator, x0: float = 300.0,
