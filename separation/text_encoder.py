@@ -20,6 +20,12 @@ Conditioning (``TextConditioning``), a drop-in for ``vovit.AudioNetwork.cross_mo
         frames as queries and the condition's frames as keys/values (each frame's token is the
         embedding of the syllable sung there, plus a sinusoidal position), ``LayerNorm(a' + attn)``;
         ``last_attention`` ``(B, heads, T_a, T_c)``; a syllable's attention is the sum over its frames.
+
+As the ``text`` kind of ``separation.encoders``: the model config's ``encoder`` options are
+``TextEncoderConfig.to_options()`` (all but ``conditioning``), its ``cross_modal`` picks the mode
+(``film`` without, ``cross_attention`` with: ``text_config``); the encoder is VoViT's ``text_net``,
+the conditioning block its ``audio_network.cross_modal``, and the chunk input ``(256, 533)`` is made
+by ``separation.text_input`` (registered in ``separation.conditions``).
 """
 from __future__ import annotations
 
@@ -30,6 +36,7 @@ from torch import nn
 
 from core.syllables import INVENTORY_VERSION, N_CLASSES
 
+from .text_input import TEXT_SOURCES
 from .vovit import N_FRAMES, CrossModalFusion, resample_condition
 
 CONDITIONING_MODES = ("film", "cross_attention")
@@ -46,8 +53,11 @@ class TextEncoderConfig:
     conditioning: str = "film"         # film | cross_attention
     heads: int = 4                     # cross_attention only
     dropout: float = 0.1               # cross_attention only
+    source: str = "alignment"          # what the preparation reads (separation.text_input)
 
     def __post_init__(self):
+        if self.source not in TEXT_SOURCES:
+            raise ValueError(f"text source must be one of {TEXT_SOURCES}, got {self.source!r}")
         if self.conditioning not in CONDITIONING_MODES:
             raise ValueError(f"conditioning must be one of {CONDITIONING_MODES}, "
                              f"got {self.conditioning!r}")
@@ -70,13 +80,44 @@ class TextEncoderConfig:
             raise ValueError(f"unknown text encoder settings: {', '.join(unknown)}")
         return cls(**data)
 
+    # --- as a kind of separation.encoders: the options a model config records --------------------
+    @classmethod
+    def for_preset(cls, preset: str) -> "TextEncoderConfig":
+        """``small``: 64 channels; ``vovit``: 128."""
+        return cls() if preset == "small" else cls(channels=128)
+
+    def to_options(self) -> dict:
+        """The model config's ``encoder`` options: everything but ``conditioning``, which the
+        model config's ``cross_modal`` decides (``text_config``)."""
+        return {k: v for k, v in self.to_dict().items() if k != "conditioning"}
+
+    @classmethod
+    def from_options(cls, options: dict, cross_modal: bool = False) -> "TextEncoderConfig":
+        if "conditioning" in options:
+            raise ValueError("text encoder options: 'conditioning' is chosen by the model's "
+                             "cross_modal (film without, cross_attention with)")
+        return cls.from_dict({**options,
+                              "conditioning": "cross_attention" if cross_modal else "film"})
+
+
+def text_config(model_config) -> TextEncoderConfig:
+    """The ``text`` encoder's config of a ``vovit.VoViTConfig`` (its ``encoder`` options and
+    ``cross_modal``); a config made for another syllable inventory is refused by name."""
+    cfg = TextEncoderConfig.from_options(model_config.encoder_options, model_config.cross_modal)
+    if cfg.inventory_version != INVENTORY_VERSION or cfg.n_classes != N_CLASSES:
+        raise ValueError(f"text model made for syllable inventory version {cfg.inventory_version} "
+                         f"({cfg.n_classes} classes); this code has version {INVENTORY_VERSION} "
+                         f"({N_CLASSES} classes)")
+    return cfg
+
 
 class PosteriorgramEncoder(nn.Module):
     """``forward(posteriorgram (B, T, n_classes)) -> (B, T, channels)`` (module docstring)."""
 
-    def __init__(self, cfg: TextEncoderConfig):
+    def __init__(self, cfg: TextEncoderConfig, n_frames: int = N_FRAMES):
         super().__init__()
         self.config = cfg
+        self.input_shape = (n_frames, cfg.n_classes)      # one chunk: a row per STFT frame
         self.embedding = nn.Linear(cfg.n_classes, cfg.channels, bias=False)
         self.context = nn.Conv1d(cfg.channels, cfg.channels, cfg.kernel, padding=cfg.kernel // 2)
         self.activation = nn.LeakyReLU(0.1)
@@ -91,6 +132,8 @@ class PosteriorgramEncoder(nn.Module):
                              f"{tuple(posteriorgram.shape)}")
         e = self.embedding(posteriorgram)                                  # (B, T, C)
         return self.activation(self.context(e.transpose(1, 2))).transpose(1, 2)
+
+    encode = forward                     # the registry's interface (separation.encoders)
 
 
 class FiLM(nn.Module):

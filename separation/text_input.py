@@ -20,6 +20,20 @@ on one song-wide grid at ``j · 256 / 16384`` s (64 frames per second): ``song_t
 that grid for the whole song, chunk ``c`` = rows ``[256 c, 256 c + 256)``. A crop starting off the
 grid (``separation.data``'s 25-fps crops) takes its own frames with ``SongText.window``.
 
+As the ``text`` kind of ``separation.conditions`` (what training, ``separate``, ``evaluate`` and
+the benchmark call): ``prepare_text`` reads the queried performer's file once per song and returns
+``values`` on that song-wide 64-fps grid, long enough for the song's audio (so, unlike the 25-fps
+kinds, ``values`` has grid rows, not video frames): ``(F64, 1)`` int32 class index per row for an
+alignment (compact: a 10-min song is 38 400 rows, not 38 400 × 533 floats), ``(F64, 533)``
+float32 for a posteriorgram; the presence ``mask`` is per 25-fps frame ``(F25, 1)`` (always
+present for an alignment; inside the file's frames for a posteriorgram), so the missing-frame rule
+is the other kinds'. ``text_window`` cuts the ``(256, 533)`` chunk input of the window starting at
+25-fps frame ``f``: its first sample ``round(f · 16384 / 25)`` (``SongArrays.start_sample``), grid
+row ``round(first sample / 256)`` on: exact for the 4-s grid chunks (evaluation, ``separate``'s
+grid, saliency: ``f = 100 c`` starts on row ``256 c``), within half a hop (7.8 ms) for a training
+crop off the grid; rows past the song are silence. A performer without the file is a named skip
+(``SongSkipped``); a malformed file is an ``AlignmentError`` naming file and line.
+
 Reading results back onto syllables: ``per_syllable`` sums any per-frame quantity (an attribution
 over the posteriorgram input summed over classes, a cross-attention's mass over condition frames)
 over each sung syllable's frames and over the silent frames.
@@ -32,12 +46,13 @@ from typing import Sequence
 
 import numpy as np
 
-from core.syllables import (ALIGNMENT_NAME, N_CLASSES, POSTERIORGRAM_NAME, SILENCE, Posteriorgram,
+from core.syllables import (ALIGNMENT_NAME, CLASS_INDEX, N_CLASSES, POSTERIORGRAM_INFO_NAME,
+                            POSTERIORGRAM_NAME, SILENCE, Posteriorgram,
                             SyllableAlignment, alignment_posteriorgram, load_alignment,
                             load_posteriorgram, resample_posteriorgram, syllable_at)
 
 from .data import CHUNK_STRIDE_SAMPLES
-from .vovit import HOP_LENGTH, N_FRAMES, SAMPLE_RATE
+from .vovit import HOP_LENGTH, N_FRAMES, SAMPLE_RATE, VIDEO_FPS
 
 TEXT_SOURCES = ("alignment", "posteriorgram")
 
@@ -125,3 +140,72 @@ def per_syllable(values: np.ndarray, times: np.ndarray, alignment: SyllableAlign
         out.append({"syllable": SILENCE, "value": float(values[~inside].sum()),
                     "frames": int((~inside).sum())})
     return out
+
+
+# --- the ``text`` kind of separation.conditions ----------------------------------------------------
+
+def song_samples(song_dir: str | Path, instrument: str) -> int:
+    """Samples at 16384 Hz of the longest of the performer's stems and the mixture, from the
+    files' headers; ``SongDataError`` when there is none (the audio loader would fail too)."""
+    import soundfile
+
+    from core.dataset import SongDataError, find_mixture, find_stems
+
+    paths = [*find_stems(song_dir, instrument), *filter(None, [find_mixture(song_dir)])]
+    if not paths:
+        raise SongDataError(f"no {instrument} stem and no mixture in {song_dir}")
+    seconds = max(soundfile.info(str(p)).duration for p in paths)
+    return int(np.ceil(seconds * SAMPLE_RATE))
+
+
+def prepare_text(song_dir: str | Path, song_info, instrument: str, *, conventions=None,
+                 options: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The performer's text for the whole song (module docstring): ``values`` ``(F64, 1)`` int32
+    or ``(F64, 533)`` float32 on the song-wide STFT grid, ``mask`` ``(F25, 1)`` bool.
+    ``options``: the model's encoder options (``source``: alignment | posteriorgram)."""
+    from core.runner import SongSkipped
+
+    source = dict(options or {}).get("source", "alignment")
+    name = ALIGNMENT_NAME if source == "alignment" else POSTERIORGRAM_NAME
+    if source in TEXT_SOURCES and not (Path(song_dir) / instrument / name).is_file():
+        raise SongSkipped(f"no text for {instrument}: {instrument}/{name} does not exist")
+    text = load_song_text(song_dir, instrument, source)
+    n_samples = song_samples(song_dir, instrument)
+    grid = frame_times(0, n_samples // HOP_LENGTH + 1)
+    video = np.arange(int(np.ceil(n_samples * VIDEO_FPS / SAMPLE_RATE)) + 1) / VIDEO_FPS
+    if text.alignment is not None:
+        k = syllable_at(text.alignment, grid)
+        values = np.full((len(grid), 1), CLASS_INDEX[SILENCE], np.int32)
+        values[k >= 0, 0] = text.alignment.classes[k[k >= 0]]
+        return values, np.ones((len(video), 1), bool)
+    values, _ = resample_posteriorgram(text.posteriorgram, grid)
+    return values, resample_posteriorgram(text.posteriorgram, video)[1][:, None]
+
+
+def text_window(values: np.ndarray, mask: np.ndarray, start_frame: int, n_frames: int
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """The chunk input ``(256, 533)`` float32 of the window starting at 25-fps frame
+    ``start_frame`` (module docstring; ``n_frames`` 25-fps frames long, 256 STFT frames for 100)
+    and its ``(n_frames, 1)`` presence, False past the end."""
+    start_sample = int(round(start_frame * SAMPLE_RATE / VIDEO_FPS))
+    n_rows = int(round(n_frames * SAMPLE_RATE / VIDEO_FPS / HOP_LENGTH))
+    rows = int(round(start_sample / HOP_LENGTH)) + np.arange(n_rows)
+    inside = rows < len(values)
+    out = np.zeros((n_rows, N_CLASSES), np.float32)
+    out[~inside, CLASS_INDEX[SILENCE]] = 1.0
+    if values.shape[1] == 1:                                  # class index per row (alignment)
+        out[np.flatnonzero(inside), values[rows[inside], 0]] = 1.0
+    else:
+        out[inside] = values[rows[inside]]
+    out_mask = np.zeros((n_frames, mask.shape[1]), bool)
+    stop = min(len(mask), start_frame + n_frames)
+    if stop > start_frame:
+        out_mask[:stop - start_frame] = mask[start_frame:stop]
+    return out, out_mask
+
+
+def text_input_files(song_dir: str | Path, instrument: str) -> list[Path]:
+    """What ``prepare_text`` may read besides the audio: the performer's alignment and
+    posteriorgram files (the re-run rule, ``core.freshness``)."""
+    folder = Path(song_dir) / instrument
+    return [folder / ALIGNMENT_NAME, folder / POSTERIORGRAM_NAME, folder / POSTERIORGRAM_INFO_NAME]
