@@ -1,0 +1,273 @@
+"""The ``text`` and ``scene_graph`` kinds in the one framework (issue 16): registry entries, configs
+through a checkpoint, the preparation and window functions on constructed songs (known answers,
+named skips), and the real CLI training and separation by kind name."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from core import syllables as sy
+from core.dataset import SongDataError
+from core.keypoints import BODY_55
+from core.metadata import SongInfo
+from core.pose_files import InstrumentPose, load_instrument_pose, save_instrument_pose
+from core.runner import SongSkipped
+from separation.checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
+from separation.conditions import condition_input_files, condition_window, prepare_condition
+from separation.conventions import PROJECT
+from separation.data import load_song_arrays, resample_keypoints
+from separation.encoders import ENCODERS
+from separation.scene_graph import N_FEATURES, SceneGraphConfig, node_features
+from separation.text_encoder import TextConditioning, TextEncoderConfig
+from separation.text_input import load_song_text, song_text_frames, text_chunks
+from separation.vovit import CHUNK_SAMPLES, HOP_LENGTH, N_FRAMES, SAMPLE_RATE, VoViT, make_config
+
+from sep_synthetic import FPS, SR, synthetic_dataset, tiny_config, write_metadata, write_song  # noqa: F401
+from test_sep_trust import run_main
+
+TINY_GRAPH = {"max_nodes": 3, "hidden": 8, "heads": 2, "layers": 1, "out_channels": 8}
+
+
+def one_hot(batch: int, seed: int = 0) -> torch.Tensor:
+    classes = torch.randint(0, sy.N_CLASSES, (batch, N_FRAMES),
+                            generator=torch.Generator().manual_seed(seed))
+    return torch.nn.functional.one_hot(classes, sy.N_CLASSES).float()
+
+
+def round_trip(model: VoViT, condition: torch.Tensor, path, kind: str):
+    """Train mode once (BN statistics move), save, load by kind; the loaded model's output."""
+    mixture = 0.1 * torch.randn(2, CHUNK_SAMPLES, generator=torch.Generator().manual_seed(1))
+    model.train()
+    model(mixture, condition)
+    model.eval()
+    save_checkpoint(path, model, instrument="vocal")
+    loaded, meta = load_checkpoint(path, expect_visual=kind)
+    assert meta["config"] == model.config
+    with torch.no_grad():
+        assert torch.equal(model(mixture, condition), loaded(mixture, condition))
+    return loaded
+
+
+# --- registry and checkpoints ----------------------------------------------------------------------
+
+@pytest.mark.parametrize("cross_modal, mode", [(False, "film"), (True, "cross_attention")])
+def test_text_model_conditions_the_audio_path_and_round_trips(tmp_path, cross_modal, mode):
+    torch.manual_seed(0)
+    model = VoViT(tiny_config("text", cross_modal=cross_modal))
+    assert ENCODERS["text"].attribute == "text_net" and model.condition_encoder is model.text_net
+    block = model.audio_network.cross_modal
+    assert isinstance(block, TextConditioning) and block.mode == mode
+    assert model.config.name == ("text_xattn_small" if cross_modal else "text_small")
+    options = model.config.encoder_options
+    assert "conditioning" not in options                         # cross_modal decides it
+    assert options == TextEncoderConfig.for_preset("small").to_options()
+    post = one_hot(2)
+    loaded = round_trip(model, post, tmp_path / "t.pt", "text")
+    assert read_checkpoint(tmp_path / "t.pt")["config"]["encoder"]["inventory_version"] == \
+        sy.INVENTORY_VERSION
+    assert loaded.last_film["scale"].shape == (2, N_FRAMES, model.config.d_model)
+    if cross_modal:
+        heads = TextEncoderConfig().heads                        # the text config's, not cross_heads
+        assert loaded.last_attention.shape == (2, heads, N_FRAMES, N_FRAMES)   # (B, h, T_a, T_c)
+    else:
+        assert loaded.last_attention is None
+    with pytest.raises(ValueError, match=r"expected \(2, 256, 533\) for visual=text"):
+        model(torch.zeros(2, CHUNK_SAMPLES), post[:, :100])
+
+
+def test_text_config_from_another_inventory_or_naming_its_mode_is_refused():
+    with pytest.raises(ValueError, match="syllable inventory version 0 .* this code has version"):
+        VoViT(make_config("text", "small", encoder={"inventory_version": 0}))
+    with pytest.raises(ValueError, match="'conditioning' is chosen by the model's cross_modal"):
+        VoViT(make_config("text", "small", encoder={"conditioning": "film"}))
+
+
+def test_scene_graph_model_round_trips_and_keeps_its_edge_attention(tmp_path):
+    torch.manual_seed(0)
+    model = VoViT(make_config("scene_graph", "small", encoder=TINY_GRAPH, d_model=32, nhead=2,
+                              dim_feedforward=32, audio_channels=4, time_dilations=(1,),
+                              both_dilations=(2,)))
+    assert model.condition_encoder is model.scene_net
+    assert model.config.encoder_options == {**SceneGraphConfig().to_options(), **TINY_GRAPH}
+    nodes = torch.rand(2, 3, 100, N_FEATURES)
+    nodes[:, :, :, 0] = 1.0
+    loaded = round_trip(model, nodes, tmp_path / "g.pt", "scene_graph")
+    assert loaded.scene_net.last_attention.shape == (2, 2, 100, 3, 3)
+    assert loaded.audio_network.cross_modal is None and loaded.last_attention is None
+
+
+# --- text preparation -----------------------------------------------------------------------------
+
+def text_song(root, seconds: float = 9.0):
+    """A synthetic song with a vocal alignment (syllables across chunk 1 and into chunk 2)."""
+    folder = write_song(root, "Art", "Sung", seconds, np.random.default_rng(3))
+    sy.save_alignment(folder / "vocal" / sy.ALIGNMENT_NAME, [0.5, 4.5, 5.0, 7.9],
+                      [1.25, 5.0, 5.5, 8.1], ["sa", "pa", "dha", "ni"])
+    return folder, SongInfo("Art", "Sung", ("vocal", "violin"), FPS, seconds)
+
+
+def test_text_windows_are_the_chunks_posteriorgrams(tmp_path):
+    folder, song = text_song(tmp_path)
+    values, mask = prepare_condition("text", folder, song, "vocal", conventions=PROJECT)
+    n = 9 * SAMPLE_RATE
+    assert values.shape == (n // HOP_LENGTH + 1, 1) and values.dtype == np.int32
+    assert mask.shape == (int(np.ceil(9 * 25)) + 1, 1) and mask.all()
+    # the grid chunks are exactly text_input's chunks (computed from the file by another path)
+    expected, _ = text_chunks(folder, "vocal", [0, 1])
+    for c in (0, 1):
+        window, window_mask = condition_window("text", values, mask, 100 * c, 100)
+        assert window.shape == (N_FRAMES, sy.N_CLASSES) and window_mask.shape == (100, 1)
+        np.testing.assert_array_equal(window, expected[c])
+    # a crop off the grid (25-fps frame 7 = sample 4587.52 → 4588) takes the nearest grid rows:
+    # each frame's class is the exact one unless a syllable edge lies within half a hop of it
+    text = load_song_text(folder, "vocal")
+    start = round(7 * SAMPLE_RATE / 25)
+    window, _ = condition_window("text", values, mask, 7, 100)
+    exact, _ = text.window(start)
+    centres = (start + HOP_LENGTH * np.arange(N_FRAMES)) / SAMPLE_RATE
+    edges = np.r_[text.alignment.starts, text.alignment.ends]
+    near_edge = np.abs(centres[:, None] - edges[None]).min(axis=1) <= 0.5 * HOP_LENGTH / SAMPLE_RATE
+    differs = (window.argmax(-1) != exact.argmax(-1))
+    assert differs.any() and not (differs & ~near_edge).any()
+    np.testing.assert_array_equal(window, text.window(round(start / HOP_LENGTH) * HOP_LENGTH)[0])
+    # past the song: silence, absent
+    late, late_mask = condition_window("text", values, mask, 200, 100)
+    assert (late[-40:].argmax(-1) == 0).all() and not late_mask[-60:].any()
+    # the chunks the training and evaluation code cut (SongArrays.crop) are the same windows
+    arrays = load_song_arrays(folder, song, "vocal", "text", conventions=PROJECT)
+    chunks = arrays.grid_chunks()
+    assert [c.index for c in chunks] == [0, 1]
+    np.testing.assert_array_equal(chunks[1].visual, expected[1])
+    assert folder / "vocal" / sy.ALIGNMENT_NAME in condition_input_files("text", folder, "vocal")
+
+
+def test_text_from_a_posteriorgram_file_is_absent_outside_it(tmp_path):
+    folder, song = text_song(tmp_path)
+    (folder / "vocal" / sy.ALIGNMENT_NAME).unlink()
+    probabilities = np.zeros((100, 2), np.float32)
+    probabilities[:, 0] = 0.75                                         # "ma" at 0.75, rest silence
+    np.save(folder / "vocal" / sy.POSTERIORGRAM_NAME, probabilities)
+    (folder / "vocal" / sy.POSTERIORGRAM_INFO_NAME).write_text(
+        '{"fps": 50, "first_frame_s": 1.0, "classes": ["ma", "<sil>"]}')
+    options = {**TextEncoderConfig.for_preset("small").to_options(), "source": "posteriorgram"}
+    values, mask = prepare_condition("text", folder, song, "vocal", conventions=PROJECT,
+                                     options=options)
+    assert values.shape == (9 * SAMPLE_RATE // HOP_LENGTH + 1, sy.N_CLASSES)
+    # the file covers 1.0 .. 2.98 s: 25-fps frames 25..74 present
+    assert np.flatnonzero(mask[:, 0]).tolist() == list(range(25, 75))
+    window, _ = condition_window("text", values, mask, 0, 100)          # chunk 0, grid rows 0..255
+    ma = sy.class_index("ma")
+    inside = (np.arange(N_FRAMES) >= 64) & (np.arange(N_FRAMES) <= 190)   # 1.0 s .. 2.98 s
+    np.testing.assert_allclose(window[inside, ma], 0.75)
+    assert (window[~inside, 0] == 1).all()
+
+
+def test_text_song_without_alignment_is_a_named_skip_and_a_malformed_one_names_the_line(tmp_path):
+    folder, song = text_song(tmp_path)
+    (folder / "vocal" / sy.ALIGNMENT_NAME).write_text("0\t1\tsa\n2\t1\tri\n")
+    with pytest.raises(SongDataError, match="line 2: end 1.0 is not after start 2.0"):
+        prepare_condition("text", folder, song, "vocal", conventions=PROJECT)
+    (folder / "vocal" / sy.ALIGNMENT_NAME).write_text("0\t1\tsa\n1\t2\tqqq\n")
+    with pytest.raises(SongDataError, match="qqq"):
+        prepare_condition("text", folder, song, "vocal", conventions=PROJECT)
+    (folder / "vocal" / sy.ALIGNMENT_NAME).unlink()
+    with pytest.raises(SongSkipped, match="no text for vocal: vocal/syllables.tsv does not exist"):
+        prepare_condition("text", folder, song, "vocal", conventions=PROJECT)
+
+
+# --- scene-graph preparation ----------------------------------------------------------------------
+
+def graph_song(root, layout=("vocal", "violin", "mridangam"), seconds=5.0, hidden=range(10, 40)):
+    """Three performers at x = 300, 700, 1100 px; the vocalist unseen in frames ``hidden``."""
+    folder = write_song(root, "Art", "Trio", seconds, np.random.default_rng(5),
+                        instruments=layout, keypoints_for=layout)
+    pose = load_instrument_pose(folder, "vocal")
+    keypoints, scores = pose.keypoints.copy(), pose.scores.copy()
+    keypoints[list(hidden)], scores[list(hidden)] = np.nan, 0.0
+    save_instrument_pose(folder / "vocal", InstrumentPose(keypoints, scores, pose.info))
+    return folder, SongInfo("Art", "Trio", tuple(layout), FPS, seconds)
+
+
+def independent_nodes(folder, name, n_out=None):
+    pose = load_instrument_pose(folder, name)
+    points = pose.keypoints[:, list(BODY_55)]
+    valid = np.isfinite(points).all(-1) & (pose.scores[:, list(BODY_55)] >= 0.3)
+    points, valid = resample_keypoints(points, valid, FPS, n_out=n_out)
+    return node_features(points, valid, name, (1280, 720))
+
+
+def test_scene_graph_nodes_are_every_performer_in_stage_order(tmp_path):
+    folder, song = graph_song(tmp_path)
+    values, mask = prepare_condition("scene_graph", folder, song, "vocal", conventions=PROJECT,
+                                     options=TINY_GRAPH)
+    query = independent_nodes(folder, "vocal")
+    assert values.shape == (len(query), 3, N_FEATURES) and mask.shape == (len(query), 3)
+    np.testing.assert_array_equal(values[:, 0], query)
+    np.testing.assert_array_equal(values[:, 1], independent_nodes(folder, "violin", len(query)))
+    np.testing.assert_array_equal(values[:, 2], independent_nodes(folder, "mridangam", len(query)))
+    assert 0.2 < values[50, 0, 1] < values[50, 1, 1] < values[50, 2, 1] < 0.9    # stage x, 0-1
+    # 30-fps frames 10..39 hidden → 25-fps frames 8..33 (at 9.6 .. 39.6) lack the query
+    assert np.flatnonzero(~mask[:, 0]).tolist() == list(range(8, 34))
+    assert mask[:, 1:].all()
+    # the query's absence does not make the frames "missing" for this kind, as it does for body
+    graph = load_song_arrays(folder, song, "vocal", "scene_graph", conventions=PROJECT,
+                             options=TINY_GRAPH)
+    body = load_song_arrays(folder, song, "vocal", "body", conventions=PROJECT)
+    assert 0 in graph.usable_start_frames() and 0 not in body.usable_start_frames()
+    window, window_mask = condition_window("scene_graph", values, mask, 0, 100)
+    assert window.shape == (3, 100, N_FEATURES) and window_mask.shape == (100, 3)
+    np.testing.assert_array_equal(window[1], values[:100, 1])
+    late, late_mask = condition_window("scene_graph", values, mask, len(values) - 10, 100)
+    assert (late[:, 10:] == 0).all() and not late_mask[10:].any()
+    files = condition_input_files("scene_graph", folder, "vocal")
+    assert {f.parent.name for f in files} == {"vocal", "violin", "mridangam"}
+
+
+def test_scene_graph_needs_another_performer(tmp_path):
+    folder, song = graph_song(tmp_path / "a", layout=("vocal",))
+    with pytest.raises(SongSkipped, match=r"no scene graph for vocal: no other performer with "
+                                          r"keypoints \(layout \['vocal'\]\)"):
+        prepare_condition("scene_graph", folder, song, "vocal", conventions=PROJECT)
+    # the other performers without keypoints are left out; none left → the same skip
+    folder, song = graph_song(tmp_path / "b")
+    for name in ("violin", "mridangam"):
+        for f in (folder / name).iterdir():
+            f.unlink()
+    with pytest.raises(SongSkipped, match="no other performer with keypoints"):
+        prepare_condition("scene_graph", folder, song, "vocal", conventions=PROJECT)
+    # the query without keypoints
+    folder, song = graph_song(tmp_path / "c")
+    for f in (folder / "vocal").iterdir():
+        f.unlink()
+    with pytest.raises(SongSkipped, match="no scene graph for vocal: "):
+        prepare_condition("scene_graph", folder, song, "vocal", conventions=PROJECT)
+
+
+# --- the real command line, by kind name -----------------------------------------------------------
+
+def test_train_and_separate_by_kind_name_on_the_command_line(synthetic_dataset, tmp_path, capsys):
+    """``train --visual text`` / ``--visual scene_graph`` (2 steps of the small preset) write
+    checkpoints that ``separate`` runs; the song without the kind's input is named and left out."""
+    for folder in ("Song One", "Song Two"):
+        sy.save_alignment(synthetic_dataset / "Art" / folder / "vocal" / sy.ALIGNMENT_NAME,
+                          [0.5, 2.0], [1.5, 3.0], ["sa", "ri"])
+    for kind in ("text", "scene_graph"):
+        out = tmp_path / f"{kind}.pt"
+        code, err = run_main(capsys, "train", "--visual", kind, "--instrument", "vocal", "--out",
+                             str(out), "--dataset_path", str(synthetic_dataset), "--steps", "2",
+                             "--eval_every", "1", "--batch_size", "2",
+                             "--val_songs", "Art/Song Two")
+        assert code == 0, err[-2000:]
+        payload = read_checkpoint(out)
+        assert payload["config"]["visual"] == kind
+        assert "Art/No Pose" not in payload["extra"]["train_songs"]
+        assert [h["step"] for h in payload["extra"]["history"]] == [1, 2]
+        code, err = run_main(capsys, "separate", "--dataset_path", str(synthetic_dataset),
+                             "--checkpoint", str(out), "--song", "Song One")
+        assert code == 0, err[-2000:]
+        wav = synthetic_dataset / "Art" / "Song One" / "vocal" / f"separated_{kind}_small.wav"
+        import soundfile as sf
+
+        audio, rate = sf.read(wav)
+        assert rate == SR and len(audio) == 9 * SR and np.isfinite(audio).all()
