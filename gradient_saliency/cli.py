@@ -10,6 +10,7 @@ from core.settings import add_body_detection_arg, add_common_args
 from .attribution import METHODS
 from .baselines import AUDIO_BASELINES, BODY_BASELINES, FACE_BASELINES
 from .models import MODEL_CHOICES
+from .pixel_regions import DEFAULT_GRID, FRAME_BASELINES
 
 DESCRIPTIONS = {
     "integrated_gradients": "Integrated Gradients (Captum) of the separation loss",
@@ -36,7 +37,8 @@ def build_parser(method: str | None = None) -> argparse.ArgumentParser:
                             help="attribution method")
     parser.add_argument("--model", choices=MODEL_CHOICES, required=True,
                         help="which model: face -> vocal_face_small, body -> vocal_body_small, "
-                             "face_body -> vocal_face_body_xattn_small (shipped checkpoints)")
+                             "face_body -> vocal_face_body_xattn_small (shipped checkpoints); "
+                             "frames (needs --checkpoint): attribution per pixel region")
     parser.add_argument("--checkpoint", default=None,
                         help="checkpoint file instead of the shipped one for --model")
     # integration steps only mean something for Integrated Gradients: the one-pass gradient
@@ -81,6 +83,13 @@ def build_parser(method: str | None = None) -> argparse.ArgumentParser:
                         help="Integrated-Gradients baseline of the body keypoints")
     parser.add_argument("--audio-baseline", choices=AUDIO_BASELINES, default="zeros",
                         help="Integrated-Gradients baseline of the mixture ('input' holds it fixed)")
+    parser.add_argument("--frames-baseline", "--frames_baseline", dest="frames_baseline",
+                        choices=FRAME_BASELINES, default="black",
+                        help="frames models: baseline of the crops (black, or static: the "
+                             "chunk's mean crop)")
+    parser.add_argument("--grid", type=int, default=DEFAULT_GRID,
+                        help="frames models: attribution summed per cell of a grid x grid "
+                             "partition of the crop")
     parser.add_argument("--randomise-weights", action="store_true",
                         help="sanity check: re-initialise the model's weights first (results go to "
                              "a *_randomised folder)")

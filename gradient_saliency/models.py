@@ -12,18 +12,22 @@ import torch
 
 from separation.checkpoint import CHECKPOINT_DIR, LoadedModel, checkpoint_instrument
 
-MODEL_CHOICES = ("face_body", "face", "body")
+MODEL_CHOICES = ("face_body", "face", "body", "frames")   # frames: no shipped checkpoint
 # The shipped checkpoints are the separation benchmark's rows, all separating the queried vocalist.
 DEFAULT_CHECKPOINTS = {"face": "vocal_face_small", "body": "vocal_body_small",
                        "face_body": "vocal_face_body_xattn_small"}
 # The instrument each model separates when its checkpoint does not say.
-DEFAULT_INSTRUMENT = {"face": "vocal", "body": "vocal", "face_body": "vocal"}
+DEFAULT_INSTRUMENT = {"face": "vocal", "body": "vocal", "face_body": "vocal", "frames": "vocal"}
 
 
 def checkpoint_path(model_name: str, checkpoint: str | Path | None = None) -> Path:
     if model_name not in MODEL_CHOICES:
         raise ValueError(f"unknown model {model_name!r}: expected one of {MODEL_CHOICES}")
-    return Path(checkpoint) if checkpoint else CHECKPOINT_DIR / f"{DEFAULT_CHECKPOINTS[model_name]}.pt"
+    if checkpoint:
+        return Path(checkpoint)
+    if model_name not in DEFAULT_CHECKPOINTS:
+        raise ValueError(f"--model {model_name} has no shipped checkpoint: pass --checkpoint")
+    return CHECKPOINT_DIR / f"{DEFAULT_CHECKPOINTS[model_name]}.pt"
 
 
 def load_model(model_name: str, checkpoint: str | Path | None, device) -> LoadedModel:
@@ -39,12 +43,15 @@ def load_model(model_name: str, checkpoint: str | Path | None, device) -> Loaded
                        checkpoint_instrument(path, meta, DEFAULT_INSTRUMENT[model_name]), meta)
 
 
-def load_song_chunks(song_dir: Path, song, instrument: str, visual_kind: str, conventions) -> list:
+def load_song_chunks(song_dir: Path, song, instrument: str, visual_kind: str, conventions,
+                     options: dict | None = None) -> list:
     """The song's 4-s chunks as the separation stage builds them for a model with these input
-    ``conventions`` (``separation.data.song_chunks``, ``LoadedModel.conventions``)."""
+    ``conventions`` and encoder ``options`` (``separation.data.song_chunks``,
+    ``LoadedModel.conventions``, ``VoViTConfig.encoder_options``)."""
     from separation.data import song_chunks
 
-    return song_chunks(song_dir, song, instrument, visual_kind, conventions=conventions)
+    return song_chunks(song_dir, song, instrument, visual_kind, conventions=conventions,
+                       options=options)
 
 
 def mean_face_in_model_space(conventions) -> torch.Tensor:

@@ -30,11 +30,13 @@ from . import correlation_filter as cf
 from .attribution import attribute_chunks
 from .figures import save_saliency_figures
 from .objective import AudioOnlyObjective, SeparationObjective
+from .pixel_regions import average_frames_songs, frames_song_saliency, save_region_figure
 from .summary import (audio_share, average_songs, convergence_summary, keypoint_sums,
                       missing_keypoint_share, part_coverage, part_sums, ratio, split_groups)
 
 log = logging.getLogger("gradient_saliency")
 AVERAGE_NAME = "_average.json"
+PIXEL_KINDS = ("frames",)    # models whose visual input is pictures: attribution per pixel region
 
 
 @dataclass
@@ -280,6 +282,7 @@ def run_saliency(args) -> int:
     loaded, _, device = model_for_run(*model_args)
     instrument, visual_kind = loaded.instrument, loaded.visual_kind   # the work must not carry the model
     conventions = loaded.conventions
+    encoder_options = loaded.encoder_options
     config = SaliencyConfig(
         method=args.method, n_steps=args.num_steps,
         internal_batch_size=args.internal_batch_size or default_internal_batch_size(
@@ -324,6 +327,10 @@ def run_saliency(args) -> int:
         "integration_steps": ("published fixed steps" if config.target_relative_delta is None
                               else f"doubled until relative delta < {config.target_relative_delta}"),
         "include_incorrect_body_detection": bool(args.include_incorrect_body_detection),
+        **({"frames": {"baseline": args.frames_baseline, "grid": args.grid,
+                       "attribution": "sum |attribution| over colour channels and frames per "
+                                      "grid cell of the crop, as a share of the chunk's total"}}
+           if visual_kind in PIXEL_KINDS else {}),
         "correlation_filter": {"label": label, "fraction": fraction, "top": top,
                                "strong_window_counts": count_settings}}
 
@@ -353,7 +360,8 @@ def run_saliency(args) -> int:
         if is_up_to_date([out_path], inputs, args.force, run_settings):
             return UP_TO_DATE
         inputs_before = snapshot(inputs)
-        chunks = load_song_chunks(song_dir, song, instrument, visual_kind, conventions)
+        chunks = load_song_chunks(song_dir, song, instrument, visual_kind, conventions,
+                                  encoder_options)
         if wanted is not None:
             missing = sorted(wanted - {int(c.index) for c in chunks})
             if missing:
@@ -363,11 +371,21 @@ def run_saliency(args) -> int:
         if not chunks:
             raise SongSkipped("no 4-s chunk to attribute")
         _, model, device = model_for_run(*model_args)
-        result = {"artist": song.artist, "song": song.song, **settings_record,
-                  **song_saliency(model, visual_kind, chunks, config, device, mean_face)}
-        save_json(out_path, result)
-        save_saliency_figures(result, figure_dir, out_path.stem,
-                              f"{config.method} · {args.model} · {song.artist}/{song.song}")
+        title = f"{config.method} · {args.model} · {song.artist}/{song.song}"
+        if visual_kind in PIXEL_KINDS:        # attribution per pixel region (pixel_regions)
+            found = frames_song_saliency(model, chunks, config.method, config.n_steps,
+                                         config.internal_batch_size, config.chunk_batch, device,
+                                         args.frames_baseline, args.grid)
+            mean_crop = found.pop("mean_crop")
+            result = {"artist": song.artist, "song": song.song, **settings_record, **found}
+            save_json(out_path, result)
+            save_region_figure(mean_crop, found["region_importance"],
+                               figure_dir / f"{out_path.stem}_regions.png", title)
+        else:
+            result = {"artist": song.artist, "song": song.song, **settings_record,
+                      **song_saliency(model, visual_kind, chunks, config, device, mean_face)}
+            save_json(out_path, result)
+            save_saliency_figures(result, figure_dir, out_path.stem, title)
         record_inputs([out_path], inputs_before, run_settings)
         return None
 
@@ -378,7 +396,10 @@ def run_saliency(args) -> int:
     song_files = [out_dir / f"{s.artist}_{s.song}.json" for s in songs
                   if selection is None or (s.artist, s.song) in selection]
     results = [load_json(p) for p in song_files if p.exists()]
-    if results:
+    if results and visual_kind in PIXEL_KINDS:
+        save_json(out_dir / AVERAGE_NAME, {**settings_record, **average_frames_songs(results)})
+        print(f"saliency results: {out_dir}")
+    elif results:
         average = {**settings_record, **average_songs(results)}
         save_json(out_dir / AVERAGE_NAME, average)
         save_saliency_figures(average, figure_dir, "_average",

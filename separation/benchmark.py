@@ -1,7 +1,9 @@
 """The separation benchmark (issue 13): does pose help where the audio alone cannot decide?
 
 Rows (``ROWS``): ``none`` (audio-only), ``face``, ``body``, ``face_body`` and ``face_body_xattn``
-(face + body with the cross-modal FiLM + cross-attention block), all of one preset, trained by the
+(face + body with the cross-modal FiLM + cross-attention block), and ``frames`` (RGB crops of the
+performer, ``separation.frames``; it needs the scenes' videos, so it is not among the default
+``DEFAULT_ROWS`` and the scenes are rendered when it is asked for), all of one preset, trained by the
 one training loop (``separation.training.train``) on the same scenes with the same steps, batch,
 learning rate and seed; each row keeps the step with the best VALIDATION loss (validation scenes
 only); the TEST scenes are used once, for the numbers below.
@@ -43,8 +45,18 @@ class BenchmarkRow:
 
 ROWS = (BenchmarkRow("none", "none"), BenchmarkRow("face", "face"), BenchmarkRow("body", "body"),
         BenchmarkRow("face_body", "face_body"),
-        BenchmarkRow("face_body_xattn", "face_body", cross_modal=True))
+        BenchmarkRow("face_body_xattn", "face_body", cross_modal=True),
+        BenchmarkRow("frames", "frames"))
 ROW_BY_NAME = {row.name: row for row in ROWS}
+DEFAULT_ROWS = ("none", "face", "body", "face_body", "face_body_xattn")   # the shipped rows
+
+
+def rows_need_video(rows) -> bool:
+    """Does any of the named rows read the scenes' videos (its kind's ``needs_video``)?"""
+    from .conditions import CONDITIONS
+
+    kinds = {ROW_BY_NAME[r].visual for r in rows}
+    return any(CONDITIONS[k].needs_video for k in kinds if k in CONDITIONS)
 
 
 def checkpoint_stem(instrument: str, model_name: str) -> str:

@@ -55,7 +55,7 @@ class BenchmarkSettings:
     seed: int = 0
     eval_every: int = 50
     remix_probability: float = 0.5
-    rows: tuple[str, ...] = tuple(r.name for r in bm.ROWS)
+    rows: tuple[str, ...] = bm.DEFAULT_ROWS
     sizes: dict = field(default_factory=dict)      # config size overrides (tests: a tiny model)
     n_resamples: int = bm.BOOTSTRAP_RESAMPLES
 

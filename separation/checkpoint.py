@@ -38,7 +38,7 @@ class LoadedModel:
     its device, where it came from, its visual input and the stem it separates."""
     model: torch.nn.Module
     path: Path
-    visual_kind: str            # face | body | face_body | none
+    visual_kind: str            # a kind of separation.encoders, or none
     instrument: str
     meta: dict = field(default_factory=dict)
 
@@ -46,6 +46,13 @@ class LoadedModel:
     def conventions(self) -> InputConventions:
         """The input conventions recorded in the checkpoint (``separation.conventions``)."""
         return self.meta["conventions"]
+
+    @property
+    def encoder_options(self) -> dict:
+        """The condition encoder's options recorded in the checkpoint's config
+        (``VoViTConfig.encoder_options``; empty for the ST-GCN kinds)."""
+        config = self.meta.get("config")
+        return config.encoder_options if config is not None else {}
 
 
 def checkpoint_instrument(path: str | Path, extra: dict, default: str | None = None) -> str:

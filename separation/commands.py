@@ -28,6 +28,7 @@ from .inference import estimate_chunks, hop_samples, separate_song
 from .metrics import SDR_NAME, SI_SDR_NAME, chunk_metrics, mean_ignoring_nan
 from .splits import SPLIT_LABELS, checkpoint_key, song_split, split_difference
 from .training import TrainOptions, collect_songs, resume_path, train
+from .encoders import encoder_kind
 from .vovit import CHUNK_SECONDS, SAMPLE_RATE, make_config
 
 log = logging.getLogger("separation")
@@ -70,7 +71,15 @@ def run_train(args: argparse.Namespace) -> int:
     if out.exists() and not args.force and not resume_path(out).exists():
         log.info("%s exists and training finished; use -f to train again", out)
         return 0
-    config = make_config(args.visual, args.preset, cross_modal=args.cross_modal)
+    encoder = dict(getattr(args, "encoder", ()) or ())
+    config = make_config(args.visual, args.preset, cross_modal=args.cross_modal, encoder=encoder)
+    if encoder and not config.encoder:
+        raise ValueError(f"visual={args.visual} takes no --encoder options")
+    kind = encoder_kind(args.visual)
+    # bad encoder options or weights for a kind without them fail here (exit 2), before any song
+    condition_encoder = kind.build(config) if kind else None
+    if getattr(args, "visual_weights", None) and not hasattr(condition_encoder, "load_pretrained"):
+        raise ValueError(f"visual={args.visual} takes no --visual_weights")
     conventions = InputConventions(args.mixture_normalisation, args.face_coordinates,
                                    args.face_fit_points)
     by_song, skipped = {}, []
@@ -321,7 +330,7 @@ def run_import_vovit(args: argparse.Namespace) -> int:
 # --- benchmark -------------------------------------------------------------------------------------
 
 def run_benchmark(args: argparse.Namespace) -> int:
-    from demo_generator.scenes import BENCHMARK_KINDS, generate_scenes
+    from demo_generator.scenes import BENCHMARK_KINDS, SCENE_KINDS, generate_scenes
 
     from . import benchmark as bm
     from .benchmark_run import BenchmarkSettings, load_scene_splits, train_rows
@@ -331,14 +340,21 @@ def run_benchmark(args: argparse.Namespace) -> int:
     if unknown:
         raise ValueError(f"unknown benchmark row(s) {', '.join(unknown)}; "
                          f"known: {', '.join(bm.ROW_BY_NAME)}")
-    rows = tuple(args.rows) if args.rows else tuple(r.name for r in bm.ROWS)
+    rows = tuple(args.rows) if args.rows else bm.DEFAULT_ROWS
+    kinds = tuple(args.kinds or BENCHMARK_KINDS)
+    unknown_kinds = [k for k in kinds if k not in SCENE_KINDS]
+    if unknown_kinds:
+        raise ValueError(f"unknown scene kind(s) {', '.join(unknown_kinds)}; "
+                         f"known: {', '.join(SCENE_KINDS)}")
     if bm.AUDIO_ONLY not in rows and not args.train_only:
         raise ValueError(f"the benchmark needs the audio-only row {bm.AUDIO_ONLY!r} as reference")
     device = resolve_device(args.device)
     out = Path(args.out)
     scenes = Path(args.scenes_dir) if args.scenes_dir else out / "scenes"
+    # reused when complete with the same settings; rendered when a row reads the video (frames)
     generate_scenes(scenes, {"train": args.train, "validation": args.validation,
-                             "test": args.test}, BENCHMARK_KINDS)     # reused when complete
+                             "test": args.test}, kinds,
+                    render=bm.rows_need_video(rows))
     settings = BenchmarkSettings(preset=args.preset, steps=args.steps,
                                  batch_size=args.batch_size, lr=args.lr, seed=args.seed,
                                  eval_every=args.eval_every, rows=rows)

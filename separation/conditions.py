@@ -15,6 +15,8 @@ Each kind has one ``ConditionData`` entry:
 ``input_files(song_dir, instrument) -> list[Path]``
     What ``prepare`` reads besides the stems and the keypoint files of
     ``core.dataset.model_input_files`` (e.g. the video): the stages' re-run rule adds them.
+``needs_video: bool``
+    ``prepare`` reads the video (the benchmark then renders its scenes).
 
 Every frame whose mask has fewer than 10 % of its ``M`` entries present is "missing"
 (``separation.data.missing_frames``); chunks with too many missing frames are skipped, for every
@@ -22,7 +24,7 @@ kind by the same rule. Training, ``separate``, ``evaluate``, the benchmark and s
 ``prepare_condition`` / ``condition_window`` and never branch on the kind.
 
 Registered: ``face``, ``body``, ``face_body`` (``separation.data.load_song_visual``: normalised
-keypoints ``(F25, J, 2)``, window ``(2, 100, J)``) and ``frames`` (``separation.frame_crops``: RGB
+keypoints ``(F25, J, 2)``, window ``(2, 100, J)``), ``frames`` (``separation.frame_crops``: RGB
 crops ``(F25, 3, S, S)`` uint8, window ``(100, 3, S, S)``), ``text`` (``separation.text_input``:
 the performer's sung syllables on the song-wide STFT grid, ``(F64, 1)`` class indices or
 ``(F64, 533)`` probabilities with a ``(F25, 1)`` mask, window ``(256, 533)``: the one kind whose
@@ -52,6 +54,7 @@ class ConditionData:
     prepare: Callable[..., tuple[np.ndarray, np.ndarray]]
     window: Callable[[np.ndarray, np.ndarray, int, int], tuple[np.ndarray, np.ndarray]]
     input_files: Callable[[Path, str], list[Path]]
+    needs_video: bool = False          # reads the song's video (the benchmark renders its scenes)
 
 
 def _keypoints(kind: str) -> ConditionData:
@@ -73,7 +76,8 @@ CONDITIONS: dict[str, ConditionData] = {
     "face": _keypoints("face"),
     "body": _keypoints("body"),
     "face_body": _keypoints("face_body"),
-    "frames": ConditionData("frames", _prepare_frames, frames_window, frames_input_files),
+    "frames": ConditionData("frames", _prepare_frames, frames_window, frames_input_files,
+                            needs_video=True),
     "text": ConditionData("text", prepare_text, text_window, text_input_files),
     "scene_graph": ConditionData("scene_graph", prepare_scene_graph, scene_graph_window,
                                  scene_graph_input_files),

@@ -60,6 +60,20 @@ def hop_seconds(text: str) -> float:
     return value
 
 
+def encoder_option(text: str) -> tuple[str, object]:
+    """``KEY=VALUE`` → ``(key, value)``, the value read as JSON when it is JSON (``64``, ``true``),
+    else kept as text (``sigmoid``)."""
+    import json
+
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"{text!r} is not KEY=VALUE")
+    try:
+        return key, json.loads(value)
+    except json.JSONDecodeError:
+        return key, value
+
+
 def one_line(exc: BaseException) -> str:
     """The first line of an error's message (torch's may run to a page)."""
     lines = str(exc).strip().splitlines()
@@ -77,6 +91,10 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--visual", choices=KINDS, required=True,
                        help="visual input (separation.encoders): face (68 points), body (55), "
                             "face_body (123), frames (RGB crops of the performer), none")
+    train.add_argument("--encoder", nargs="+", type=encoder_option, default=(), metavar="KEY=VALUE",
+                       help="condition encoder options over the preset's (kinds with options: "
+                            "frames crop_size, frame_stride, width, channels, dilated, "
+                            "activation none|sigmoid; recorded in the checkpoint config)")
     train.add_argument("--visual_weights", default=None, metavar="PATH",
                        help="frames: initialise the ResNet-18 from a local torchvision resnet18 "
                             "state dict (read as data only; needs --preset vovit, width 64)")
@@ -156,8 +174,13 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--demo_dataset", default=None, metavar="DIR",
                        help="also evaluate on these posed demo songs (mixed timbres)")
     bench.add_argument("--rows", nargs="+", default=None, metavar="ROW",
-                       help="rows to train and report (default all: none face body face_body "
-                            "face_body_xattn; none is the audio-only reference)")
+                       help="rows to train and report (default: none face body face_body "
+                            "face_body_xattn; also frames, which renders the scenes' videos; "
+                            "none is the audio-only reference)")
+    bench.add_argument("--kinds", nargs="+", default=None, metavar="KIND",
+                       help="scene kinds to generate (default duet shadow concert, "
+                            "demo_generator.scenes.BENCHMARK_KINDS; also appearance: appearance "
+                            "alone decides, duet_lookalike: only motion decides for frames)")
     bench.add_argument("--preset", choices=("small", "vovit"), default="small")
     bench.add_argument("--steps", type=positive_int, default=150)
     bench.add_argument("--batch_size", type=positive_int, default=4)

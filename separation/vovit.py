@@ -10,9 +10,10 @@ Signal path for one 4-s chunk (``B`` = batch):
    time, 5×5 dilated along time 1..32, 5×5 dilated along both axes 1..32, 1×1 to 8 channels) →
    ``(B, 8, T, 256)`` → ``(B, T, 2048)`` (feature index ``c·256 + f``).
 4. Condition (visual) encoder, chosen by ``config.visual`` from the registry
-   (``separation.encoders``: ST-GCN on ``(B, 2, 100, J)`` keypoints for face/body/face_body, ResNet-18
-   on ``(B, 100, 3, S, S)`` RGB crops for frames, ...) → a condition sequence ``(B, T_c, C_v)``. The audio path (``AudioNetwork``) knows nothing about where the
-   condition comes from: it resamples any ``(B, T_c, C)`` sequence to the 256 STFT frames by nearest
+   (``separation.encoders``: ST-GCN on ``(B, 2, 100, J)`` keypoints for face/body/face_body,
+   ResNet-18 on ``(B, 100, 3, S, S)`` RGB crops for frames, ...) → a condition sequence
+   ``(B, T_c, C_v)``. The audio path (``AudioNetwork``) knows nothing about where the condition
+   comes from: it resamples any ``(B, T_c, C)`` sequence to the 256 STFT frames by nearest
    neighbour (``F.interpolate``'s default: step ``t`` takes ``floor(t · T_c / 256)``) → ``v``
    ``(B, T, C_v)``.
 5. Optional cross-modal block (``cross_modal=True``; a kind with its own block, ``text``, always has
@@ -154,13 +155,16 @@ def make_config(visual: str = "face", preset: str = "vovit", cross_modal: bool =
     """A config for a preset (``vovit`` = published sizes, ``small`` = ~1-2 M parameters).
 
     The kind's encoder options are the preset's (``separation.encoders``), updated by an
-    ``encoder`` dict among ``sizes``."""
+    ``encoder`` dict among ``sizes``; kinds without options (the ST-GCN kinds, ``none``) ignore it,
+    so one set of sizes serves every benchmark row."""
     base = VoViTConfig(visual=visual, preset=preset, cross_modal=cross_modal)
     if preset == "small":
         base = replace(base, **SMALL_SIZES)
     kind = encoder_kind(visual)
-    options = {**(kind.options(preset) if kind else {}), **dict(sizes.pop("encoder", None) or {})}
-    base = replace(base, encoder=tuple(options.items()))
+    options = kind.options(preset) if kind else {}
+    overrides = dict(sizes.pop("encoder", None) or {})
+    if options:
+        base = replace(base, encoder=tuple({**options, **overrides}.items()))
     return replace(base, **sizes) if sizes else base
 
 

@@ -32,7 +32,7 @@ def toy_dataset(tmp_path, monkeypatch):
     (root / "dataset_metadata.json").write_text(json.dumps(metadata))
     calls: list[str] = []
 
-    def fake_chunks(song_dir, song, instrument, visual_kind, conventions):
+    def fake_chunks(song_dir, song, instrument, visual_kind, conventions, options=None):
         assert conventions == PROJECT
         calls.append(song.key)
         assert instrument == "vocal" and visual_kind == "face"
