@@ -31,7 +31,9 @@ is the other kinds'. ``text_window`` cuts the ``(256, 533)`` chunk input of the 
 25-fps frame ``f``: its first sample ``round(f · 16384 / 25)`` (``SongArrays.start_sample``), grid
 row ``round(first sample / 256)`` on: exact for the 4-s grid chunks (evaluation, ``separate``'s
 grid, saliency: ``f = 100 c`` starts on row ``256 c``), within half a hop (7.8 ms) for a training
-crop off the grid; rows past the song are silence. A performer without the file is a named skip
+crop off the grid; rows past the song are silence. ``separate``'s windows (every ``--hop_seconds``)
+get the window of their nearest 25-fps frame, as every kind does: exact for a hop of whole 25-fps
+frames (the default 2 s), otherwise up to 20 ms early or late. A performer without the file is a named skip
 (``SongSkipped``); a malformed file is an ``AlignmentError`` naming file and line.
 
 Reading results back onto syllables: ``per_syllable`` sums any per-frame quantity (an attribution
