@@ -167,12 +167,14 @@ def chunk_motion(chunks: list, video_fps: float = VIDEO_FPS) -> tuple[np.ndarray
     return np.concatenate(times), np.concatenate(values)
 
 
-def load_song_chunks(song_dir: Path, song, instrument: str, visual_kind: str, conventions) -> list:
+def load_song_chunks(song_dir: Path, song, instrument: str, visual_kind: str, conventions,
+                     options: dict | None = None) -> list:
     """The song's 4-s chunks as the separation stage builds them for a model with these input
-    ``conventions`` (``separation.data.song_chunks``)."""
+    ``conventions`` and encoder ``options`` (``separation.data.song_chunks``)."""
     from separation.data import song_chunks
 
-    return song_chunks(song_dir, song, instrument, visual_kind, conventions=conventions)
+    return song_chunks(song_dir, song, instrument, visual_kind, conventions=conventions,
+                       options=options)
 
 
 # Ray task resources: one CPU (torch then runs one thread, README "Running on a cluster") and one
@@ -202,7 +204,7 @@ def run_attention(args) -> int:
     model_args = (args.model, args.checkpoint, settings.device)
     loaded, _ = attention_model(*model_args)
     instrument, visual_kind = loaded.instrument, loaded.visual_kind   # the work must not carry the model
-    conventions = loaded.conventions
+    conventions, encoder_options = loaded.conventions, loaded.encoder_options
     if loaded.instrument != args.model:
         log.warning("checkpoint %s separates %s, not %s", loaded.path.name, loaded.instrument,
                     args.model)
@@ -230,7 +232,8 @@ def run_attention(args) -> int:
         if instrument not in song.instruments:
             raise SongSkipped(f"no {instrument} in layout {list(song.layout or ())}")
         inputs_before = snapshot(inputs)
-        chunks = load_song_chunks(song_dir, song, instrument, visual_kind, conventions)
+        chunks = load_song_chunks(song_dir, song, instrument, visual_kind, conventions,
+                                  encoder_options)
         if not chunks:
             raise SongSkipped("no 4-s chunk")
         here, device = attention_model(*model_args)

@@ -12,7 +12,9 @@ import torch
 
 from separation.checkpoint import CHECKPOINT_DIR, LoadedModel, checkpoint_instrument
 
-MODEL_CHOICES = ("face_body", "face", "body", "frames")   # frames: no shipped checkpoint
+KEYPOINT_MODELS = ("face_body", "face", "body")
+# frames (pixel regions, gradient_saliency.pixel_regions): no shipped checkpoint, no sanity check yet
+MODEL_CHOICES = KEYPOINT_MODELS + ("frames",)
 # The shipped checkpoints are the separation benchmark's rows, all separating the queried vocalist.
 DEFAULT_CHECKPOINTS = {"face": "vocal_face_small", "body": "vocal_body_small",
                        "face_body": "vocal_face_body_xattn_small"}

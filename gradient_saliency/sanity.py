@@ -24,7 +24,7 @@ from core.settings import add_body_detection_arg, add_common_args
 
 from .attribution import METHODS
 from .baselines import AUDIO_BASELINES, BODY_BASELINES, FACE_BASELINES
-from .models import MODEL_CHOICES
+from .models import KEYPOINT_MODELS
 from .randomisation import MAX_CORRELATION
 
 log = logging.getLogger("gradient_saliency.sanity")
@@ -36,7 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m gradient_saliency.sanity", description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", choices=MODEL_CHOICES, required=True,
+    parser.add_argument("--model", choices=KEYPOINT_MODELS, required=True,
                         help="which shipped model (face, body, face_body), as for the saliency CLI")
     parser.add_argument("--checkpoint", default=None, help="checkpoint file instead of the shipped one")
     parser.add_argument("--method", choices=METHODS, default="integrated_gradients",

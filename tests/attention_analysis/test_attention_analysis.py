@@ -125,7 +125,7 @@ def toy_dataset(tmp_path, monkeypatch):
     (root / "A" / "s1" / "vocal" / "audio_features.json").write_text(json.dumps(features))
     calls = []
 
-    def fake_chunks(song_dir, song, instrument, visual_kind, conventions):
+    def fake_chunks(song_dir, song, instrument, visual_kind, conventions, options=None):
         assert conventions == PROJECT
         calls.append(song.key)
         return toy_chunks(3, seed=len(calls))
