@@ -147,15 +147,16 @@ def per_syllable(values: np.ndarray, times: np.ndarray, alignment: SyllableAlign
 # --- the ``text`` kind of separation.conditions ----------------------------------------------------
 
 def song_samples(song_dir: str | Path, instrument: str) -> int:
-    """Samples at 16384 Hz of the longest of the performer's stems and the mixture, from the
-    files' headers; ``SongDataError`` when there is none (the audio loader would fail too)."""
+    """Samples at 16384 Hz of the song's longest ``.wav`` (stems and mixture: the audio loader pads
+    mixture and target to the longer), from the files' headers; ``SongDataError`` when there is
+    none (the audio loader would fail too)."""
     import soundfile
 
-    from core.dataset import SongDataError, find_mixture, find_stems
+    from core.dataset import SongDataError
 
-    paths = [*find_stems(song_dir, instrument), *filter(None, [find_mixture(song_dir)])]
+    paths = sorted(Path(song_dir).glob("*.wav"))
     if not paths:
-        raise SongDataError(f"no {instrument} stem and no mixture in {song_dir}")
+        raise SongDataError(f"no audio (.wav) in {song_dir} for {instrument}")
     seconds = max(soundfile.info(str(p)).duration for p in paths)
     return int(np.ceil(seconds * SAMPLE_RATE))
 

@@ -360,7 +360,8 @@ def test_syllables_scenes_leave_the_alignment_as_the_only_cue(tmp_path):
             assert np.nanmax(np.nanstd(pose.keypoints[:, :13], axis=0)) < 3 * scenes.JITTER_PX["body"]
             alignments[name] = sy.load_alignment(tmp_path / f"s{seed}" / name / sy.ALIGNMENT_NAME)
         times = np.arange(0, 5.0, 0.01)
-        a, b = (sy.alignment_posteriorgram(alignments[n], times).argmax(1) for n in ("vocal", "singer"))
+        a, b = (sy.alignment_posteriorgram(alignments[n], times).argmax(1)
+                for n in ("vocal", "singer"))
         assert (a != b).mean() > 0.3
 
 

@@ -26,7 +26,7 @@ from separation.text_encoder import TextConditioning, TextEncoderConfig
 from separation.text_input import load_song_text, song_text_frames, text_chunks
 from separation.vovit import CHUNK_SAMPLES, HOP_LENGTH, N_FRAMES, SAMPLE_RATE, VoViT, make_config
 
-from sep_synthetic import FPS, SR, synthetic_dataset, tiny_config, write_metadata, write_song  # noqa: F401
+from sep_synthetic import FPS, SR, synthetic_dataset, tiny_config, write_song  # noqa: F401
 from test_sep_trust import run_main
 
 TINY_GRAPH = {"max_nodes": 3, "hidden": 8, "heads": 2, "layers": 1, "out_channels": 8}
@@ -400,8 +400,9 @@ def test_registered_scene_graph_model_separates_an_unseen_query_by_its_accompani
     model (the registry's encoder in the VoViT audio path) it returns the query's voice, and when
     the accompanist moves with the query's voice instead it returns the other one (measured on 8
     new unseen-query scenes: SI-SDR +24.2 dB mean (min +20.9) towards the query's voice, -31.0 dB
-    towards the other; +22.8 dB (min +20.3) towards the other after the swap). A model that ignored the other node could
-    not follow the swap: the query's own node is empty in both."""
+    towards the other; +22.8 dB (min +20.3) towards the other after the swap). A model that
+    ignored the other node could not follow the swap: the query's own node is empty in both.
+    """
     from separation.metrics import chunk_metrics
     from separation.training import train_step
 
@@ -427,3 +428,55 @@ def test_registered_scene_graph_model_separates_an_unseen_query_by_its_accompani
     assert right.mean() > 15.0 and right.min() > 10.0, right
     assert wrong.mean() < -10.0, wrong
     assert after_swap.mean() > 15.0 and after_swap.min() > 10.0, after_swap
+
+
+# --- the preparation on the demo ------------------------------------------------------------------
+
+def test_text_on_the_demo_songs_covers_their_audio_and_cuts_the_chunks(demo_dataset):
+    """The demo's singer writes its syllables (``demo_generator``): the prepared grid covers the
+    song's audio as the loader reads it, and every grid chunk is ``text_chunks``' posteriorgram."""
+    from core.metadata import load_metadata
+    from separation.data import load_song_audio
+
+    checked = 0
+    for song in load_metadata(demo_dataset / "dataset_metadata.json"):
+        folder = song.folder(demo_dataset)
+        if "vocal" not in song.instruments or not (folder / "vocal" / sy.ALIGNMENT_NAME).is_file():
+            continue
+        values, mask = prepare_condition("text", folder, song, "vocal", conventions=PROJECT)
+        n = len(load_song_audio(folder, song, "vocal")[0])
+        assert len(values) >= n // HOP_LENGTH + 1 and len(mask) >= n * 25 / SAMPLE_RATE
+        n_chunks = (n - CHUNK_SAMPLES) // 65536 + 1
+        expected, _ = text_chunks(folder, "vocal", range(n_chunks))
+        for c in range(n_chunks):
+            np.testing.assert_array_equal(condition_window("text", values, mask, 100 * c, 100)[0],
+                                          expected[c])
+        assert (values[:, 0] != 0).mean() > 0.2            # the singer sings
+        checked += 1
+    assert checked >= 1
+
+
+def test_scene_graph_on_the_posed_demo_places_the_performers_in_stage_order(posed_demo_dataset):
+    """Real pose output: every posed performer of the layout is a node, the query first, the others
+    left to right as the layout lists them."""
+    from core.metadata import load_metadata
+
+    checked = 0
+    for song in load_metadata(posed_demo_dataset / "dataset_metadata.json"):
+        folder = song.folder(posed_demo_dataset)
+        if "vocal" not in song.instruments or not song.fps or song.moving_camera:
+            continue
+        try:
+            values, mask = prepare_condition("scene_graph", folder, song, "vocal",
+                                             conventions=PROJECT)
+        except SongSkipped:
+            continue
+        others = [n for n in song.instruments
+                  if n != "vocal" and (folder / n / "keypoints.npy").exists()]
+        assert values.shape[1:] == (SceneGraphConfig().max_nodes, N_FEATURES)
+        slots = 1 + min(len(others), SceneGraphConfig().max_nodes - 1)
+        assert mask[:, :slots].mean() > 0.8 and not mask[:, slots:].any()
+        x = np.array([np.median(values[mask[:, i], i, 1]) for i in range(1, slots)])
+        assert (np.diff(x) > 0).all(), x                   # the layout is left to right
+        checked += 1
+    assert checked >= 1
