@@ -425,7 +425,7 @@ def generate_scene(kind: SceneKind, song_dir: Path, seed: int, seconds: float = 
         save_instrument_pose(song_dir / name, InstrumentPose(keypoints, scores, info))
         geometry = [renderers[name].ground_truth(s, float(c)) for s, c in zip(states[name], cameras)]
         entry = {"position": position, "timbre": spec.timbre, "motion": spec.motion,
-                 "appearance": appearance, "still": kind.still, "source_image": renderers[name].sprite.source,
+                 "appearance": appearance, **({"still": True} if kind.still else {}), "source_image": renderers[name].sprite.source,
                  "level_db": round(audio.levels_db[name], 4),
                  "boxes": np.round([g[0] for g in geometry], 3),
                  "face_centre": np.round([g[1] for g in geometry], 3),
