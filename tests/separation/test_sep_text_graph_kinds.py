@@ -480,3 +480,82 @@ def test_scene_graph_on_the_posed_demo_places_the_performers_in_stage_order(pose
         assert (np.diff(x) > 0).all(), x                   # the layout is left to right
         checked += 1
     assert checked >= 1
+
+
+# --- the benchmark by row name: text beats audio-only where the text is the only cue --------------
+
+def write_syllable_scenes(root, counts: dict[str, int], seconds: float = 8.0):
+    """Constructed ``syllables`` scenes: two voices of the same harmonic timbre take turns of
+    0.3-0.7 s (pitch and level from the same draws), the query ``vocal`` with its alignment; no
+    keypoints (the text is the only cue). Returns ``root`` with the benchmark's split files."""
+    metadata, scenes, splits = {}, {}, {}
+    t = np.arange(int(seconds * SR)) / SR
+    for split, base in (("train", 100), ("validation", 200), ("test", 300)):
+        artist = f"Scenes {split}"
+        splits[split] = []
+        for i in range(counts[split]):
+            rng = np.random.default_rng(base + i)
+            song = f"syllables {base + i}"
+            folder = root / artist / song
+            voices, turns = np.zeros((2, len(t))), []
+            start = 0.0
+            while start < seconds - 0.3:
+                end = min(start + rng.uniform(0.3, 0.7), seconds)
+                who = int(rng.integers(2))
+                f0 = 220.0 * 2 ** (rng.choice([0, 2, 4, 7, 9]) / 12)
+                gate = (t >= start) & (t < end)
+                voices[who] += 0.2 * gate * sum(np.sin(2 * np.pi * k * f0 * t) / k
+                                                for k in range(1, 6))
+                if who == 0:
+                    turns.append((start, end, str(rng.choice(sy.SVARA_SYLLABLES))))
+                start = end
+            voices += 0.002 * rng.standard_normal(voices.shape)
+            folder.mkdir(parents=True)
+            sf_write(folder / "vocal_close.wav", voices[0])
+            sf_write(folder / "singer_close.wav", voices[1])
+            sy.save_alignment(folder / "vocal" / sy.ALIGNMENT_NAME, *zip(*turns))
+            metadata.setdefault(artist, {})[song] = {
+                "layout": ["vocal", "singer"], "fps": FPS, "duration": seconds,
+                "moving_camera": False, "face_false_positive_frames": []}
+            scenes[f"{artist}/{song}"] = {"kind": "syllables", "split": split, "seed": base + i,
+                                          "same_timbre": True}
+            splits[split].append(f"{artist}/{song}")
+    (root / "dataset_metadata.json").write_text(json.dumps(metadata), encoding="utf-8")
+    (root / "scene_splits.json").write_text(json.dumps(
+        {"generator_version": "test", "splits": splits, "scenes": scenes, "counts": counts,
+         "seconds": seconds, "kinds": ["syllables"]}), encoding="utf-8")
+    return root
+
+
+def sf_write(path, wave):
+    import soundfile as sf
+
+    sf.write(path, wave.astype(np.float32), SR)
+
+
+@pytest.mark.slow
+def test_tiny_benchmark_text_beats_audio_only_where_the_text_is_the_only_cue(tmp_path):
+    """The benchmark trains and scores the ``text`` row by name beside audio-only on the same
+    chunks (paired, bootstrap CI): on exchangeable voices only the alignment says which is the
+    query's (measured, deterministic: gain +18.2 dB SI-SDR [16.8, 19.6] over audio-only, which is
+    at -1.6 dB; text +16.6 dB)."""
+    from separation.benchmark_run import BenchmarkSettings, run_benchmark
+
+    torch.use_deterministic_algorithms(True)
+    try:
+        scenes = write_syllable_scenes(tmp_path / "scenes", {"train": 6, "validation": 2, "test": 6})
+        sizes = {k: v for k, v in tiny_config("none").to_dict().items()
+                 if k not in ("visual", "preset", "cross_modal")}
+        settings = BenchmarkSettings(steps=80, batch_size=4, lr=3e-3, eval_every=40,
+                                     rows=("none", "text"), sizes=sizes, n_resamples=2000)
+        doc = run_benchmark(scenes, tmp_path / "out", tmp_path / "ckpt", settings,
+                            torch.device("cpu"), figure=False)
+    finally:
+        torch.use_deterministic_algorithms(False)
+    group = doc["scenes"]["same_timbre"]
+    assert group["n_chunks"] == 12 and doc["scenes"]["syllables"]["n_chunks"] == 12
+    none, text = group["models"]["none"], group["models"]["text"]
+    gain = text["si_sdr_minus_audio_only"]
+    assert gain["mean"] > 10.0 and gain["ci95"][0] > 5.0, (gain, none["si_sdr"], text["si_sdr"])
+    assert none["si_sdr"]["mean"] < 3.0, none["si_sdr"]
+    assert read_checkpoint(tmp_path / "ckpt" / "vocal_text_small.pt")["config"]["visual"] == "text"
