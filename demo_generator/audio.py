@@ -175,6 +175,26 @@ def svara_syllables(semitones: np.ndarray) -> list[str]:
     return [SVARA_NAMES[int(round(s)) % 12] for s in np.asarray(semitones)]
 
 
+def sung_syllables(line: VocalLine, end_s: float) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """What a voice singing ``line`` sings before ``end_s``: one svara syllable per note
+    (``svara_syllables``) over the time the note is heard, ``(starts (K,), ends (K,), syllables)``
+    in seconds, sorted and disjoint (the ``core.syllables`` alignment).
+
+    A note is heard from its start until its end, the start of any note listed after it
+    (``vocal_pitch_contour`` lets a later-listed note take the pitch over from its start: in a
+    shadowed line a repeated phrase can run into the same voice's next phrase) or ``end_s``,
+    whichever comes first; a note that leaves nothing is not sung."""
+    starts = np.asarray(line.note_starts, dtype=np.float64)
+    ends = starts + np.asarray(line.note_durations, dtype=np.float64)
+    # earliest start among the notes listed after each note (inf for the last one)
+    later = np.minimum.accumulate(np.append(starts, np.inf)[::-1])[::-1][1:]
+    heard_until = np.minimum(np.minimum(ends, later), end_s)
+    sung = heard_until > starts
+    names = svara_syllables(line.note_semitones[sung])
+    order = np.argsort(starts[sung], kind="stable")
+    return starts[sung][order], heard_until[sung][order], [names[i] for i in order]
+
+
 def vocal_pitch_contour(line: VocalLine, duration: float, rate: int = CONTROL_RATE) -> np.ndarray:
     """Semitone contour ``(round(duration * rate),)`` with glides and gamakas (NaN-free; rests hold
     the last pitch so that the delayed violin never jumps)."""

@@ -14,6 +14,7 @@ Layout written (see docs/CONTRACTS.md, "Demo dataset")::
     OUT_DIR/<Artist>/<Song>/mridangam_right.wav
     OUT_DIR/<Artist>/<Song>/mixture.wav          vocal + violin + mean(mridangam mics) + drone
     OUT_DIR/<Artist>/<Song>/demo_ground_truth.json
+    OUT_DIR/<Artist>/<Song>/vocal/syllables.tsv  what the singer sings (core.syllables alignment)
     OUT_DIR/.demo_complete.json                  written last; a complete dataset is not redone
 
 Songs (``DEMO_SONGS``) exercise the pipeline's special cases: a non-ASCII song name with a space, a
@@ -38,6 +39,11 @@ Ground truth per performer (besides the contract's ``position``, ``boxes``, ``fa
 ``source_image``; per song the camera offset and the score (vocal notes and f0, bow
 changes and bow position, mridangam strokes on the tala grid).
 
+Sung syllables: the singer knows what it sings, so each song has the vocalist's syllable alignment
+``vocal/syllables.tsv`` (``core.syllables``): one svara syllable per note, named by the note's
+pitch relative to the tonic (``audio.svara_syllables``: sa ri ga ma pa dha ni), over the time the
+note is heard (``audio.sung_syllables``), cut at the song's end; rests are silence.
+
 Determinism: every random draw comes from ``numpy.random.SeedSequence([seed, song index])``, so the
 same seed gives byte-identical wavs, metadata and ground truth; libx264 is deterministic for
 identical input and settings.
@@ -58,13 +64,16 @@ from core.audio import save_wav
 from core.io import atomic_path, load_json, save_json
 from core.log import progress
 from core.metadata import duration_for_frames
+from core.syllables import ALIGNMENT_NAME, save_alignment
 
 from . import audio as da
 from . import video as dv
 
 log = logging.getLogger(__name__)
 
-GENERATOR_VERSION = 3   # 3: benchmark scenes (demo_generator.scenes), shared close-mic mixer
+# 3: benchmark scenes (demo_generator.scenes), shared close-mic mixer; 4: singers' syllable
+# alignments (a dataset of version 3 lacks them and is regenerated)
+GENERATOR_VERSION = 4
 COMPLETE_MARKER = ".demo_complete.json"
 GROUND_TRUTH_NAME = "demo_ground_truth.json"
 VIDEO_NAME = "video.mov"
@@ -242,6 +251,8 @@ def generate_song(song: DemoSong, song_dir: Path, seed_seq: np.random.SeedSequen
     for name, signal in audio.stems.items():
         save_wav(song_dir / name, signal, da.SAMPLE_RATE, subtype="PCM_16")
     save_wav(song_dir / MIXTURE_NAME, audio.mixture, da.SAMPLE_RATE, subtype="PCM_16")
+    save_alignment(song_dir / "vocal" / ALIGNMENT_NAME,
+                   *da.sung_syllables(audio.vocal_line, n_samples / da.SAMPLE_RATE))
 
     frame_times = np.arange(n_frames) / dv.FPS
     drivers, motions, rms_levels = {}, {}, {}

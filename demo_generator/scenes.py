@@ -30,6 +30,17 @@ Why vision is necessary in the same-timbre kinds
   alone; both stand still (``SceneKind.still``: no sway, nod or jaw; keypoints move by detection
   noise only), so motion carries no cue either. A keypoint model can still tell the two people
   apart by the shape of their landmarks (their geometry is part of their appearance).
+* ``syllables``: the text is the only cue (for the ``text`` condition). Two singers with the same
+  voice, register and photograph, both still (as in ``appearance``), sing in call and response;
+  each writes its syllable alignment. The query's alignment says when it sings which svara; the
+  audio cannot tell the exchangeable voices apart, and neither motion, appearance nor the place on
+  stage (drawn per scene) can.
+* ``occluded``: ``shadow`` with the query's keypoints missing for part of every 4-s chunk
+  (``SceneKind.occlude_target_s``: one stretch of ``U(0.5, 0.8)`` s per chunk, placed uniformly in
+  it, all 133 points NaN with score 0; at most 0.8 s, so the chunk stays within the 25 %
+  missing-frame rule of ``separation.data`` and every kind is scored on it). While the query is
+  unseen, only the shadowing accompanist's motion (a context the ``scene_graph`` condition reads)
+  says which of the two same-timbre lines is not the query's.
 * ``concert`` (mixed timbres, the demo's trio): vocal, violin (violin timbre) and mridangam; an
   audio-only model can tell the voice by its timbre.
 Every kind has a mridangam accompanist and the tanpura drone in the mixture, like the demo.
@@ -39,7 +50,9 @@ Performers
 ``PerformerSpec``: the layout name (= stem file prefix = keypoint folder), the timbre (``voice``,
 ``violin``, ``mridangam``), the motion style (a key of ``SCENE_MOTION``), the appearance (a sprite,
 key of ``video.SPRITE_SOURCES``) and whether the performer's sung syllables are part of the scene's
-text (``syllables``: the svara syllable of every note is in the ground truth either way). A new
+text (``syllables``: the svara syllable of every note is in the ground truth either way; a
+performer with ``syllables`` also gets its alignment ``<name>/syllables.tsv``, written like the
+demo's, ``core.syllables``; the singers have it, a violinist does not sing). A new
 kind of scene is a new ``SceneKind`` entry (and, for a new way of sharing the melody, an
 arrangement in ``ARRANGEMENTS``).
 
@@ -90,6 +103,7 @@ from core.io import load_json, save_json
 from core.keypoints import BODY, FACE, LEFT_HAND, RIGHT_HAND, NUM_KEYPOINTS
 from core.metadata import duration_for_frames
 from core.pose_files import InstrumentPose, save_instrument_pose
+from core.syllables import ALIGNMENT_NAME, save_alignment
 
 from . import audio as da
 from . import video as dv
@@ -144,24 +158,26 @@ class SceneKind:
     swap_appearance: bool = False      # the two melodic performers swap photographs with p = 0.5
     register_by_appearance: tuple[tuple[str, int], ...] = ()   # sprite → semitones added to its line
     still: bool = False                # no motion: every animation amplitude 0
+    # the query's keypoints missing for U(a, b) s in every 4-s chunk (module docstring,
+    # ``occluded``); drawn from its own random stream, so the other kinds are unchanged
+    occlude_target_s: tuple[float, ...] = ()
 
 
 _MRIDANGAM = PerformerSpec("mridangam", "mridangam", "mridangam", "mridangam")
+_SINGER = PerformerSpec("vocal", "voice", "vocal", "vocal", syllables=True)
 SCENE_KINDS = {
     "duet": SceneKind("duet", True, "call_and_response", (
-        PerformerSpec("vocal", "voice", "vocal", "vocal"),
-        PerformerSpec("singer", "voice", "vocal", "violin"), _MRIDANGAM),
+        _SINGER, PerformerSpec("singer", "voice", "vocal", "violin", syllables=True), _MRIDANGAM),
         "two singers, same voice and register, call and response with partial overlap"),
     "duet_lookalike": SceneKind("duet_lookalike", True, "call_and_response", (
-        PerformerSpec("vocal", "voice", "vocal", "vocal"),
-        PerformerSpec("singer", "voice", "vocal", "vocal"), _MRIDANGAM),
+        _SINGER, PerformerSpec("singer", "voice", "vocal", "vocal", syllables=True), _MRIDANGAM),
         "the duet with both singers wearing the same photograph"),
     "shadow": SceneKind("shadow", True, "shadow", (
-        PerformerSpec("vocal", "voice", "vocal", "vocal"),
+        _SINGER,
         PerformerSpec("violin", "voice", "violin", "violin"), _MRIDANGAM),
         "a violin with the singer's timbre shadowing the line; the leader changes per phrase"),
     "concert": SceneKind("concert", False, "concert", (
-        PerformerSpec("vocal", "voice", "vocal", "vocal"),
+        _SINGER,
         PerformerSpec("violin", "violin", "violin", "violin"), _MRIDANGAM),
         "the demo trio: vocal, violin (violin timbre) shadowing it, mridangam"),
     "appearance": SceneKind("appearance", True, "call_and_response", (
@@ -170,6 +186,14 @@ SCENE_KINDS = {
         "two still singers, same voice; each photograph sings in its own register, the query "
         "wears either", swap_appearance=True, register_by_appearance=(("violin", 12),),
         still=True),
+    "syllables": SceneKind("syllables", True, "call_and_response", (
+        _SINGER, PerformerSpec("singer", "voice", "vocal", "vocal", syllables=True), _MRIDANGAM),
+        "two still singers, same voice, register and photograph, call and response; the query's "
+        "syllable alignment is the only cue", still=True),
+    "occluded": SceneKind("occluded", True, "shadow", (
+        _SINGER, PerformerSpec("violin", "voice", "violin", "violin"), _MRIDANGAM),
+        "the shadow scene with the query unseen for 0.5-0.8 s of every 4-s chunk; the shadowing "
+        "accompanist's motion is the context", occlude_target_s=(0.5, 0.8)),
 }
 BENCHMARK_KINDS = ("duet", "shadow", "concert")
 
@@ -194,6 +218,36 @@ def _concert(rng, seconds, performers, **options):
 
 
 ARRANGEMENTS = {"call_and_response": _call_and_response, "shadow": _shadow, "concert": _concert}
+
+
+OCCLUSION_CHUNK_S = 4.0                  # separation's chunk: one occlusion per 4-s grid chunk
+
+
+def occlusion_intervals(rng: np.random.Generator, seconds: float, length_s: tuple[float, float],
+                        chunk_s: float = OCCLUSION_CHUNK_S) -> list[tuple[float, float]]:
+    """One ``[start, end)`` stretch (s) per ``chunk_s`` chunk of a ``seconds`` scene, of length
+    ``U(length_s)`` (at most the chunk; clipped to the scene), placed uniformly inside its chunk."""
+    out = []
+    for c in range(int(np.ceil(seconds / chunk_s - 1e-9))):
+        start_c = c * chunk_s
+        length = float(min(rng.uniform(*length_s), chunk_s))
+        start = start_c + float(rng.uniform(0.0, chunk_s - length))
+        if start < seconds:
+            out.append((start, min(start + length, seconds)))
+    return out
+
+
+def occlude(keypoints: np.ndarray, scores: np.ndarray, intervals, fps: float
+            ) -> tuple[np.ndarray, np.ndarray]:
+    """Copies with every point of the frames whose time ``f / fps`` lies in an interval missing
+    (NaN, score 0)."""
+    times = np.arange(len(keypoints)) / fps
+    hidden = np.zeros(len(keypoints), bool)
+    for start, end in intervals:
+        hidden |= (times >= start) & (times < end)
+    keypoints, scores = keypoints.copy(), scores.copy()
+    keypoints[hidden], scores[hidden] = np.nan, 0.0
+    return keypoints, scores
 
 
 def scene_seed(split: str, index: int) -> int:
@@ -330,7 +384,7 @@ def generate_scene(kind: SceneKind, song_dir: Path, seed: int, seconds: float = 
     n_frames = int(round(seconds * dv.FPS))
     n_samples = n_frames * SAMPLES_PER_FRAME
     seed_seq = seed_sequence(kind.name, seed)
-    audio_seq, pose_seq = seed_seq.spawn(2)
+    audio_seq, pose_seq, occlusion_seq = seed_seq.spawn(3)    # the first two as spawn(2) gives
     audio = synthesize_scene_audio(kind, audio_seq, seconds, n_samples)
     for name, signal in audio.stems.items():
         save_wav(song_dir / name, signal, da.SAMPLE_RATE, subtype="PCM_16")
@@ -356,6 +410,11 @@ def generate_scene(kind: SceneKind, song_dir: Path, seed: int, seconds: float = 
         landmarks, measured_scores = load_sprite_landmarks(appearance)
         exact = exact_keypoints(renderers[name], states[name], cameras, landmarks)
         keypoints, scores = detection_noise(exact, measured_scores, rng_pose)
+        occluded = []
+        if kind.occlude_target_s and name == TARGET:
+            occluded = occlusion_intervals(np.random.default_rng(occlusion_seq), seconds,
+                                           kind.occlude_target_s)
+            keypoints, scores = occlude(keypoints, scores, occluded, float(dv.FPS))
         info = {"backend": POSE_BACKEND, "model": POSE_MODEL, "score_scale": "probability",
                 "fps": float(dv.FPS), "frame_size": [dv.FRAME_WIDTH, dv.FRAME_HEIGHT],
                 "position": position, "n_performers": len(audio.layout),
@@ -371,6 +430,8 @@ def generate_scene(kind: SceneKind, song_dir: Path, seed: int, seconds: float = 
                  "boxes": np.round([g[0] for g in geometry], 3),
                  "face_centre": np.round([g[1] for g in geometry], 3),
                  "driver": np.round(driver, 6), "motion_coordinate": np.round(motion, 6)}
+        if occluded:
+            entry["occluded_s"] = [[round(a, 6), round(b, 6)] for a, b in occluded]
         if name in audio.lines:
             line = audio.lines[name]
             sung = line.note_starts < seconds
@@ -380,6 +441,9 @@ def generate_scene(kind: SceneKind, song_dir: Path, seed: int, seconds: float = 
                               "svara": da.svara_syllables(line.note_semitones[sung])}
             entry["phrases_s"] = [[a, b] for a, b in line.phrases if a < seconds]
             entry["syllables"] = spec.syllables
+            if spec.syllables:
+                save_alignment(song_dir / name / ALIGNMENT_NAME,
+                               *da.sung_syllables(line, n_samples / da.SAMPLE_RATE))
             # a violin timbre plays its line VIOLIN_DELAY_S late (audio.synth_violin)
             entry["plays_notes_late_s"] = da.VIOLIN_DELAY_S if spec.timbre == "violin" else 0.0
         performers[name] = entry
@@ -406,7 +470,8 @@ def _kind_record(kind: SceneKind) -> dict:
             **({"swap_appearance": True} if kind.swap_appearance else {}),
             **({"register_by_appearance": dict(kind.register_by_appearance)}
                if kind.register_by_appearance else {}),
-            **({"still": True} if kind.still else {})}
+            **({"still": True} if kind.still else {}),
+            **({"occlude_target_s": list(kind.occlude_target_s)} if kind.occlude_target_s else {})}
 
 
 # ----------------------------------------------------------------------------------------------

@@ -1,12 +1,15 @@
 """The separation benchmark (issue 13): does pose help where the audio alone cannot decide?
 
 Rows (``ROWS``): ``none`` (audio-only), ``face``, ``body``, ``face_body`` and ``face_body_xattn``
-(face + body with the cross-modal FiLM + cross-attention block), and ``frames`` (RGB crops of the
+(face + body with the cross-modal FiLM + cross-attention block), ``frames`` (RGB crops of the
 performer, ``separation.frames``; it needs the scenes' videos, so it is not among the default
-``DEFAULT_ROWS`` and the scenes are rendered when it is asked for), all of one preset, trained by the
-one training loop (``separation.training.train``) on the same scenes with the same steps, batch,
-learning rate and seed; each row keeps the step with the best VALIDATION loss (validation scenes
-only); the TEST scenes are used once, for the numbers below.
+``DEFAULT_ROWS`` and the scenes are rendered when it is asked for), ``text`` (the query's sung
+syllables, ``separation.text_encoder``, FiLM) and ``scene_graph`` (the query among the other
+performers, ``separation.scene_graph``; both opt-in too: their cue scenes are the ``syllables``
+and ``occluded`` kinds of ``demo_generator.scenes``, asked for with ``--kinds``), all of one
+preset, trained by the one training loop (``separation.training.train``) on the same scenes with
+the same steps, batch, learning rate and seed; each row keeps the step with the best VALIDATION
+loss (validation scenes only); the TEST scenes are used once, for the numbers below.
 
 Scene groups (``scene_groups``): ``same_timbre`` (every test scene whose kind is same-timbre:
 ``duet``, ``shadow``; the query's motion is the only cue), one group per scene kind, and
@@ -38,7 +41,7 @@ BENCHMARK_FORMAT = "separation.benchmark/1"
 
 @dataclass(frozen=True)
 class BenchmarkRow:
-    name: str             # row name in the JSON: none | face | body | face_body | face_body_xattn
+    name: str             # row name in the JSON: a name of ROWS
     visual: str           # the model's visual input
     cross_modal: bool = False
 
@@ -46,7 +49,8 @@ class BenchmarkRow:
 ROWS = (BenchmarkRow("none", "none"), BenchmarkRow("face", "face"), BenchmarkRow("body", "body"),
         BenchmarkRow("face_body", "face_body"),
         BenchmarkRow("face_body_xattn", "face_body", cross_modal=True),
-        BenchmarkRow("frames", "frames"))
+        BenchmarkRow("frames", "frames"), BenchmarkRow("text", "text"),
+        BenchmarkRow("scene_graph", "scene_graph"))
 ROW_BY_NAME = {row.name: row for row in ROWS}
 DEFAULT_ROWS = ("none", "face", "body", "face_body", "face_body_xattn")   # the shipped rows
 

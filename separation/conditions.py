@@ -24,9 +24,14 @@ kind by the same rule. Training, ``separate``, ``evaluate``, the benchmark and s
 ``prepare_condition`` / ``condition_window`` and never branch on the kind.
 
 Registered: ``face``, ``body``, ``face_body`` (``separation.data.load_song_visual``: normalised
-keypoints ``(F25, J, 2)``, window ``(2, 100, J)``) and ``frames`` (``separation.frame_crops``: RGB
-crops ``(F25, 3, S, S)`` uint8, window ``(100, 3, S, S)``). To add a kind, add its entry here
-(``separation.encoders`` lists the other steps).
+keypoints ``(F25, J, 2)``, window ``(2, 100, J)``), ``frames`` (``separation.frame_crops``: RGB
+crops ``(F25, 3, S, S)`` uint8, window ``(100, 3, S, S)``), ``text`` (``separation.text_input``:
+the performer's sung syllables on the song-wide STFT grid, ``(F64, 1)`` class indices or
+``(F64, 533)`` probabilities with a ``(F25, 1)`` mask, window ``(256, 533)``: the one kind whose
+``values`` are not per video frame, so that the chunk input is at the spectrogram's frames) and
+``scene_graph`` (``separation.scene_graph_input``: every performer's node features
+``(F25, N, D)``, mask ``(F25, N)`` per node, window ``(N, 100, D)``). To add a kind, add its entry
+here (``separation.encoders`` lists the other steps).
 """
 from __future__ import annotations
 
@@ -39,6 +44,8 @@ import numpy as np
 from .conventions import InputConventions
 from .data import load_song_visual, visual_window
 from .frame_crops import frames_input_files, frames_window, load_song_frames
+from .scene_graph_input import prepare_scene_graph, scene_graph_input_files, scene_graph_window
+from .text_input import prepare_text, text_input_files, text_window
 
 
 @dataclass(frozen=True)
@@ -71,6 +78,9 @@ CONDITIONS: dict[str, ConditionData] = {
     "face_body": _keypoints("face_body"),
     "frames": ConditionData("frames", _prepare_frames, frames_window, frames_input_files,
                             needs_video=True),
+    "text": ConditionData("text", prepare_text, text_window, text_input_files),
+    "scene_graph": ConditionData("scene_graph", prepare_scene_graph, scene_graph_window,
+                                 scene_graph_input_files),
 }
 
 

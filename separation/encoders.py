@@ -18,14 +18,22 @@ The interface an encoder module provides (``nn.Module``):
 
 Registered kinds (``EncoderKind``):
 
-========== ================ ===========================================================
-kind       module attribute encoder
-========== ================ ===========================================================
-face       ``graph_net``    ST-GCN on 68 face points (``separation.stgcn.PoseEncoder``)
-body       ``graph_net``    ST-GCN on 55 body points
-face_body  ``graph_net``    ST-GCN on both graphs side by side (123 points)
-frames     ``frame_net``    ResNet-18 on RGB crops of the performer (``separation.frames``)
-========== ================ ===========================================================
+=========== ================ ==========================================================
+kind        module attribute encoder
+=========== ================ ==========================================================
+face        ``graph_net``    ST-GCN on 68 face points (``separation.stgcn.PoseEncoder``)
+body        ``graph_net``    ST-GCN on 55 body points
+face_body   ``graph_net``    ST-GCN on both graphs side by side (123 points)
+frames      ``frame_net``    ResNet-18 on RGB crops of the performer (``separation.frames``)
+text        ``text_net``     sung-syllable posteriorgram encoder (``separation.text_encoder``)
+scene_graph ``scene_net``    graph attention over the performers on stage
+                             (``separation.scene_graph``)
+=========== ================ ==========================================================
+
+``text`` also brings its own conditioning block for the audio path (``EncoderKind.conditioning``):
+FiLM of the audio features by the posteriorgram's encoding, or with ``cross_modal`` FiLM +
+cross-attention (``separation.text_encoder.TextConditioning``, in ``audio_network.cross_modal``).
+Kinds without one get VoViT's ``CrossModalFusion`` when ``cross_modal`` is set.
 
 ``none`` (audio only) has no encoder. The module attribute is the state-dict prefix: ``graph_net``
 is VoViT's own name, so official weights and the shipped checkpoints load unchanged. The ST-GCN
@@ -37,7 +45,8 @@ How to add a kind
 1. One encoder file ``separation/<kind>.py``: a frozen dataclass config (``from_options(dict)``,
    ``to_options() -> dict``) and the module above, built from it.
 2. One ``EncoderKind`` line in ``ENCODERS`` below (name, module attribute, ``build(VoViTConfig)``,
-   ``options(preset) -> dict`` of the preset's encoder config).
+   ``options(preset) -> dict`` of the preset's encoder config, optionally ``conditioning``: the
+   kind's own block in the audio path, as ``text`` has).
 3. One preparation function (a song's files → the encoder's input at 25 fps + presence mask) and
    one window function (4-s window of it), registered in ``separation.conditions.CONDITIONS``.
 4. Tests (shapes, config → checkpoint → load round trip, a known answer on constructed data, the
@@ -63,6 +72,9 @@ class EncoderKind:
     attribute: str                              # VoViT's submodule name = state-dict prefix
     build: Callable[["VoViTConfig"], nn.Module]
     options: Callable[[str], dict]              # preset → the encoder config's options
+    # the kind's own block in the audio path (``AudioNetwork.cross_modal``):
+    # ``conditioning(cfg, audio_features, condition_features) -> nn.Module`` or None (VoViT's)
+    conditioning: Callable[["VoViTConfig", int, int], nn.Module] | None = None
 
 
 def _stgcn(cfg: "VoViTConfig") -> nn.Module:
@@ -86,6 +98,38 @@ def _frames_options(preset: str) -> dict:
     return FramesConfig.for_preset(preset).to_options()
 
 
+def _text(cfg: "VoViTConfig") -> nn.Module:
+    from .text_encoder import PosteriorgramEncoder, text_config
+
+    return PosteriorgramEncoder(text_config(cfg))
+
+
+def _text_options(preset: str) -> dict:
+    from .text_encoder import TextEncoderConfig
+
+    return TextEncoderConfig.for_preset(preset).to_options()
+
+
+def _text_conditioning(cfg: "VoViTConfig", audio_features: int, condition_features: int
+                       ) -> nn.Module:
+    from .text_encoder import TextConditioning, text_config
+
+    return TextConditioning(audio_features, text_config(cfg), cfg.d_model)
+
+
+def _scene_graph(cfg: "VoViTConfig") -> nn.Module:
+    from .scene_graph import SceneGraphConfig, SceneGraphEncoder
+    from .vovit import CHUNK_VIDEO_FRAMES
+
+    return SceneGraphEncoder(SceneGraphConfig.from_options(cfg.encoder_options), CHUNK_VIDEO_FRAMES)
+
+
+def _scene_graph_options(preset: str) -> dict:
+    from .scene_graph import SceneGraphConfig
+
+    return SceneGraphConfig.for_preset(preset).to_options()
+
+
 def _no_options(preset: str) -> dict:
     return {}
 
@@ -95,6 +139,8 @@ ENCODERS: dict[str, EncoderKind] = {
     "body": EncoderKind("body", "graph_net", _stgcn, _no_options),
     "face_body": EncoderKind("face_body", "graph_net", _stgcn, _no_options),
     "frames": EncoderKind("frames", "frame_net", _frames, _frames_options),
+    "text": EncoderKind("text", "text_net", _text, _text_options, _text_conditioning),
+    "scene_graph": EncoderKind("scene_graph", "scene_net", _scene_graph, _scene_graph_options),
 }
 KINDS = (*ENCODERS, AUDIO_ONLY)
 

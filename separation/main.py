@@ -175,12 +175,14 @@ def build_parser() -> argparse.ArgumentParser:
                        help="also evaluate on these posed demo songs (mixed timbres)")
     bench.add_argument("--rows", nargs="+", default=None, metavar="ROW",
                        help="rows to train and report (default: none face body face_body "
-                            "face_body_xattn; also frames, which renders the scenes' videos; "
-                            "none is the audio-only reference)")
+                            "face_body_xattn; also frames, which renders the scenes' videos, "
+                            "text and scene_graph; none is the audio-only reference)")
     bench.add_argument("--kinds", nargs="+", default=None, metavar="KIND",
                        help="scene kinds to generate (default duet shadow concert, "
                             "demo_generator.scenes.BENCHMARK_KINDS; also appearance: appearance "
-                            "alone decides, duet_lookalike: only motion decides for frames)")
+                            "alone decides, duet_lookalike: only motion decides for frames, "
+                            "syllables: only the text decides, occluded: the query is unseen "
+                            "for part of every chunk while an accompanist shadows it)")
     bench.add_argument("--preset", choices=("small", "vovit"), default="small")
     bench.add_argument("--steps", type=positive_int, default=150)
     bench.add_argument("--batch_size", type=positive_int, default=4)

@@ -16,7 +16,8 @@ Signal path for one 4-s chunk (``B`` = batch):
    comes from: it resamples any ``(B, T_c, C)`` sequence to the 256 STFT frames by nearest
    neighbour (``F.interpolate``'s default: step ``t`` takes ``floor(t · T_c / 256)``) → ``v``
    ``(B, T, C_v)``.
-5. Optional cross-modal block (``cross_modal=True``), on audio features ``a = W_a a`` (``(B, T, d)``):
+5. Optional cross-modal block (``cross_modal=True``; a kind with its own block, ``text``, always has
+   it: ``EncoderKind.conditioning``), on audio features ``a = W_a a`` (``(B, T, d)``):
    FiLM ``a' = a ∘ (1 + γ(v)) + β(v)`` (``γ, β``: one linear layer from ``v``; ``last_film["scale"]
    = 1 + γ``, ``last_film["shift"] = β``, ``(B, T, d)``), then cross-attention with audio time steps as
    queries and visual time steps as keys/values: ``softmax(Q K^T / sqrt(d_h))`` per head, kept in
@@ -73,7 +74,7 @@ N_SOURCES = 2                  # VoViT applies its mask to X / n_sources
 #    encoder, mask on X, face graph centred on the nose). 2: VoViT's function (fixture-proven).
 ARCHITECTURE_VERSION = 2
 
-VISUAL_INPUTS = KINDS               # face, body, face_body, frames, none (separation.encoders)
+VISUAL_INPUTS = KINDS               # face, body, face_body, frames, text, scene_graph, none
 PRESETS = ("vovit", "small")
 
 
@@ -369,7 +370,12 @@ class AudioNetwork(nn.Module):
         self.audio_net = Spec2Vec(cfg.audio_channels, cfg.audio_out_channels, cfg.time_dilations,
                                   cfg.both_dilations)
         audio_features = cfg.audio_out_channels * (N_BINS // 2)
-        if cfg.cross_modal:
+        kind = encoder_kind(cfg.visual)
+        if kind is not None and kind.conditioning is not None:
+            # the kind's own block (separation.encoders: text's FiLM / FiLM + cross-attention)
+            self.cross_modal = kind.conditioning(cfg, audio_features, visual_features)
+            fused_audio = cfg.d_model
+        elif cfg.cross_modal:
             self.cross_modal = CrossModalFusion(audio_features, visual_features, cfg.d_model,
                                                 cfg.cross_heads, N_FRAMES, cfg.dropout)
             fused_audio = cfg.d_model

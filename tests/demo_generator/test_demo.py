@@ -14,6 +14,7 @@ import soundfile as sf
 
 from conftest import run_cli
 from core.dataset import find_stems
+from core import syllables as sy
 from core.metadata import load_metadata, skip_reason
 from core.video import iter_frames, probe_video
 from demo_generator import audio as da
@@ -231,6 +232,60 @@ def test_vocal_pitch_follows_the_raga_inside_its_range(demo_root):
     assert np.median(cents) < 30
 
 
+def test_the_singer_writes_the_syllables_it_sings(demo_root):
+    """Each song's ``vocal/syllables.tsv`` has one svara syllable per note of the ground truth,
+    named by the pitch: the ground-truth f0 (semitones above the tonic) reaches the syllable's
+    svara inside its interval; and the vocal stem is loud inside the syllables and quiet (noise
+    floor and bleed) away from them."""
+    loud_inside, loud_outside = [], []
+    for song_dir in song_dirs(demo_root).values():
+        audio = truth_of(song_dir)["audio"]
+        alignment = sy.load_alignment(song_dir / "vocal" / sy.ALIGNMENT_NAME)
+        np.testing.assert_allclose(alignment.starts, audio["vocal_note_starts_s"], atol=1e-6)
+        assert set(alignment.syllables) <= set(sy.SVARA_SYLLABLES) and len(alignment) >= 2
+        assert alignment.ends[-1] <= SECONDS + 1e-6
+        f0 = np.array(audio["vocal_f0_hz_at_frames"])[:N_FRAMES]
+        names = [da.SVARA_NAMES[int(round(12 * np.log2(f / audio["tonic_hz"]))) % 12] for f in f0]
+        frame_t = np.arange(N_FRAMES) / 30.0
+        for start, end, syllable in zip(alignment.starts, alignment.ends, alignment.syllables):
+            if end - start < 0.15:              # a note cut by the song's end: no frame past the glide
+                continue
+            inside = (frame_t >= start) & (frame_t < end)
+            assert syllable in {names[f] for f in np.flatnonzero(inside)}, (start, syllable)
+        # loudness per 10 ms, against the frame rule of core.syllables
+        signal, sr = load_instrument(song_dir, "vocal")
+        hop = sr // 100
+        rms = np.sqrt(np.mean(signal[:len(signal) // hop * hop].reshape(-1, hop) ** 2, axis=1))
+        centres = (np.arange(len(rms)) + 0.5) / 100
+        sung = sy.alignment_posteriorgram(alignment, centres)[:, 0] == 0
+        near = sy.alignment_posteriorgram(alignment, centres - 0.2)[:, 0] == 0   # release tail
+        loud_inside.append(rms[sung])
+        loud_outside.append(rms[~sung & ~near & (centres > 0.05)])
+    inside, outside = np.concatenate(loud_inside), np.concatenate(loud_outside)
+    assert len(outside) > 20
+    # measured (seed 0, 2 s): medians 0.13-0.19 inside, 0.003-0.007 outside, per song
+    assert np.median(inside) > 10 * np.median(outside), (np.median(inside), np.median(outside))
+
+
+def test_sung_syllables_follow_the_pitch_contour_when_a_later_note_takes_over():
+    """Known answer on a constructed line: the second note is cut where the third (listed after it)
+    starts, a note listed after one that starts later is not heard at all, the last is cut at
+    the end; each syllable's interval has the note's pitch in ``vocal_pitch_contour``."""
+    line = da.VocalLine(note_starts=np.array([0.0, 1.0, 2.2, 1.5, 3.0]),
+                        note_durations=np.array([1.0, 1.0, 0.5, 1.0, 1.0]),
+                        note_semitones=np.array([0.0, 4.0, 7.0, 5.0, 11.0]),
+                        gamaka=np.full(5, np.nan), gamaka_rate_hz=np.full(5, 5.0))
+    starts, ends, names = da.sung_syllables(line, end_s=3.5)
+    np.testing.assert_allclose(starts, [0.0, 1.0, 1.5, 3.0])
+    np.testing.assert_allclose(ends, [1.0, 1.5, 2.5, 3.5])
+    assert names == ["sa", "ga", "ma", "ni"]                 # 7 (pa, at 2.2 s) is overwritten
+    contour = da.vocal_pitch_contour(line, 4.0)
+    for start, end, name in zip(starts, ends, names):
+        middle = contour[int((start + da.GLIDE_S + 0.01) * 1000):int(end * 1000) - 1]
+        assert {da.SVARA_NAMES[int(round(p)) % 12] for p in middle} == {name}
+    sy.parse_alignment(sy.format_alignment(starts, ends, names))        # a valid alignment
+
+
 def test_violin_shadows_the_vocal_line_with_a_delay():
     """The pitch tracks of the violin and vocal stems (measured with YIN) line up best when the
     violin's is moved ``VIOLIN_DELAY_S`` earlier."""
@@ -321,7 +376,8 @@ def test_same_seed_same_bytes_other_seed_other_music(demo_root, tmp_path):
     again = tmp_path / "again"
     demo.generate_song(song, again, np.random.SeedSequence([0, index]), N_FRAMES)
     for name in ["vocal_close.wav", "violin_close.wav", "mridangam_left.wav",
-                 "mridangam_right.wav", "mixture.wav", demo.GROUND_TRUTH_NAME, demo.VIDEO_NAME]:
+                 "mridangam_right.wav", "mixture.wav", demo.GROUND_TRUTH_NAME, demo.VIDEO_NAME,
+                 f"vocal/{sy.ALIGNMENT_NAME}"]:
         assert (again / name).read_bytes() == (first / name).read_bytes(), name
     other = demo.synthesize_song_audio(np.random.SeedSequence([1, index]), song.seconds,
                                        N_FRAMES * demo.SAMPLES_PER_FRAME)
