@@ -55,7 +55,7 @@ Training, ``separate``, ``evaluate``, the benchmark and saliency then take the k
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Callable
 
 from torch import nn
@@ -143,6 +143,17 @@ ENCODERS: dict[str, EncoderKind] = {
     "scene_graph": EncoderKind("scene_graph", "scene_net", _scene_graph, _scene_graph_options),
 }
 KINDS = (*ENCODERS, AUDIO_ONLY)
+
+
+def config_from_options(config_class, options: dict, what: str):
+    """``config_class(**options)`` for an encoder's dataclass config, refusing keys it does not
+    have (options from ``--encoder`` or from a checkpoint of another version must not be dropped
+    silently); ``what`` names the encoder in the error."""
+    known = {f.name for f in fields(config_class)}
+    unknown = sorted(set(options) - known)
+    if unknown:
+        raise ValueError(f"unknown {what} option(s) {unknown}; known: {sorted(known)}")
+    return config_class(**options)
 
 
 def encoder_kind(name: str) -> EncoderKind | None:

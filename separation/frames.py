@@ -40,11 +40,13 @@ Configs (``FramesConfig``; recorded in the model config's ``encoder``, so in eve
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
 from torch import nn
+
+from .encoders import config_from_options
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -82,11 +84,7 @@ class FramesConfig:
 
     @classmethod
     def from_options(cls, options: dict) -> "FramesConfig":
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(options) - known)
-        if unknown:
-            raise ValueError(f"unknown frames encoder option(s) {unknown}; known: {sorted(known)}")
-        return cls(**options)
+        return config_from_options(cls, options, "frames encoder")
 
     def to_options(self) -> dict:
         return asdict(self)

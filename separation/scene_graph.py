@@ -38,13 +38,15 @@ and the project stays on its pinned dependencies.
 from __future__ import annotations
 
 import warnings
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
 from torch import nn
 
 from core.keypoints import BODY_55
+
+from .encoders import config_from_options
 
 INSTRUMENTS = ("vocal", "violin", "mridangam", "ghatam", "kanjira", "morsing", "tanpura",
                "flute", "veena")
@@ -77,11 +79,7 @@ class SceneGraphConfig:
 
     @classmethod
     def from_options(cls, options: dict) -> "SceneGraphConfig":
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(options) - known)
-        if unknown:
-            raise ValueError(f"unknown scene_graph options {unknown}; known: {sorted(known)}")
-        return cls(**options)
+        return config_from_options(cls, options, "scene_graph encoder")
 
     def to_options(self) -> dict:
         return asdict(self)

@@ -29,13 +29,14 @@ by ``separation.text_input`` (registered in ``separation.conditions``).
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 
 import torch
 from torch import nn
 
 from core.syllables import INVENTORY_VERSION, N_CLASSES
 
+from .encoders import config_from_options
 from .text_input import TEXT_SOURCES
 from .vovit import N_FRAMES, CrossModalFusion, resample_condition
 
@@ -74,11 +75,7 @@ class TextEncoderConfig:
     def from_dict(cls, data: dict) -> "TextEncoderConfig":
         """Inverse of ``to_dict``; unknown keys are refused (a config from another version must
         not load silently)."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"unknown text encoder settings: {', '.join(unknown)}")
-        return cls(**data)
+        return config_from_options(cls, data, "text encoder")
 
     # --- as a kind of separation.encoders: the options a model config records --------------------
     @classmethod

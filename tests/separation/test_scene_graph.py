@@ -80,7 +80,7 @@ def test_shapes_and_round_trip_through_a_checkpoint_buffer():
     copy = SceneGraphEncoder(SceneGraphConfig.from_options(saved["options"]), n_frames=20).eval()
     copy.load_state_dict(saved["state"])
     assert torch.equal(copy(nodes), out)
-    with pytest.raises(ValueError, match="unknown scene_graph options"):
+    with pytest.raises(ValueError, match="unknown scene_graph encoder option"):
         SceneGraphConfig.from_options({"hiden": 3})
 
 

@@ -23,7 +23,7 @@ from separation.data import load_song_arrays, resample_keypoints
 from separation.encoders import ENCODERS
 from separation.scene_graph import N_FEATURES, SceneGraphConfig, node_features
 from separation.text_encoder import TextConditioning, TextEncoderConfig
-from separation.text_input import load_song_text, song_text_frames, text_chunks
+from separation.text_input import load_song_text, text_chunks
 from separation.vovit import CHUNK_SAMPLES, HOP_LENGTH, N_FRAMES, SAMPLE_RATE, VoViT, make_config
 
 from sep_synthetic import FPS, SR, synthetic_dataset, tiny_config, write_song  # noqa: F401
@@ -520,10 +520,16 @@ def write_syllable_scenes(root, counts: dict[str, int], seconds: float = 8.0):
             scenes[f"{artist}/{song}"] = {"kind": "syllables", "split": split, "seed": base + i,
                                           "same_timbre": True}
             splits[split].append(f"{artist}/{song}")
+    return write_scene_index(root, metadata, splits, scenes, counts, seconds, "syllables")
+
+
+def write_scene_index(root, metadata, splits, scenes, counts, seconds, kind):
+    """The constructed scenes' metadata and ``scene_splits.json`` (as the demo generator writes
+    them, docs/CONTRACTS.md); returns ``root``."""
     (root / "dataset_metadata.json").write_text(json.dumps(metadata), encoding="utf-8")
     (root / "scene_splits.json").write_text(json.dumps(
         {"generator_version": "test", "splits": splits, "scenes": scenes, "counts": counts,
-         "seconds": seconds, "kinds": ["syllables"]}), encoding="utf-8")
+         "seconds": seconds, "kinds": [kind]}), encoding="utf-8")
     return root
 
 
@@ -622,11 +628,7 @@ def write_unseen_query_scenes(root, counts: dict[str, int], seconds: float = 8.0
             scenes[f"{artist}/{song}"] = {"kind": "occluded", "split": split, "seed": base + i,
                                           "same_timbre": True}
             splits[split].append(f"{artist}/{song}")
-    (root / "dataset_metadata.json").write_text(json.dumps(metadata), encoding="utf-8")
-    (root / "scene_splits.json").write_text(json.dumps(
-        {"generator_version": "test", "splits": splits, "scenes": scenes, "counts": counts,
-         "seconds": seconds, "kinds": ["occluded"]}), encoding="utf-8")
-    return root
+    return write_scene_index(root, metadata, splits, scenes, counts, seconds, "occluded")
 
 
 @pytest.mark.slow

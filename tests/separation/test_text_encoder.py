@@ -74,7 +74,7 @@ def test_config_serialises_and_loads_back(tmp_path):
     b.load_state_dict(a.state_dict(), strict=True)
     post = one_hot_posteriorgram(1)
     torch.testing.assert_close(a(post), b(post))
-    with pytest.raises(ValueError, match="unknown text encoder settings: colour"):
+    with pytest.raises(ValueError, match=r"unknown text encoder option\(s\) \['colour'\]"):
         TextEncoderConfig.from_dict({**cfg.to_dict(), "colour": 1})
     with pytest.raises(ValueError, match="conditioning must be one of"):
         TextEncoderConfig(conditioning="concat")
