@@ -21,6 +21,7 @@ import math
 import os
 import pickle
 import re
+import zipfile
 import tempfile
 from pathlib import Path
 from typing import Any, Iterator
@@ -159,6 +160,21 @@ def load_npy(path: str | os.PathLike) -> np.ndarray:
         raise
     except (ValueError, OSError, EOFError) as exc:
         raise UnreadableFileError(f"{path} is not a readable .npy array: {exc}") from None
+
+
+def load_npz(path: str | os.PathLike, names: tuple[str, ...]) -> dict[str, np.ndarray]:
+    """Read the arrays ``names`` of an ``.npz`` archive, eagerly and with ``allow_pickle=False``
+    (``np.load`` on an archive reads lazily, so a refused object array would otherwise surface
+    later as a bare error); a corrupt file, a missing array or an object array raises
+    ``UnreadableFileError`` naming the file."""
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            return {name: archive[name] for name in names}
+    except FileNotFoundError:
+        raise
+    except (ValueError, OSError, EOFError, KeyError, zipfile.BadZipFile) as exc:
+        raise UnreadableFileError(f"{path} is not a readable .npz archive of {list(names)}: "
+                                  f"{exc}") from None
 
 
 _TORCH_GLOBAL = re.compile(r"unsupported global:?\s+(?:GLOBAL\s+)?([\w.]+)", re.IGNORECASE)

@@ -34,7 +34,7 @@ import numpy as np
 
 from core.dataset import KEYPOINTS_NAME, POSE_INFO_NAME, SCORES_NAME, SongDataError, find_video
 from core.freshness import is_up_to_date, record_inputs, snapshot
-from core.io import atomic_path
+from core.io import atomic_path, load_npz
 from core.metadata import SongInfo
 from core.pose_files import default_threshold, load_instrument_pose
 from core.runner import SongSkipped
@@ -163,8 +163,8 @@ def load_song_frames(song_dir: str | Path, song_info: SongInfo, instrument: str,
     settings = {"version": CACHE_VERSION, "crop_size": crop_size, "margin": BOX_MARGIN,
                 "fps": TARGET_FPS}
     if is_up_to_date([out], inputs, force, settings):
-        with np.load(out, allow_pickle=False) as cached:
-            return cached["crops"], cached["present"][:, None]
+        cached = load_npz(out, ("crops", "present"))       # a dataset file: never unpickled
+        return cached["crops"], cached["present"][:, None]
     before = snapshot(inputs)
     fps = pose.info.get("fps") or song_info.fps
     if not fps:

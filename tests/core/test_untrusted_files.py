@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 import torch
 
-from core.io import (RefusedFileError, UnreadableFileError, load_json, load_npy, load_pickle,
-                     load_torch)
+from core.io import (RefusedFileError, UnreadableFileError, load_json, load_npy, load_npz,
+                     load_pickle, load_torch)
 from crafted_inputs import PAYLOADS, TouchPayload
 
 
@@ -119,6 +119,24 @@ def test_object_npy_is_refused_and_its_payload_never_runs(tmp_path):
     with pytest.raises(UnreadableFileError, match=r"keypoints\.npy is not a readable \.npy"):
         load_npy(path)
     assert not marker.exists()
+
+
+def test_object_array_in_an_npz_cache_is_refused_and_its_payload_never_runs(tmp_path):
+    marker = tmp_path / "payload_ran"
+    path = tmp_path / "frames_64px.npz"
+    np.savez(path, crops=np.zeros((2, 3), np.uint8),
+             present=np.array([TouchPayload(marker)], dtype=object))
+    with np.load(path, allow_pickle=True) as archive:    # positive control
+        archive["present"]
+    assert marker.exists()
+    marker.unlink()
+    with pytest.raises(UnreadableFileError, match=r"frames_64px\.npz is not a readable \.npz"):
+        load_npz(path, ("crops", "present"))
+    assert not marker.exists()
+    np.savez(path, crops=np.zeros((2, 3), np.uint8))
+    with pytest.raises(UnreadableFileError, match="present"):           # an array missing
+        load_npz(path, ("crops", "present"))
+    assert load_npz(path, ("crops",))["crops"].shape == (2, 3)
 
 
 def test_random_bytes_npy_names_the_file(tmp_path):
