@@ -497,19 +497,13 @@ def write_syllable_scenes(root, counts: dict[str, int], seconds: float = 8.0):
             rng = np.random.default_rng(base + i)
             song = f"syllables {base + i}"
             folder = root / artist / song
-            voices, turns = np.zeros((2, len(t))), []
-            start = 0.0
-            while start < seconds - 0.3:
-                end = min(start + rng.uniform(0.3, 0.7), seconds)
-                who = int(rng.integers(2))
-                f0 = 220.0 * 2 ** (rng.choice([0, 2, 4, 7, 9]) / 12)
-                gate = (t >= start) & (t < end)
-                voices[who] += 0.2 * gate * sum(np.sin(2 * np.pi * k * f0 * t) / k
-                                                for k in range(1, 6))
+            turns = []
+
+            def sung(start, end, who):              # the query's turns, with a svara each
                 if who == 0:
                     turns.append((start, end, str(rng.choice(sy.SVARA_SYLLABLES))))
-                start = end
-            voices += 0.002 * rng.standard_normal(voices.shape)
+
+            voices, _ = turn_taking_voices(rng, t, seconds, sung)
             folder.mkdir(parents=True)
             sf_write(folder / "vocal_close.wav", voices[0])
             sf_write(folder / "singer_close.wav", voices[1])
@@ -521,6 +515,27 @@ def write_syllable_scenes(root, counts: dict[str, int], seconds: float = 8.0):
                                           "same_timbre": True}
             splits[split].append(f"{artist}/{song}")
     return write_scene_index(root, metadata, splits, scenes, counts, seconds, "syllables")
+
+
+def turn_taking_voices(rng, t, seconds, on_turn=None):
+    """Two voices of the same harmonic timbre (5 harmonics, pentatonic pitches over 220 Hz) taking
+    turns of 0.3-0.7 s, plus a little noise: ``(voices (2, N), gates (2, N))`` over the sample
+    times ``t``. ``on_turn(start, end, who)`` is called after each turn is drawn (it may draw from
+    ``rng`` too: the order of the draws is part of the scenes)."""
+    voices, gates = np.zeros((2, len(t))), np.zeros((2, len(t)))
+    start = 0.0
+    while start < seconds - 0.3:
+        end = min(start + rng.uniform(0.3, 0.7), seconds)
+        who = int(rng.integers(2))
+        f0 = 220.0 * 2 ** (rng.choice([0, 2, 4, 7, 9]) / 12)
+        gate = (t >= start) & (t < end)
+        voices[who] += 0.2 * gate * sum(np.sin(2 * np.pi * k * f0 * t) / k for k in range(1, 6))
+        gates[who] += gate
+        if on_turn is not None:
+            on_turn(start, end, who)
+        start = end
+    voices += 0.002 * rng.standard_normal(voices.shape)
+    return voices, gates
 
 
 def write_scene_index(root, metadata, splits, scenes, counts, seconds, kind):
@@ -598,18 +613,7 @@ def write_unseen_query_scenes(root, counts: dict[str, int], seconds: float = 8.0
             rng = np.random.default_rng(base + i)
             song = f"occluded {base + i}"
             folder = root / artist / song
-            voices, gates = np.zeros((2, len(t))), np.zeros((2, len(t)))
-            start = 0.0
-            while start < seconds - 0.3:
-                end = min(start + rng.uniform(0.3, 0.7), seconds)
-                who = int(rng.integers(2))
-                f0 = 220.0 * 2 ** (rng.choice([0, 2, 4, 7, 9]) / 12)
-                gate = (t >= start) & (t < end)
-                voices[who] += 0.2 * gate * sum(np.sin(2 * np.pi * k * f0 * t) / k
-                                                for k in range(1, 6))
-                gates[who] += gate
-                start = end
-            voices += 0.002 * rng.standard_normal(voices.shape)
+            voices, gates = turn_taking_voices(rng, t, seconds)
             folder.mkdir(parents=True)
             for name, k, x0 in (("vocal", 0, 400.0), ("violin", 1, 900.0)):
                 sf_write(folder / f"{name}_close.wav", voices[k])
