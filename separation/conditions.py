@@ -17,6 +17,12 @@ Each kind has one ``ConditionData`` entry:
     ``core.dataset.model_input_files`` (e.g. the video): the stages' re-run rule adds them.
 ``needs_video: bool``
     ``prepare`` reads the video (the benchmark then renders its scenes).
+``remix_consistent: bool``
+    Mix-and-separate (``separation.training``: a crop's accompaniment swapped for another crop's)
+    leaves the kind's input true of the new mixture. False for ``scene_graph``: its input describes
+    the other performers, whose sound the swap replaces, so a remixed example would teach the model
+    to ignore them; training uses remix probability 0 for such a kind and records it
+    (``effective_remix_probability``).
 
 Every frame whose mask has fewer than 10 % of its ``M`` entries present is "missing"
 (``separation.data.missing_frames``); chunks with too many missing frames are skipped, for every
@@ -55,6 +61,7 @@ class ConditionData:
     window: Callable[[np.ndarray, np.ndarray, int, int], tuple[np.ndarray, np.ndarray]]
     input_files: Callable[[Path, str], list[Path]]
     needs_video: bool = False          # reads the song's video (the benchmark renders its scenes)
+    remix_consistent: bool = True      # a swapped accompaniment leaves the input true (docstring)
 
 
 def _keypoints(kind: str) -> ConditionData:
@@ -80,7 +87,7 @@ CONDITIONS: dict[str, ConditionData] = {
                             needs_video=True),
     "text": ConditionData("text", prepare_text, text_window, text_input_files),
     "scene_graph": ConditionData("scene_graph", prepare_scene_graph, scene_graph_window,
-                                 scene_graph_input_files),
+                                 scene_graph_input_files, remix_consistent=False),
 }
 
 
@@ -90,6 +97,14 @@ def condition_data(kind: str) -> ConditionData:
         raise ValueError(f"no condition data for visual kind {kind!r}; known: "
                          f"{', '.join(CONDITIONS)}")
     return CONDITIONS[kind]
+
+
+def effective_remix_probability(kind: str, requested: float) -> float:
+    """The mix-and-separate probability training uses for a kind: ``requested``, or 0 for a kind
+    whose input a swapped accompaniment would contradict (``remix_consistent`` False)."""
+    if kind != "none" and not condition_data(kind).remix_consistent:
+        return 0.0
+    return requested
 
 
 def prepare_condition(kind: str, song_dir: str | Path, song_info, instrument: str, *,

@@ -3,7 +3,9 @@ validation on the held-out songs' chunk grid.
 
 Each example: a training song drawn with probability proportional to its usable start frames, a
 uniformly random usable 25-fps start frame (``SongArrays.usable_start_frames``), then with probability
-``remix_probability`` its accompaniment is swapped for that of another random crop (any song).
+``remix_probability`` its accompaniment is swapped for that of another random crop (any song); 0
+for a kind whose input the swap would contradict (``separation.conditions.remix_consistent``:
+``scene_graph``), recorded as ``remix_probability_used``.
 
 Examples are at the model's input scale (``separation.conventions``, this project's ``chunk_peak``: a
 crop divided by its mixture's peak, target by the same factor; a remixed example is re-scaled by its
@@ -45,6 +47,7 @@ from core.metadata import SongInfo
 from core.runner import SongSkipped
 
 from .checkpoint import check_architecture, save_checkpoint
+from .conditions import effective_remix_probability
 from .conventions import PROJECT, InputConventions, peak
 from .data import Chunk, SongArrays, load_song_arrays, remix
 from .inference import estimate_chunks
@@ -250,9 +253,14 @@ def train(config: VoViTConfig, by_song: dict[str, SongArrays], out: Path, opts: 
     leaked = sorted(set(test_songs or ()) & set(by_song))
     if leaked:
         raise ValueError(f"test songs must not be training data: {', '.join(leaked)}")
+    remix_probability = effective_remix_probability(config.visual, opts.remix_probability)
+    if remix_probability != opts.remix_probability:
+        log.info("visual=%s: mix-and-separate off (a swapped accompaniment would contradict its "
+                 "input; separation.conditions.remix_consistent)", config.visual)
     extra_base = {"conventions": conventions, "instrument": instrument,
                   "train_songs": train_keys, "val_songs": val_keys,
-                  "options": asdict(opts), "run": run_info or {}}
+                  "options": asdict(opts), "remix_probability_used": remix_probability,
+                  "run": run_info or {}}
     if test_songs is not None:
         extra_base["test_songs"] = sorted(test_songs)
     resume = resume_path(out)
@@ -280,7 +288,7 @@ def train(config: VoViTConfig, by_song: dict[str, SongArrays], out: Path, opts: 
                    unit="step")
     for step in bar:
         model.train()
-        mixtures, targets, visuals = sampler.batch(opts.batch_size, opts.remix_probability)
+        mixtures, targets, visuals = sampler.batch(opts.batch_size, remix_probability)
         loss = train_step(model, optimizer, torch.from_numpy(mixtures).to(device),
                           torch.from_numpy(targets).to(device),
                           None if visuals is None else torch.from_numpy(visuals).to(device))

@@ -641,8 +641,10 @@ def test_tiny_benchmark_scene_graph_beats_audio_only_with_the_query_often_unseen
     voices are exchangeable, the query is unseen in about half of the chunks, where only the
     accompanist's motion decides (measured, deterministic, 160 steps: gain +19.8 dB SI-SDR
     [18.1, 21.4] over audio-only at -2.4 dB; on the 7 test chunks with the query unseen
-    throughout +20.3 dB, min +17.4). Mix-and-separate is off here: a remixed crop keeps the
-    accompanist's node but not its voice, which contradicts the context."""
+    throughout +20.3 dB, min +17.4). The benchmark's remix probability (0.5) is one setting for
+    every row, but the scene_graph row trains without mix-and-separate (a remixed crop keeps the
+    accompanist's node but not its voice, which contradicts the context;
+    ``conditions.remix_consistent``), and its checkpoint records that."""
     from separation.benchmark_run import BenchmarkSettings, run_benchmark
 
     torch.use_deterministic_algorithms(True)
@@ -653,12 +655,15 @@ def test_tiny_benchmark_scene_graph_beats_audio_only_with_the_query_often_unseen
                  if k not in ("visual", "preset", "cross_modal")}
         sizes["encoder"] = {"max_nodes": 2, "k_neighbours": 1}
         settings = BenchmarkSettings(steps=160, batch_size=4, lr=3e-3, eval_every=40,
-                                     rows=("none", "scene_graph"), sizes=sizes, n_resamples=2000,
-                                     remix_probability=0.0)
+                                     rows=("none", "scene_graph"), sizes=sizes, n_resamples=2000)
         doc = run_benchmark(scenes, tmp_path / "out", tmp_path / "ckpt", settings,
                             torch.device("cpu"), figure=False)
     finally:
         torch.use_deterministic_algorithms(False)
+    assert settings.remix_probability == 0.5
+    used = {p.name: read_checkpoint(p)["extra"]["remix_probability_used"]
+            for p in (tmp_path / "ckpt").glob("*.pt") if not p.name.endswith(".resume.pt")}
+    assert sorted(used.values()) == [0.0, 0.5], used           # scene_graph 0, audio-only 0.5
     group = doc["scenes"]["same_timbre"]
     assert group["n_chunks"] == 12
     none, graph = group["models"]["none"], group["models"]["scene_graph"]
