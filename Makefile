@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 export OMP_NUM_THREADS ?= 2
 export PYTHONUNBUFFERED := 1
 
-.PHONY: help setup demo test mmpose rtmlib clean-demo bench browser-test benchmark checkpoints posed-demo
+.PHONY: help setup demo test mmpose rtmlib clean-demo bench browser-test benchmark benchmark-kinds checkpoints posed-demo
 
 help:
 	@echo "make demo    set up the virtualenv and run the pipeline on the demo dataset ($(DEMO_DIR)/)"
@@ -20,6 +20,7 @@ help:
 	@echo "make bench   run the benchmarks in benchmarks/"
 	@echo "make benchmark    the separation benchmark (does pose help?) into $(BENCH_OUT)/"
 	@echo "make checkpoints  retrain the shipped separation checkpoints (the benchmark's rows) and their tables"
+	@echo "make benchmark-kinds  every conditioning kind on the scenes where one kind of evidence decides, and its README table"
 	@echo "make browser-test  install Debian's chromium if absent, load the results site in it"
 
 setup: $(STAMP)
@@ -78,6 +79,18 @@ checkpoints: posed-demo
 	$(PY) -m separation.main benchmark --out results/separation_checkpoints \
 		--scenes_dir $(BENCH_SCENES) --checkpoints_dir $(CKPT) --demo_dataset $(DEMO_DIR) \
 		--rows $(CHECKPOINT_ROWS) -f $(BENCH_ARGS)
+	$(PY) -m separation.report_tables
+
+# Every conditioning kind as a row, on the scene kinds where one kind of evidence alone decides
+# (README "Which evidence helps where"); the rows' checkpoints stay in $(KINDS_OUT) (not shipped),
+# the JSON is committed as benchmarks/results/separation_benchmark_kinds.json.
+KINDS_OUT ?= results/separation_benchmark_kinds
+KINDS_ROWS ?= none face body face_body frames text scene_graph
+KINDS_SCENES ?= appearance duet_lookalike syllables occluded
+benchmark-kinds: setup
+	$(PY) -m separation.main benchmark --out $(KINDS_OUT) --scenes_dir $(KINDS_OUT)/scenes \
+		--rows $(KINDS_ROWS) --kinds $(KINDS_SCENES) --train 16 --validation 4 --test 8 $(BENCH_ARGS)
+	cp $(KINDS_OUT)/separation_benchmark.json benchmarks/results/separation_benchmark_kinds.json
 	$(PY) -m separation.report_tables
 
 # MMPose 1.3.2 pins and the reasons for --no-deps are in requirements-mmpose.txt. xtcocotools' PyPI

@@ -9,6 +9,11 @@ benchmark``; ``make checkpoints``) → the blocks between ``<!-- NAME:start -->`
 * ``README.md``: ``separation-benchmark`` (the same-timbre test set and the demo songs, gain over
   audio-only).
 
+``benchmarks/results/separation_benchmark_kinds.json`` (the same command with every conditioning
+kind as a row and the cue scenes of issues 16 and 19 as kinds; ``make benchmark-kinds``) →
+``README.md``: ``separation-benchmark-kinds`` (every row × scene kind, gain over audio-only, and
+which rows help or hurt on which kind: those whose interval excludes 0).
+
 ``python -m separation.report_tables`` rewrites the blocks; ``--check`` only compares (exit 1 and
 the names of the blocks that differ). Without the JSON, the blocks say the benchmark has not been
 run.
@@ -26,9 +31,14 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 BENCHMARK_JSON = REPO_ROOT / "separation" / "checkpoints" / "separation_benchmark.json"
 CHECKPOINTS_README = REPO_ROOT / "separation" / "checkpoints" / "README.md"
 README = REPO_ROOT / "README.md"
+KINDS_JSON = REPO_ROOT / "benchmarks" / "results" / "separation_benchmark_kinds.json"
 NOT_RUN = "Not run yet: `make checkpoints` trains the rows and writes `separation_benchmark.json`."
+NOT_RUN_KINDS = ("Not run yet: `make benchmark-kinds` trains every kind's row and writes "
+                 "`separation_benchmark_kinds.json`.")
 ROW_LABEL = {"none": "audio-only (`none`)", "face": "`face`", "body": "`body`",
-             "face_body": "`face_body`", "face_body_xattn": "`face_body` + cross-attention"}
+             "face_body": "`face_body`", "face_body_xattn": "`face_body` + cross-attention",
+             "frames": "`frames`", "frames_unet": "`frames` + U-Net (Sound of Pixels)",
+             "points3d": "`points3d`", "text": "`text`", "scene_graph": "`scene_graph`"}
 
 
 def db(value) -> str:
@@ -144,8 +154,50 @@ def readme_rows(doc: dict | None) -> str:
     return "\n".join(lines)
 
 
+def kinds_table(doc: dict | None) -> str:
+    """Every row × scene kind of the kinds benchmark (SI-SDR − audio-only [95 % CI]), then per kind
+    the rows whose interval lies above 0 ("helps") or below it ("hurts")."""
+    if doc is None:
+        return NOT_RUN_KINDS
+    groups = [g for g in (doc["training"].get("kinds") or ()) if g in doc["scenes"]]
+    rows = [r for r in doc["rows"] if r != "none"]
+    lines = ["| SI-SDR − audio-only, dB [95% CI] | " + " | ".join(groups) + " |",
+             "|---|" + "---|" * len(groups)]
+    lines.append("| audio-only SI-SDR | " + " | ".join(
+        db(doc["scenes"][g]["models"]["none"]["si_sdr"]["mean"]) for g in groups) + " |")
+    for row in rows:
+        lines.append(f"| {ROW_LABEL.get(row, row)} | " + " | ".join(
+            with_ci(doc["scenes"][g]["models"][row].get("si_sdr_minus_audio_only"), sign=True)
+            for g in groups) + " |")
+    lines.append("")
+    for g in groups:
+        lines.append(f"- {g}: {evidence_line(doc['scenes'][g]['models'], rows)}")
+    lines.append("")
+    lines.append("Chunks: " + ", ".join(f"{g} {doc['scenes'][g]['n_chunks']}" for g in groups)
+                 + f".{unfinished_line(doc)} Training: {training_line(doc)}. Code: git commit "
+                 f"`{str(doc['git_commit'])[:12]}`; generator version {doc['generator_version']}.")
+    return "\n".join(lines)
+
+
+def evidence_line(models: dict, rows: list[str]) -> str:
+    """Which rows help (95 % interval of the gain over audio-only above 0) and hurt (below 0)."""
+    def gain(row):
+        return models[row].get("si_sdr_minus_audio_only")
+
+    helps = sorted((r for r in rows if gain(r) and gain(r)["ci95"][0] > 0),
+                   key=lambda r: -gain(r)["mean"])
+    hurts = [r for r in rows if gain(r) and gain(r)["ci95"][1] < 0]
+    parts = ["helps: " + (", ".join(f"{ROW_LABEL.get(r, r)} {signed(gain(r)['mean'])}"
+                                    for r in helps) or "no row")]
+    if hurts:
+        parts.append("hurts: " + ", ".join(f"{ROW_LABEL.get(r, r)} {signed(gain(r)['mean'])}"
+                                           for r in hurts))
+    return "; ".join(parts) + "."
+
+
 BLOCKS = {CHECKPOINTS_README: {"checkpoints": checkpoints_table, "benchmark": benchmark_table},
           README: {"separation-benchmark": readme_rows}}
+KINDS_BLOCKS = {README: {"separation-benchmark-kinds": kinds_table}}
 
 
 def replace_block(text: str, name: str, body: str) -> str:
@@ -189,17 +241,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, default=BENCHMARK_JSON)
     parser.add_argument("--check", action="store_true",
                         help="compare only; exit 1 naming the documents that differ")
+    parser.add_argument("--kinds_json", type=Path, default=KINDS_JSON)
     args = parser.parse_args(argv)
-    doc = load_benchmark(args.json)
+    sources = ((args.json, BLOCKS), (args.kinds_json, KINDS_BLOCKS))
     if args.check:
-        stale = stale_documents(doc)
-        for path in stale:
-            print(f"{path}: tables differ from {args.json} (python -m separation.report_tables)")
+        stale = [(path, json_path) for json_path, blocks in sources
+                 for path in stale_documents(load_benchmark(json_path), blocks)]
+        for path, json_path in stale:
+            print(f"{path}: tables differ from {json_path} (python -m separation.report_tables)")
         return 1 if stale else 0
-    for path, text in render(doc).items():
-        if path.read_text(encoding="utf-8") != text:
-            path.write_text(text, encoding="utf-8")
-            print(f"updated {path}")
+    for json_path, blocks in sources:      # one after the other: both may write the README
+        for path, text in render(load_benchmark(json_path), blocks).items():
+            if path.read_text(encoding="utf-8") != text:
+                path.write_text(text, encoding="utf-8")
+                print(f"updated {path}")
     return 0
 
 

@@ -21,6 +21,48 @@ def test_committed_documents_agree_with_the_committed_benchmark_json():
         assert rt.with_ci(gain, sign=True) in block
 
 
+def test_committed_readme_agrees_with_the_committed_kinds_benchmark_json():
+    doc = rt.load_benchmark(rt.KINDS_JSON)
+    assert rt.stale_documents(doc, rt.KINDS_BLOCKS) == [], "run: python -m separation.report_tables"
+    block = rt.README.read_text(encoding="utf-8").split(
+        "<!-- separation-benchmark-kinds:start -->")[1].split("<!-- separation-")[0]
+    if doc is None:
+        assert rt.NOT_RUN_KINDS in block
+    else:
+        for group in doc["training"]["kinds"]:
+            for row, m in doc["scenes"][group]["models"].items():
+                if row != "none":
+                    assert rt.with_ci(m["si_sdr_minus_audio_only"], sign=True) in block
+
+
+def test_kinds_table_says_which_rows_help_and_hurt_per_kind():
+    doc = small_doc()
+    doc["training"]["kinds"] = ["appearance", "syllables"]
+    gain = {"mean": 3.625, "ci95": [2.828, 4.5], "n": 3}
+    worse = {"mean": -1.5, "ci95": [-2.0, -1.0], "n": 3}
+    unclear = {"mean": 0.25, "ci95": [-0.5, 1.0], "n": 3}
+    none = doc["scenes"]["same_timbre"]["models"]["none"]
+    doc["rows"]["frames"] = doc["rows"]["text"] = {}
+    doc["scenes"] = {
+        "appearance": {"n_chunks": 24, "models": {
+            "none": none, "face": {"si_sdr_minus_audio_only": unclear},
+            "frames": {"si_sdr_minus_audio_only": gain}, "text": {"si_sdr_minus_audio_only": worse}}},
+        "syllables": {"n_chunks": 21, "models": {
+            "none": none, "face": {"si_sdr_minus_audio_only": unclear},
+            "frames": {"si_sdr_minus_audio_only": unclear},
+            "text": {"si_sdr_minus_audio_only": gain}}},
+        "same_timbre": {"n_chunks": 45, "models": {}}}          # a pooled group: not a column
+    table = rt.kinds_table(doc)
+    assert table.splitlines()[0] == "| SI-SDR − audio-only, dB [95% CI] | appearance | syllables |"
+    assert "| `frames` | +3.62 [+2.83, +4.50] | +0.25 [−0.50, +1.00] |" in table
+    assert "- appearance: helps: `frames` +3.62; hurts: `text` −1.50." in table
+    assert "- syllables: helps: `text` +3.62." in table
+    assert "Chunks: appearance 24, syllables 21." in table
+    doc["scenes"]["syllables"]["models"]["text"]["si_sdr_minus_audio_only"] = unclear
+    assert "- syllables: helps: no row." in rt.kinds_table(doc)
+    assert rt.kinds_table(None) == rt.NOT_RUN_KINDS
+
+
 def small_doc() -> dict:
     stat = {"mean": 5.0, "ci95": [4.0, 6.25], "n": 3}
     gain = {"mean": 3.625, "ci95": [2.828, 4.5], "n": 3}
