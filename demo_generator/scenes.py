@@ -29,7 +29,9 @@ Why vision is necessary in the same-timbre kinds
   scene (``SceneKind.swap_appearance``), so the query's register is a coin flip for the audio
   alone; both stand still (``SceneKind.still``: no sway, nod or jaw; keypoints move by detection
   noise only), so motion carries no cue either. A keypoint model can still tell the two people
-  apart by the shape of their landmarks (their geometry is part of their appearance).
+  apart by the shape of their landmarks (their geometry is part of their appearance). Like every
+  singer here, each writes its syllable alignment, so the ``text`` condition (which knows when the
+  query sings) has its cue in this scene too: appearance alone decides among the visual kinds.
 * ``syllables``: the text is the only cue (for the ``text`` condition). Two singers with the same
   voice, register and photograph, both still (as in ``appearance``), sing in call and response;
   each writes its syllable alignment. The query's alignment says when it sings which svara; the
@@ -181,8 +183,7 @@ SCENE_KINDS = {
         PerformerSpec("violin", "violin", "violin", "violin"), _MRIDANGAM),
         "the demo trio: vocal, violin (violin timbre) shadowing it, mridangam"),
     "appearance": SceneKind("appearance", True, "call_and_response", (
-        PerformerSpec("vocal", "voice", "vocal", "vocal"),
-        PerformerSpec("singer", "voice", "vocal", "violin"), _MRIDANGAM),
+        _SINGER, PerformerSpec("singer", "voice", "vocal", "violin", syllables=True), _MRIDANGAM),
         "two still singers, same voice; each photograph sings in its own register, the query "
         "wears either", swap_appearance=True, register_by_appearance=(("violin", 12),),
         still=True),

@@ -316,6 +316,9 @@ def test_appearance_scenes_tie_the_register_to_the_photograph_and_stand_still(tm
             notes = np.asarray(performers[name]["notes"]["semitones"])
             shift = 12 if performers[name]["appearance"] == "violin" else 0
             assert np.isin(notes - shift, da.raga_notes()).all()
+            # every singer writes its alignment (the kinds benchmark's text row reads it)
+            alignment = sy.load_alignment(tmp_path / f"s{seed}" / name / sy.ALIGNMENT_NAME)
+            assert performers[name]["syllables"] and len(alignment.syllables) > 0
             assert notes.min() >= da.VOCAL_LOWEST + shift and notes.max() <= da.VOCAL_HIGHEST + shift
             pose = load_instrument_pose(tmp_path / f"s{seed}", name)
             body = pose.keypoints[:, :13]
