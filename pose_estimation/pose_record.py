@@ -4,7 +4,10 @@ A dict: ``backend``, ``model``, ``score_scale`` (``probability`` | ``simcc``), `
 video's real rate; the file name is the published one), ``frame_size`` ``(w, h)``, ``n_frames``,
 ``video`` (file name), and ``frames``: one list per frame of persons
 ``{"keypoints": (133, 2) float32 pixels (NaN = not found), "scores": (133,) float32,
-"box": (4,) float32 xyxy pixels}`` (backends may add keys, e.g. ``track_id``).
+"box": (4,) float32 xyxy pixels}`` (backends may add keys, e.g. ``track_id``). Optional per
+person: ``"world_points": (N, 3)`` float32 metres (MediaPipe: its 33 ``pose_world_landmarks``,
+``core.world_points``; NaN = not found); backends without metric 3D (MMPose, rtmlib) and pose files
+from before leave it out, and every reader treats it as absent then.
 """
 from __future__ import annotations
 
@@ -95,6 +98,11 @@ def _validate_record(record, where) -> dict:
                     f"{sc.shape}, box {box.shape}; expected the {NUM_KEYPOINTS}-point layout")
             if not np.isfinite(box).all():
                 raise SongDataError(f"{where}: frame {index} has a person with a non-finite box")
+            if person.get("world_points") is not None:
+                world = np.asarray(person["world_points"])
+                if world.ndim != 2 or world.shape[1] != 3 or world.dtype.kind != "f":
+                    raise SongDataError(f"{where}: frame {index} has a person with world points "
+                                        f"{world.dtype} {world.shape}; expected float (N, 3)")
     return record
 
 
