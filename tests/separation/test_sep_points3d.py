@@ -314,7 +314,7 @@ def test_constructed_performers_differ_only_in_depth():
 def test_registered_points3d_model_returns_the_voice_its_depth_motion_follows():
     """Known answer: the voices are exchangeable in the audio and the two performers' 2D
     projections are identical (x, y fixed), so only the depth (z) motion of the query's points can
-    say which voice is asked for. After 60 training steps of the tiny ``points3d`` model (the
+    say which voice is asked for. After 100 training steps of the tiny ``points3d`` model (the
     registry's PointNet encoder in the VoViT audio path) it returns the named voice, and given the
     other performer's points it returns the other voice (measured on 8 new examples; numbers in
     the assertion messages). A model that ignored z could not follow the swap."""
@@ -325,7 +325,7 @@ def test_registered_points3d_model_returns_the_voice_its_depth_motion_follows():
     rng = np.random.default_rng(0)
     model = VoViT(tiny_points_config())
     optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3)
-    for _ in range(60):
+    for _ in range(100):                      # measured: still at ~0 dB after 60, 22 dB after 80
         b = depth_scenes(rng, 4)
         train_step(model, optimizer, b["mixture"], b["target"], b["points"])
     model.eval()
@@ -335,6 +335,7 @@ def test_registered_points3d_model_returns_the_voice_its_depth_motion_follows():
     right = chunk_metrics(named.numpy(), b["target"].numpy())["si_sdr"]
     wrong = chunk_metrics(named.numpy(), b["other"].numpy())["si_sdr"]
     after_swap = chunk_metrics(swapped.numpy(), b["other"].numpy())["si_sdr"]
+    print("MEASURED", right.mean(), right.min(), wrong.mean(), after_swap.mean(), after_swap.min())
     assert right.mean() > 15.0 and right.min() > 10.0, right
     assert wrong.mean() < -10.0, wrong
     assert after_swap.mean() > 15.0 and after_swap.min() > 10.0, after_swap
