@@ -316,8 +316,10 @@ def test_registered_points3d_model_returns_the_voice_its_depth_motion_follows():
     projections are identical (x, y fixed), so only the depth (z) motion of the query's points can
     say which voice is asked for. After 100 training steps of the tiny ``points3d`` model (the
     registry's PointNet encoder in the VoViT audio path) it returns the named voice, and given the
-    other performer's points it returns the other voice (measured on 8 new examples; numbers in
-    the assertion messages). A model that ignored z could not follow the swap."""
+    other performer's points it returns the other voice (measured on 8 new examples: SI-SDR
+    +29.8 dB mean (min +27.4) towards the named voice, -51.6 dB towards the other; +29.7 dB (min
+    +27.3) towards the other once its points are given; at 60 steps it was still near 0 dB). A
+    model that ignored z could not follow the swap."""
     from separation.metrics import chunk_metrics
     from separation.training import train_step
 
@@ -335,7 +337,6 @@ def test_registered_points3d_model_returns_the_voice_its_depth_motion_follows():
     right = chunk_metrics(named.numpy(), b["target"].numpy())["si_sdr"]
     wrong = chunk_metrics(named.numpy(), b["other"].numpy())["si_sdr"]
     after_swap = chunk_metrics(swapped.numpy(), b["other"].numpy())["si_sdr"]
-    print("MEASURED", right.mean(), right.min(), wrong.mean(), after_swap.mean(), after_swap.min())
     assert right.mean() > 15.0 and right.min() > 10.0, right
     assert wrong.mean() < -10.0, wrong
     assert after_swap.mean() > 15.0 and after_swap.min() > 10.0, after_swap
