@@ -156,3 +156,27 @@ def test_world_points_on_the_posed_demo_are_metric_and_follow_the_keypoints(pose
             assert 0.2 < np.median(width) < 0.55, (song.key, name, np.median(width))
             checked += 1
     assert checked >= 3
+
+
+def test_frames_between_posed_ones_interpolate_the_world_points_per_performer():
+    """``--holistic-every K``: the skipped frame's world points are ``(1 - w) before + w after``
+    of the same performer (``track_id``); a point missing on either side is missing."""
+    from pose_estimation.mediapipe_backend import interpolate_persons
+
+    def person(track_id, keypoints_offset, world):
+        return {"track_id": track_id, "scores": np.full(133, 0.9, np.float32),
+                "keypoints": np.full((133, 2), 300.0 + keypoints_offset, np.float32),
+                "world_points": world.astype(np.float32)}
+
+    world = np.random.default_rng(0).normal(0, 0.3, (N_WORLD_POINTS, 3))
+    later = world + 0.3
+    later[4] = np.nan
+    before = [person(0, 0, world), person(1, 500, world - 1)]
+    after = [person(1, 500, world), person(0, 30, later)]               # shuffled
+    by_track = {p["track_id"]: p for p in interpolate_persons(before, after, 0.25, (1280, 720))}
+    np.testing.assert_allclose(by_track[0]["world_points"][:4], world[:4] + 0.075, rtol=1e-5)
+    assert np.isnan(by_track[0]["world_points"][4]).all()
+    np.testing.assert_allclose(by_track[1]["world_points"], world - 0.75, rtol=1e-5, atol=1e-6)
+    # persons without world points (another backend's record) interpolate without them
+    plain = [{k: v for k, v in p.items() if k != "world_points"} for p in before]
+    assert all("world_points" not in p for p in interpolate_persons(plain, after, 0.5, (1280, 720)))
