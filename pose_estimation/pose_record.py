@@ -89,6 +89,7 @@ def _validate_record(record, where) -> dict:
         raise SongDataError(f"{where}: missing {', '.join(missing)}")
     if len(record["frames"]) != record["n_frames"]:
         raise SongDataError(f"{where}: n_frames {record['n_frames']} but {len(record['frames'])} frames")
+    world_counts = set()
     for index, persons in enumerate(record["frames"]):
         for person in persons:
             kp, sc, box = (np.asarray(person.get(k)) for k in ("keypoints", "scores", "box"))
@@ -103,6 +104,11 @@ def _validate_record(record, where) -> dict:
                 if world.ndim != 2 or world.shape[1] != 3 or world.dtype.kind != "f":
                     raise SongDataError(f"{where}: frame {index} has a person with world points "
                                         f"{world.dtype} {world.shape}; expected float (N, 3)")
+                world_counts.add(world.shape[0])
+                if len(world_counts) > 1:
+                    raise SongDataError(f"{where}: frame {index} has a person with "
+                                        f"{world.shape[0]} world points, others have "
+                                        f"{min(world_counts - {world.shape[0]})}")
     return record
 
 

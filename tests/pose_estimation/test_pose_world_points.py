@@ -105,6 +105,11 @@ def test_pose_files_without_world_points_load_and_bad_ones_are_named(tmp_path):
     with pytest.raises(SongDataError, match=r"frame 1 has a person with world points float32 "
                                             r"\(33, 2\); expected float \(N, 3\)"):
         validate_record(make_record("mediapipe", "m", 30.0, (W, H), "v.mov", persons), "p.pkl")
+    persons[0][0]["world_points"] = np.zeros((33, 3), np.float32)
+    persons[1][0]["world_points"] = np.zeros((20, 3), np.float32)
+    with pytest.raises(SongDataError, match="frame 1 has a person with 20 world points, others "
+                                            "have 33"):
+        validate_record(make_record("mediapipe", "m", 30.0, (W, H), "v.mov", persons), "p.pkl")
 
 
 @pytest.mark.slow
