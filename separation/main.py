@@ -95,7 +95,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--encoder", nargs="+", type=encoder_option, default=(), metavar="KEY=VALUE",
                        help="condition encoder options over the preset's (kinds with options: "
                             "frames crop_size, frame_stride, width, channels, dilated, "
-                            "activation none|sigmoid; recorded in the checkpoint config)")
+                            "activation none|sigmoid; points3d point_channels=[a,b,...], "
+                            "point_identity, temporal_kernel, temporal_layers, out_channels; "
+                            "recorded in the checkpoint config)")
     train.add_argument("--visual_weights", default=None, metavar="PATH",
                        help="frames: initialise the ResNet-18 from a local torchvision resnet18 "
                             "state dict (read as data only; needs --preset vovit, width 64)")
