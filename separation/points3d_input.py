@@ -83,8 +83,10 @@ def prepare_points3d(song_dir: str | Path, song_info, instrument: str, *, conven
     try:
         points, info = load_world_points(song_dir, instrument)
     except FileNotFoundError as exc:
-        raise SongSkipped(f"no 3D points for {instrument}: {exc} (written by post-processing of a "
-                          f"MediaPipe pose file, or by the scenes' generator)") from None
+        raise SongSkipped(f"no 3D points for {instrument}: {exc} (post-processing writes them "
+                          f"from a MediaPipe pose file; benchmark scenes generated before they "
+                          f"existed get them with python -m demo_generator.main DIR "
+                          f"--add_world_points)") from None
     if points.shape[1] != config.n_points:
         raise SongDataError(f"{song_dir / instrument / WORLD_POINTS_NAME}: {points.shape[1]} points "
                             f"per frame, the model reads {config.n_points}")
