@@ -72,7 +72,8 @@ def save_world_points(folder: str | Path, points: np.ndarray, info: dict) -> Non
     write). ``ValueError`` for another shape."""
     points = np.asarray(points, np.float32)
     if points.ndim != 3 or points.shape[1:] != (N_WORLD_POINTS, 3):
-        raise ValueError(f"world points have shape {points.shape}, expected (F, {N_WORLD_POINTS}, 3)")
+        raise ValueError(f"world points have shape {points.shape}, expected "
+                         f"(F, {N_WORLD_POINTS}, 3)")
     folder = Path(folder)
     save_npy(folder / WORLD_POINTS_NAME, points)
     save_json(folder / WORLD_POINTS_INFO_NAME, info)

@@ -14,7 +14,7 @@ from core.world_points import (LEFT_HIP, LEFT_SHOULDER, N_WORLD_POINTS, RIGHT_HI
 from pose_estimation.pose_record import load_record, make_record, validate_record
 from pose_estimation.postprocess import split_performers, world_point_count
 from pose_estimation.stage import PostJob, post_song
-from tests.pose_estimation.pose_fixtures import box_around, person_at, stage_canvas
+from tests.pose_estimation.pose_fixtures import stage_canvas
 from tests.pose_estimation.test_pose_postprocess import F, H, W, synthetic_frames
 
 
