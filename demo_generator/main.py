@@ -10,7 +10,8 @@ from core.log import setup_logging
 
 from .concerts import generate_demo
 from .stress import STRESS_SCENES, STRESS_SECONDS, generate_stress
-from .scenes import BENCHMARK_KINDS, DEFAULT_COUNTS, SCENE_KINDS, SCENE_SECONDS, generate_scenes
+from .scenes import (BENCHMARK_KINDS, DEFAULT_COUNTS, SCENE_KINDS, SCENE_SECONDS, add_world_points,
+                     generate_scenes)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -49,6 +50,10 @@ def build_parser() -> argparse.ArgumentParser:
     scenes.add_argument("--video", action="store_true",
                         help="also render each scene's video.mov (slow; keypoints are written "
                              "either way)")
+    scenes.add_argument("--add_world_points", action="store_true",
+                        help="only write the synthetic 3D points (world_points.npy/.json per "
+                             "performer, for the points3d condition) into the scenes already "
+                             "generated in OUT_DIR; no other file changes")
     stress = parser.add_argument_group("pose stress scenes (demo_generator.stress)")
     stress.add_argument("--stress", action="store_true",
                         help="write the pose stress scenes instead of the demo songs: wide shots at "
@@ -72,6 +77,13 @@ def main(argv: list[str] | None = None) -> int:
         if not seconds > 0:
             parser.error("--seconds must be > 0")
         generate_stress(args.out_dir, seconds, tuple(args.stress_scenes or ()), force=args.force)
+        return 0
+    if args.add_world_points:
+        try:
+            add_world_points(args.out_dir)
+        except (OSError, ValueError, KeyError) as exc:
+            parser.error(f"--add_world_points: {args.out_dir} is not a generated scene dataset "
+                         f"({type(exc).__name__}: {exc})")
         return 0
     if args.scenes:
         counts = {"train": args.train, "validation": args.validation, "test": args.test}

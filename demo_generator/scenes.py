@@ -80,6 +80,31 @@ They are made realistic thus:
 
 Video is optional (``render_video``): the same renderers write ``video.mov`` as in the demo.
 
+3D points (synthetic)
+---------------------
+For the ``points3d`` condition each performer also gets ``<name>/world_points.npy`` ``(F, 33, 3)``
+metres and ``world_points.json`` (``core.world_points``: MediaPipe's pose world landmark layout,
+origin between the hips, x right, y down, z away from the camera). The generator animates a 2D
+picture and has no depth, so the points are SYNTHETIC, derived by a fixed depth model from what
+the scene stored (``write_scene_world_points``: a pure function of the scene folder; its seed is
+the scene's):
+
+1. x, y: the performer's keypoints (``keypoints.npy``: the ground truth with its detection noise,
+   dropouts and occlusions), each of the 33 points from the COCO-WholeBody point at the same body
+   spot (``core.world_points.COCO_FOR_WORLD_POINT``), in metres by one scale per performer: the
+   median shoulder distance in pixels is ``SHOULDER_WIDTH_M``; the origin (the hips' midpoint,
+   hidden on a seated performer) is ``TORSO_M`` below the frame's shoulder midpoint (the song's
+   median one when a shoulder is missing);
+2. z: a fixed template per point (``DEPTH_TEMPLATE_M``: a seated performer facing the camera,
+   hands and knees in front of the torso) plus a lean about the hips driven by the performer's
+   own motion coordinate (the ground truth's ``motion_coordinate``, the same driver as its sway and
+   nods): a point ``h = -y`` above the hips moves ``-h sin(LEAN_RAD m_f)`` towards the camera
+   (0 for a ``still`` performer), plus Gaussian depth noise of ``DEPTH_NOISE_M``;
+3. missing where the 2D point is missing (or the sprite has no such point, e.g. unseen hands).
+The random stream is ``SeedSequence([seed, crc32(kind), crc32("world_points")])``, one child per
+performer in layout order, apart from every other stream: the scene's other files are the same
+with or without the 3D points (byte-identical).
+
 Splits and seeds
 ----------------
 Scene ``i`` of split ``s`` has seed ``SPLIT_SEED_BASE[s] + i`` (train 10000+, validation 20000+,
@@ -106,6 +131,8 @@ from core.keypoints import BODY, FACE, LEFT_HAND, RIGHT_HAND, NUM_KEYPOINTS
 from core.metadata import duration_for_frames
 from core.pose_files import InstrumentPose, save_instrument_pose
 from core.syllables import ALIGNMENT_NAME, save_alignment
+from core.world_points import (COCO_FOR_WORLD_POINT, LEFT_SHOULDER, N_WORLD_POINTS, RIGHT_SHOULDER,
+                               WORLD_POINT_NAMES, save_world_points, world_points_info)
 
 from . import audio as da
 from . import video as dv
@@ -461,7 +488,100 @@ def generate_scene(kind: SceneKind, song_dir: Path, seed: int, seconds: float = 
                                              "averaged) + tanpura drone",
                        "tonic_hz": da.TONIC_HZ, "raga": da.RAGA_NAME}}
     save_json(song_dir / GROUND_TRUTH_NAME, truth, indent=None)
+    write_scene_world_points(song_dir)
     return truth
+
+
+# ----------------------------------------------------------------------------------------------
+# Synthetic 3D points (module docstring, "3D points")
+# ----------------------------------------------------------------------------------------------
+
+WORLD_POINTS_VERSION = 1                 # of the depth model below; recorded in world_points.json
+SHOULDER_WIDTH_M = 0.36
+TORSO_M = 0.50                           # shoulder midpoint to hip midpoint, seated
+LEAN_RAD = 0.15                          # lean at |motion coordinate| = 1 (about 8.6 degrees)
+DEPTH_NOISE_M = 0.01
+DEPTH_TEMPLATE_M = dict(zip(WORLD_POINT_NAMES, (
+    -0.10, -0.07, -0.07, -0.06, -0.07, -0.07, -0.06, 0.0, 0.0, -0.08, -0.08,   # face
+    0.0, 0.0, -0.08, -0.08, -0.25, -0.25,                                     # shoulders .. wrists
+    -0.27, -0.27, -0.28, -0.28, -0.27, -0.27,                                 # hands
+    0.0, 0.0, -0.40, -0.40, -0.20, -0.20, -0.15, -0.15, -0.28, -0.28,         # hips .. feet
+)))
+assert len(DEPTH_TEMPLATE_M) == N_WORLD_POINTS
+
+
+def lift_to_3d(keypoints: np.ndarray, motion: np.ndarray, still: bool,
+               rng: np.random.Generator) -> np.ndarray:
+    """One performer's ``(F, 133, 2)`` pixel keypoints (NaN = missing) and ``(F,)`` motion
+    coordinate → synthetic ``(F, 33, 3)`` float32 metres (module docstring, steps 1–3).
+    ``ValueError`` when no frame has both shoulders (no scale)."""
+    points = keypoints[:, list(COCO_FOR_WORLD_POINT)].astype(np.float64)         # (F, 33, 2)
+    shoulders = points[:, [LEFT_SHOULDER, RIGHT_SHOULDER]]
+    both = np.isfinite(shoulders).all(axis=(1, 2))
+    if not both.any():
+        raise ValueError("no frame with both shoulders: no pixel scale for the 3D points")
+    metres_per_px = SHOULDER_WIDTH_M / float(np.median(
+        np.linalg.norm(shoulders[both, 0] - shoulders[both, 1], axis=1)))
+    middle = shoulders.mean(axis=1)                                             # (F, 2)
+    middle[~both] = np.median(middle[both], axis=0)
+    hips = middle + np.array([0.0, TORSO_M / metres_per_px])
+    xy = (points - hips[:, None]) * metres_per_px                               # (F, 33, 2)
+    lean = np.zeros(len(points)) if still else LEAN_RAD * np.asarray(motion, np.float64)
+    height = -xy[..., 1]                                                        # above the hips
+    template = np.array([DEPTH_TEMPLATE_M[n] for n in WORLD_POINT_NAMES])
+    z = template[None] - height * np.sin(lean)[:, None]
+    z = z + rng.normal(0.0, DEPTH_NOISE_M, z.shape)
+    out = np.concatenate([xy, z[..., None]], axis=-1)
+    out[~np.isfinite(points).all(axis=-1)] = np.nan
+    return out.astype(np.float32)
+
+
+def depth_model_record() -> dict:
+    """The depth model's constants, for ``world_points.json``."""
+    return {"version": WORLD_POINTS_VERSION, "shoulder_width_m": SHOULDER_WIDTH_M,
+            "torso_m": TORSO_M, "lean_rad_per_unit_motion": LEAN_RAD,
+            "depth_noise_m": DEPTH_NOISE_M, "depth_template_m": DEPTH_TEMPLATE_M,
+            "definition": "x, y: the 2D keypoints in metres (shoulder width scale, origin "
+                          "torso_m below the shoulder midpoint); z: a fixed per-point template "
+                          "plus a lean about the hips by lean_rad x the performer's motion "
+                          "coordinate, plus Gaussian noise (demo_generator.scenes)"}
+
+
+def write_scene_world_points(song_dir: str | Path) -> list[str]:
+    """Write the synthetic 3D points of every performer of an already generated scene folder
+    (module docstring, "3D points"), from the folder's own ``demo_ground_truth.json`` (seed, kind,
+    motion coordinates) and ``<name>/keypoints.npy``; nothing else is touched. Returns the
+    performers written. Pure: the same folder gives the same bytes."""
+    from core.pose_files import load_instrument_pose
+
+    song_dir = Path(song_dir)
+    truth = load_json(song_dir / GROUND_TRUTH_NAME)
+    layout = list(truth["layout"])
+    children = np.random.SeedSequence([int(truth["seed"]),
+                                       zlib.crc32(truth["scene_kind"].encode("utf-8")),
+                                       zlib.crc32(b"world_points")]).spawn(len(layout))
+    for name, child in zip(layout, children):
+        performer = truth["performers"][name]
+        pose = load_instrument_pose(song_dir, name)
+        motion = np.asarray(performer["motion_coordinate"], np.float64)
+        points = lift_to_3d(pose.keypoints, motion, bool(performer.get("still")),
+                            np.random.default_rng(child))
+        save_world_points(song_dir / name, points, world_points_info(
+            "demo_generator.scenes: synthetic depth from the scene's 2D ground truth",
+            synthetic=True, fps=float(truth["fps"]), generator_version=truth["generator_version"],
+            depth_model=depth_model_record()))
+    return layout
+
+
+def add_world_points(out_dir: str | Path) -> int:
+    """``write_scene_world_points`` for every scene of a generated scene dataset (the keys of its
+    ``scene_splits.json``); returns the number of scenes."""
+    out_dir = Path(out_dir)
+    keys = list(load_json(out_dir / SPLITS_FILE)["scenes"])
+    for key in keys:
+        write_scene_world_points(out_dir / key)
+    log.info("3D points written for %d scenes in %s", len(keys), out_dir)
+    return len(keys)
 
 
 def _kind_record(kind: SceneKind) -> dict:

@@ -24,6 +24,7 @@ from core.freshness import is_up_to_date, record_inputs, snapshot
 from core.io import load_json, save_json
 from core.log import progress
 from core.runner import UP_TO_DATE, SongSkipped, TaskResources, run_per_song
+from separation.conditions import condition_input_files
 
 from . import baselines as bl
 from . import correlation_filter as cf
@@ -31,12 +32,14 @@ from .attribution import attribute_chunks
 from .figures import save_saliency_figures
 from .objective import AudioOnlyObjective, SeparationObjective
 from .pixel_regions import average_frames_songs, frames_song_saliency, save_region_figure
+from .point_regions import average_points_songs, points_song_saliency, save_point_figure
 from .summary import (audio_share, average_songs, convergence_summary, keypoint_sums,
                       missing_keypoint_share, part_coverage, part_sums, ratio, split_groups)
 
 log = logging.getLogger("gradient_saliency")
 AVERAGE_NAME = "_average.json"
 PIXEL_KINDS = ("frames",)    # models whose visual input is pictures: attribution per pixel region
+POINT_KINDS = ("points3d",)  # models whose visual input is 3D points: attribution per point
 
 
 @dataclass
@@ -331,6 +334,10 @@ def run_saliency(args) -> int:
                        "attribution": "sum |attribution| over colour channels and frames per "
                                       "grid cell of the crop, as a share of the chunk's total"}}
            if visual_kind in PIXEL_KINDS else {}),
+        **({"points3d": {"baseline": args.points_baseline,
+                         "attribution": "sum |attribution| over x, y, z and frames per 3D point, "
+                                        "as a share of the chunk's total"}}
+           if visual_kind in POINT_KINDS else {}),
         "correlation_filter": {"label": label, "fraction": fraction, "top": top,
                                "strong_window_counts": count_settings}}
 
@@ -354,7 +361,8 @@ def run_saliency(args) -> int:
         song_dir = song.folder(settings.dataset_path)
         # the re-run rule (core.freshness): redone when the checkpoint, a wav or the keypoints
         # change, or with other settings (steps, baselines, the chunks the filter selects)
-        inputs = [checkpoint_file, *model_input_files(song_dir, instrument)]
+        inputs = [checkpoint_file, *model_input_files(song_dir, instrument),
+                  *condition_input_files(visual_kind, song_dir, instrument)]
         run_settings = {**rerun_settings,
                         "chunks": None if wanted is None else sorted(wanted)}
         if is_up_to_date([out_path], inputs, args.force, run_settings):
@@ -381,6 +389,16 @@ def run_saliency(args) -> int:
             save_json(out_path, result)
             save_region_figure(mean_crop, found["region_importance"],
                                figure_dir / f"{out_path.stem}_regions.png", title)
+        elif visual_kind in POINT_KINDS:      # attribution per 3D point (point_regions)
+            found = points_song_saliency(model, chunks, config.method, config.n_steps,
+                                         config.internal_batch_size, config.chunk_batch, device,
+                                         args.points_baseline)
+            mean_points = found.pop("mean_points")
+            result = {"artist": song.artist, "song": song.song, **settings_record, **found}
+            save_json(out_path, result)
+            save_point_figure(mean_points, found["point_importance"],
+                              figure_dir / f"{out_path.stem}_points.png", title,
+                              found["axis_importance"])
         else:
             result = {"artist": song.artist, "song": song.song, **settings_record,
                       **song_saliency(model, visual_kind, chunks, config, device, mean_face)}
@@ -398,6 +416,9 @@ def run_saliency(args) -> int:
     results = [load_json(p) for p in song_files if p.exists()]
     if results and visual_kind in PIXEL_KINDS:
         save_json(out_dir / AVERAGE_NAME, {**settings_record, **average_frames_songs(results)})
+        print(f"saliency results: {out_dir}")
+    elif results and visual_kind in POINT_KINDS:
+        save_json(out_dir / AVERAGE_NAME, {**settings_record, **average_points_songs(results)})
         print(f"saliency results: {out_dir}")
     elif results:
         average = {**settings_record, **average_songs(results)}

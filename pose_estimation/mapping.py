@@ -40,6 +40,11 @@ Scores (``score_scale = "probability"``, 0–1):
   0.5 in the rare case of a hand without a pose).
 
 Points of a part that was not found are NaN with score 0.
+
+World points (``world_landmarks_to_array``): Holistic's ``pose_world_landmarks``, the 33 pose
+landmarks in metres with the origin between the hips (``core.world_points``: x, y as the image's,
+z away from the camera). They do not depend on where the crop lies in the frame, so they are stored
+as they come; a person whose pose was not found gets all NaN.
 """
 from __future__ import annotations
 
@@ -97,6 +102,20 @@ def landmarks_to_array(landmark_list, with_visibility: bool = False) -> np.ndarr
     if with_visibility:
         return np.array([(p.x, p.y, p.visibility) for p in landmark_list.landmark], dtype=np.float64)
     return np.array([(p.x, p.y) for p in landmark_list.landmark], dtype=np.float64)
+
+
+def world_landmarks_to_array(landmark_list) -> np.ndarray:
+    """A MediaPipe ``LandmarkList`` of pose world landmarks → ``(33, 3)`` float32 metres
+    (``core.world_points`` layout); None → all NaN."""
+    from core.world_points import N_WORLD_POINTS
+
+    if landmark_list is None:
+        return np.full((N_WORLD_POINTS, 3), np.nan, np.float32)
+    points = np.array([(p.x, p.y, p.z) for p in landmark_list.landmark], dtype=np.float32)
+    if points.shape != (N_WORLD_POINTS, 3):
+        raise ValueError(f"pose world landmarks have shape {points.shape}, expected "
+                         f"({N_WORLD_POINTS}, 3)")
+    return points
 
 
 def holistic_to_wholebody(pose: np.ndarray | None, face: np.ndarray | None,

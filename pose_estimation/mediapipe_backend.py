@@ -44,7 +44,7 @@ import numpy as np
 from core.keypoints import LOWER_BODY
 from core.log import quiet_native_environment, silence_native_stderr_of_this_process
 
-from .mapping import holistic_to_wholebody, keypoint_box, landmarks_to_array
+from .mapping import holistic_to_wholebody, keypoint_box, landmarks_to_array, world_landmarks_to_array
 from .finder import FULL_RANGE, MIN_FACE_CONFIDENCE, SHORT_RANGE, PerformerFinder
 
 log = logging.getLogger(__name__)
@@ -83,9 +83,9 @@ def interpolate_persons(before: list[dict], after: list[dict] | None, weight: fl
                         frame_wh: tuple[int, int]) -> list[dict]:
     """Persons of a frame that Holistic skipped (``holistic_every`` > 1), ``weight`` of the way
     (0..1) from the posed frame before to the posed frame after: each performer (``track_id``)
-    present in both gets ``(1 - weight) * before + weight * after`` for keypoints and scores
-    (computed in float64, stored float32; a point missing in either is missing) and its box
-    recomputed as in ``estimate_poses``. A performer missing from either side, or no frame after
+    present in both gets ``(1 - weight) * before + weight * after`` for keypoints, scores and
+    world points (computed in float64, stored float32; a point missing in either is missing) and
+    its box recomputed as in ``estimate_poses``. A performer missing from either side, or no frame after
     (the end of the video), is missing here too: nothing is extrapolated."""
     if not after:
         return []
@@ -97,13 +97,18 @@ def interpolate_persons(before: list[dict], after: list[dict] | None, weight: fl
             continue
         keypoints = ((1 - weight) * person["keypoints"].astype(np.float64)
                      + weight * other["keypoints"].astype(np.float64)).astype(np.float32)
+        extra = {}
+        if "world_points" in person and "world_points" in other:
+            extra["world_points"] = ((1 - weight) * person["world_points"].astype(np.float64)
+                                     + weight * other["world_points"].astype(np.float64)
+                                     ).astype(np.float32)
         scores = ((1 - weight) * person["scores"].astype(np.float64)
                   + weight * other["scores"].astype(np.float64)).astype(np.float32)
         scores[~np.isfinite(keypoints).all(axis=1)] = 0.0
         box = keypoint_box(_upper_body(keypoints), scores, BOX_MIN_SCORE, frame_wh)
         if box is not None:
             persons.append({"keypoints": keypoints, "scores": scores, "box": box,
-                            "track_id": person["track_id"]})
+                            "track_id": person["track_id"], **extra})
     return persons
 
 
@@ -151,7 +156,8 @@ class HolisticPool:
         self._instances: dict[int, object] = {}
 
     def process(self, track_id: int, crop: np.ndarray, crop_xywh, face_score: float):
-        """Run the track's Holistic on ``crop`` → ``(keypoints (133, 2), scores (133,))`` or None."""
+        """Run the track's Holistic on ``crop`` → ``(keypoints (133, 2), scores (133,),
+        world points (33, 3) metres)`` or None (``mapping``)."""
         holistic = self._instances.get(track_id)
         if holistic is None:
             holistic = self._holistic_cls(static_image_mode=False, model_complexity=1,
@@ -164,9 +170,10 @@ class HolisticPool:
         face = landmarks_to_array(result.face_landmarks)
         if pose is None and face is None:
             return None
-        return holistic_to_wholebody(pose, face, landmarks_to_array(result.left_hand_landmarks),
-                                     landmarks_to_array(result.right_hand_landmarks), crop_xywh,
-                                     face_score)
+        keypoints, scores = holistic_to_wholebody(
+            pose, face, landmarks_to_array(result.left_hand_landmarks),
+            landmarks_to_array(result.right_hand_landmarks), crop_xywh, face_score)
+        return keypoints, scores, world_landmarks_to_array(result.pose_world_landmarks)
 
     def drop(self, track_id: int) -> None:
         holistic = self._instances.pop(track_id, None)
@@ -304,9 +311,11 @@ def estimate_poses(frames: Iterable[tuple[int, np.ndarray]], options: MediaPipeO
     """Stream ``(frame_index, persons)`` for ``(frame_index, (H, W, 3) uint8 RGB)`` frames, in order.
 
     Each person: ``{"keypoints": (133, 2) float32 pixels, "scores": (133,) float32 0–1,
-    "box": (4,) float32 xyxy, "track_id": int}``. The box is the tight box, clipped to the frame,
-    around the upper-body, face and hand points with score ≥ ``BOX_MIN_SCORE`` (hips, legs and feet
-    left out: seated performers' legs are hidden and their guessed positions would move the box).
+    "box": (4,) float32 xyxy, "track_id": int, "world_points": (33, 3) float32 metres}``
+    (``core.world_points``; all NaN when Holistic found no pose, only a face). The box is the
+    tight box, clipped to the frame, around the upper-body, face and hand points with score
+    ≥ ``BOX_MIN_SCORE`` (hips, legs and feet left out: seated performers' legs are hidden and
+    their guessed positions would move the box).
     ``stats`` (optional, for benchmarks) receives ``finder_cpu_s`` (CPU time of this process in
     the finder: scan, rules, following), ``detector_calls`` and ``holistic_calls``.
     """
@@ -415,7 +424,7 @@ def _collect(workers, observations: deque, frame_index: int, tasks: list[tuple[i
         if output is not None and isinstance(output[0], str):   # ("error", message) from the worker
             raise RuntimeError(f"Holistic failed on frame {frame_index}: {output[1]}")
         started = time.process_time()
-        keypoints, scores = output if output is not None else (None, None)
+        keypoints, scores, world = output if output is not None else (None, None, None)
         box = None if output is None else \
             keypoint_box(_upper_body(keypoints), scores, BOX_MIN_SCORE, frame_wh)
         observations.append((frame_index, track_id, keypoints, scores, box))
@@ -423,7 +432,8 @@ def _collect(workers, observations: deque, frame_index: int, tasks: list[tuple[i
             stats["finder_cpu_s"] += time.process_time() - started
         if box is None:
             continue
-        persons.append({"keypoints": keypoints, "scores": scores, "box": box, "track_id": track_id})
+        persons.append({"keypoints": keypoints, "scores": scores, "box": box, "track_id": track_id,
+                        "world_points": world})
     return frame_index, persons
 
 

@@ -4,7 +4,10 @@ A dict: ``backend``, ``model``, ``score_scale`` (``probability`` | ``simcc``), `
 video's real rate; the file name is the published one), ``frame_size`` ``(w, h)``, ``n_frames``,
 ``video`` (file name), and ``frames``: one list per frame of persons
 ``{"keypoints": (133, 2) float32 pixels (NaN = not found), "scores": (133,) float32,
-"box": (4,) float32 xyxy pixels}`` (backends may add keys, e.g. ``track_id``).
+"box": (4,) float32 xyxy pixels}`` (backends may add keys, e.g. ``track_id``). Optional per
+person: ``"world_points": (N, 3)`` float32 metres (MediaPipe: its 33 ``pose_world_landmarks``,
+``core.world_points``; NaN = not found); backends without metric 3D (MMPose, rtmlib) and pose files
+from before leave it out, and every reader treats it as absent then.
 """
 from __future__ import annotations
 
@@ -86,6 +89,7 @@ def _validate_record(record, where) -> dict:
         raise SongDataError(f"{where}: missing {', '.join(missing)}")
     if len(record["frames"]) != record["n_frames"]:
         raise SongDataError(f"{where}: n_frames {record['n_frames']} but {len(record['frames'])} frames")
+    world_counts = set()
     for index, persons in enumerate(record["frames"]):
         for person in persons:
             kp, sc, box = (np.asarray(person.get(k)) for k in ("keypoints", "scores", "box"))
@@ -95,6 +99,16 @@ def _validate_record(record, where) -> dict:
                     f"{sc.shape}, box {box.shape}; expected the {NUM_KEYPOINTS}-point layout")
             if not np.isfinite(box).all():
                 raise SongDataError(f"{where}: frame {index} has a person with a non-finite box")
+            if person.get("world_points") is not None:
+                world = np.asarray(person["world_points"])
+                if world.ndim != 2 or world.shape[1] != 3 or world.dtype.kind != "f":
+                    raise SongDataError(f"{where}: frame {index} has a person with world points "
+                                        f"{world.dtype} {world.shape}; expected float (N, 3)")
+                world_counts.add(world.shape[0])
+                if len(world_counts) > 1:
+                    raise SongDataError(f"{where}: frame {index} has a person with "
+                                        f"{world.shape[0]} world points, others have "
+                                        f"{min(world_counts - {world.shape[0]})}")
     return record
 
 

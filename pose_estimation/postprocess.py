@@ -27,6 +27,10 @@ Published procedure (DESIGN section 5), as pure functions over numpy arrays:
    ``ASSIGN_FACTOR × threshold`` — a detection far from every performer (a passer-by, a false
    positive) is left out; a frame without an assigned detection is NaN for that performer.
 6. **Map** the kept clusters to the layout left to right (increasing mean centre x).
+
+A person's optional ``world_points`` (``(N, 3)`` metres, ``core.world_points``) travel with its
+keypoints: the detection assigned to a performer in a frame gives both, so they never change person
+(``PerformerTracks.world_points``; None when no detection of the record has them).
 """
 from __future__ import annotations
 
@@ -189,6 +193,8 @@ class PerformerTracks:
     scores: np.ndarray           # (P, F, 133) float32
     centres: np.ndarray          # (P, 2) float64 cluster mean centres, left to right
     presence: np.ndarray         # (P,) fraction of frames with an assigned detection
+    world_points: np.ndarray | None = None   # (P, F, N, 3) float32 metres, NaN = missing; None =
+                                             # no detection of the record has world points
 
 
 def split_performers(frames: list[list[dict]], n_performers: int, frame_wh: tuple[int, int],
@@ -205,14 +211,31 @@ def split_performers(frames: list[list[dict]], n_performers: int, frame_wh: tupl
     n_frames = len(frames)
     keypoints = np.full((n_performers, n_frames, NUM_KEYPOINTS, 2), np.nan, dtype=np.float32)
     scores = np.zeros((n_performers, n_frames, NUM_KEYPOINTS), dtype=np.float32)
+    n_world = world_point_count(frames)
+    world = None if n_world is None else \
+        np.full((n_performers, n_frames, n_world, 3), np.nan, dtype=np.float32)
     for frame_index, persons in enumerate(frames):
         for p in range(n_performers):
             d = assigned[frame_index, p]
             if d >= 0:
                 keypoints[p, frame_index] = persons[d]["keypoints"]
                 scores[p, frame_index] = persons[d]["scores"]
+                if world is not None and persons[d].get("world_points") is not None:
+                    world[p, frame_index] = persons[d]["world_points"]
     return PerformerTracks(keypoints, scores, clusters.centres[chosen],
-                           (assigned >= 0).mean(axis=0) if n_frames else np.zeros(n_performers))
+                           (assigned >= 0).mean(axis=0) if n_frames else np.zeros(n_performers),
+                           world)
+
+
+def world_point_count(frames: list[list[dict]]) -> int | None:
+    """``N`` of the persons' ``world_points`` ``(N, 3)`` in a record's frames, None when no person
+    has them; ``ValueError`` when two persons have different ``N``."""
+    counts = {np.shape(person["world_points"])[0] for persons in frames for person in persons
+              if person.get("world_points") is not None}
+    if len(counts) > 1:
+        raise ValueError(f"the pose record's world points have {sorted(counts)} points per person; "
+                         f"expected one count")
+    return counts.pop() if counts else None
 
 
 def face_points(keypoints: np.ndarray) -> np.ndarray:

@@ -18,6 +18,8 @@ from core.log import progress
 from core.metadata import SongInfo
 from core.pose_files import InstrumentPose, save_face_keypoints, save_instrument_pose
 from core.runner import UP_TO_DATE, SongSkipped, TaskResources
+from core.world_points import (LAYOUT as WORLD_LAYOUT, N_WORLD_POINTS, remove_world_points,
+                               save_world_points, world_points_info)
 from core.video import VideoInfo, iter_frames, probe_video
 
 from .backends import Backend
@@ -152,6 +154,7 @@ def post_song(song: SongInfo, job: PostJob) -> str | None:
                 "cluster_centre": tracks.centres[position].tolist(),
                 "presence": float(tracks.presence[position]),
                 "settings": {"post_processing": describe_wall_art_rule(job.wall_art_rule)}}
+        save_world_points_of(song_dir / instrument, tracks, position, record)
         save_instrument_pose(song_dir / instrument,
                              InstrumentPose(tracks.keypoints[position], tracks.scores[position], info))
     record_inputs(outputs, inputs, settings)
@@ -159,3 +162,19 @@ def post_song(song: SongInfo, job: PostJob) -> str | None:
         f"{inst} at x={tracks.centres[p][0]:.0f} in {tracks.presence[p]:.0%} of frames"
         for p, inst in enumerate(layout) if inst is not None))
     return None
+
+
+def save_world_points_of(folder: Path, tracks, position: int, record: dict) -> None:
+    """The performer's ``world_points.npy`` / ``.json`` (``core.world_points``) when the pose record
+    has world points; otherwise any earlier ones are removed (they belonged to another pose file and
+    would not match the new keypoints). Optional outputs: not in ``post_outputs``, so a backend
+    without them (MMPose, rtmlib) is never "unfinished"."""
+    if tracks.world_points is None:
+        remove_world_points(folder)
+        return
+    if tracks.world_points.shape[2] != N_WORLD_POINTS:
+        raise SongDataError(f"the pose record's world points have {tracks.world_points.shape[2]} "
+                            f"points per person; the {WORLD_LAYOUT} layout has {N_WORLD_POINTS}")
+    save_world_points(folder, tracks.world_points[position], world_points_info(
+        f"{record['backend']} ({record['model']}): pose world landmarks", synthetic=False,
+        fps=record["fps"]))

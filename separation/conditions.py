@@ -36,8 +36,10 @@ the performer's sung syllables on the song-wide STFT grid, ``(F64, 1)`` class in
 ``(F64, 533)`` probabilities with a ``(F25, 1)`` mask, window ``(256, 533)``: the one kind whose
 ``values`` are not per video frame, so that the chunk input is at the spectrogram's frames) and
 ``scene_graph`` (``separation.scene_graph_input``: every performer's node features
-``(F25, N, D)``, mask ``(F25, N)`` per node, window ``(N, 100, D)``). To add a kind, add its entry
-here (``separation.encoders`` lists the other steps).
+``(F25, N, D)``, mask ``(F25, N)`` per node, window ``(N, 100, D)``) and ``points3d``
+(``separation.points3d_input``: the performer's metric 3D points normalised per performer
+``(F25, N, 3)``, mask ``(F25, N)`` per point, window ``(100, N, 4)``: x, y, z, present). To add a
+kind, add its entry here (``separation.encoders`` lists the other steps).
 """
 from __future__ import annotations
 
@@ -50,6 +52,7 @@ import numpy as np
 from .conventions import InputConventions
 from .data import load_song_visual, visual_window
 from .frame_crops import frames_input_files, frames_window, load_song_frames
+from .points3d_input import points3d_input_files, points3d_window, prepare_points3d
 from .scene_graph_input import prepare_scene_graph, scene_graph_input_files, scene_graph_window
 from .text_input import prepare_text, text_input_files, text_window
 
@@ -88,6 +91,7 @@ CONDITIONS: dict[str, ConditionData] = {
     "text": ConditionData("text", prepare_text, text_window, text_input_files),
     "scene_graph": ConditionData("scene_graph", prepare_scene_graph, scene_graph_window,
                                  scene_graph_input_files, remix_consistent=False),
+    "points3d": ConditionData("points3d", prepare_points3d, points3d_window, points3d_input_files),
 }
 
 

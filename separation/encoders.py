@@ -28,6 +28,8 @@ frames      ``frame_net``    ResNet-18 on RGB crops of the performer (``separati
 text        ``text_net``     sung-syllable posteriorgram encoder (``separation.text_encoder``)
 scene_graph ``scene_net``    graph attention over the performers on stage
                              (``separation.scene_graph``)
+points3d    ``point_net``    PointNet-style encoder over the performer's metric 3D points
+                             per frame, then a temporal convolution (``separation.points3d``)
 =========== ================ ==========================================================
 
 ``text`` also brings its own conditioning block for the audio path (``EncoderKind.conditioning``):
@@ -130,6 +132,19 @@ def _scene_graph_options(preset: str) -> dict:
     return SceneGraphConfig.for_preset(preset).to_options()
 
 
+def _points3d(cfg: "VoViTConfig") -> nn.Module:
+    from .points3d import PointEncoder, Points3DConfig
+    from .vovit import CHUNK_VIDEO_FRAMES
+
+    return PointEncoder(Points3DConfig.from_options(cfg.encoder_options), CHUNK_VIDEO_FRAMES)
+
+
+def _points3d_options(preset: str) -> dict:
+    from .points3d import Points3DConfig
+
+    return Points3DConfig.for_preset(preset).to_options()
+
+
 def _no_options(preset: str) -> dict:
     return {}
 
@@ -141,6 +156,7 @@ ENCODERS: dict[str, EncoderKind] = {
     "frames": EncoderKind("frames", "frame_net", _frames, _frames_options),
     "text": EncoderKind("text", "text_net", _text, _text_options, _text_conditioning),
     "scene_graph": EncoderKind("scene_graph", "scene_net", _scene_graph, _scene_graph_options),
+    "points3d": EncoderKind("points3d", "point_net", _points3d, _points3d_options),
 }
 KINDS = (*ENCODERS, AUDIO_ONLY)
 

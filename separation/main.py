@@ -90,11 +90,14 @@ def build_parser() -> argparse.ArgumentParser:
     add_common_args(train, executor=False)      # one training process, not per-song work
     train.add_argument("--visual", choices=KINDS, required=True,
                        help="visual input (separation.encoders): face (68 points), body (55), "
-                            "face_body (123), frames (RGB crops of the performer), none")
+                            "face_body (123), frames (RGB crops of the performer), text, "
+                            "scene_graph, points3d (the performer's metric 3D points), none")
     train.add_argument("--encoder", nargs="+", type=encoder_option, default=(), metavar="KEY=VALUE",
                        help="condition encoder options over the preset's (kinds with options: "
                             "frames crop_size, frame_stride, width, channels, dilated, "
-                            "activation none|sigmoid; recorded in the checkpoint config)")
+                            "activation none|sigmoid; points3d point_channels=[a,b,...], "
+                            "point_identity, temporal_kernel, temporal_layers, out_channels; "
+                            "recorded in the checkpoint config)")
     train.add_argument("--visual_weights", default=None, metavar="PATH",
                        help="frames: initialise the ResNet-18 from a local torchvision resnet18 "
                             "state dict (read as data only; needs --preset vovit, width 64)")
@@ -176,7 +179,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--rows", nargs="+", default=None, metavar="ROW",
                        help="rows to train and report (default: none face body face_body "
                             "face_body_xattn; also frames, which renders the scenes' videos, "
-                            "text and scene_graph; none is the audio-only reference)")
+                            "text, scene_graph and points3d; none is the audio-only "
+                            "reference)")
     bench.add_argument("--kinds", nargs="+", default=None, metavar="KIND",
                        help="scene kinds to generate (default duet shadow concert, "
                             "demo_generator.scenes.BENCHMARK_KINDS; also appearance: appearance "

@@ -74,7 +74,7 @@ N_SOURCES = 2                  # VoViT applies its mask to X / n_sources
 #    encoder, mask on X, face graph centred on the nose). 2: VoViT's function (fixture-proven).
 ARCHITECTURE_VERSION = 2
 
-VISUAL_INPUTS = KINDS               # face, body, face_body, frames, text, scene_graph, none
+VISUAL_INPUTS = KINDS               # face, body, face_body, frames, text, scene_graph, points3d, none
 PRESETS = ("vovit", "small")
 
 
