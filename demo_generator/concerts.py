@@ -65,6 +65,7 @@ from core.io import atomic_path, load_json, save_json
 from core.log import progress
 from core.metadata import duration_for_frames
 from core.syllables import ALIGNMENT_NAME, save_alignment
+from core.threads import one_blas_thread
 
 from . import audio as da
 from . import video as dv
@@ -73,7 +74,8 @@ log = logging.getLogger(__name__)
 
 # 3: benchmark scenes (demo_generator.scenes), shared close-mic mixer; 4: singers' syllable
 # alignments (a dataset of version 3 lacks them and is regenerated); 5: the ``appearance`` scenes'
-# singers write theirs too (every scene kind's singers do: the kinds benchmark has a text row)
+# singers write theirs too (every scene kind's singers do: the kinds benchmark has a text row), and
+# BLAS on one thread (keypoints and motion no longer depend on OMP_NUM_THREADS in their last bits)
 GENERATOR_VERSION = 5
 COMPLETE_MARKER = ".demo_complete.json"
 GROUND_TRUTH_NAME = "demo_ground_truth.json"
@@ -246,7 +248,14 @@ def own_stem_motion(signal: np.ndarray, n_frames: int) -> tuple[np.ndarray, np.n
 
 def generate_song(song: DemoSong, song_dir: Path, seed_seq: np.random.SeedSequence,
                   n_frames: int) -> dict:
-    """Write one song's wavs, video and ground truth; return its ground-truth dict."""
+    """Write one song's wavs, video and ground truth; return its ground-truth dict. BLAS runs on
+    one thread (``core.threads``), so the files do not depend on ``OMP_NUM_THREADS``."""
+    with one_blas_thread():
+        return _generate_song(song, song_dir, seed_seq, n_frames)
+
+
+def _generate_song(song: DemoSong, song_dir: Path, seed_seq: np.random.SeedSequence,
+                   n_frames: int) -> dict:
     n_samples = n_frames * SAMPLES_PER_FRAME
     audio = synthesize_song_audio(seed_seq, song.seconds, n_samples)
     for name, signal in audio.stems.items():

@@ -131,6 +131,7 @@ from core.keypoints import BODY, FACE, LEFT_HAND, RIGHT_HAND, NUM_KEYPOINTS
 from core.metadata import duration_for_frames
 from core.pose_files import InstrumentPose, save_instrument_pose
 from core.syllables import ALIGNMENT_NAME, save_alignment
+from core.threads import one_blas_thread
 from core.world_points import (COCO_FOR_WORLD_POINT, LEFT_SHOULDER, N_WORLD_POINTS, RIGHT_SHOULDER,
                                WORLD_POINT_NAMES, save_world_points, world_points_info)
 
@@ -408,7 +409,14 @@ def scene_metadata(layout: tuple[str, ...], n_frames: int) -> dict:
 def generate_scene(kind: SceneKind, song_dir: Path, seed: int, seconds: float = SCENE_SECONDS,
                    render: bool = False, split: str | None = None) -> dict:
     """Write one scene (stems, mixture, keypoints per performer, ground truth, optionally the
-    video) into ``song_dir``; return its ground-truth dict."""
+    video) into ``song_dir``; return its ground-truth dict. BLAS runs on one thread
+    (``core.threads``), so the files do not depend on ``OMP_NUM_THREADS``."""
+    with one_blas_thread():
+        return _generate_scene(kind, song_dir, seed, seconds, render, split)
+
+
+def _generate_scene(kind: SceneKind, song_dir: Path, seed: int, seconds: float, render: bool,
+                    split: str | None) -> dict:
     n_frames = int(round(seconds * dv.FPS))
     n_samples = n_frames * SAMPLES_PER_FRAME
     seed_seq = seed_sequence(kind.name, seed)

@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from threadpoolctl import threadpool_limits
 
 from core.audio import load_stem
 from core.dataset import (AUDIO_FEATURES_NAME, CORRELATION_DIR, CORRELATIONS_NAME,
@@ -35,6 +34,7 @@ from core.motion_prep import (SAVGOL_ORDER, SAVGOL_WINDOW, describe_motion_prep,
                               mask_low_scores, points_to_drop, prepare_motion)
 from core.pose_files import InstrumentPose, default_threshold, load_instrument_pose
 from core.runner import UP_TO_DATE, Finished, SongSkipped
+from core.threads import one_blas_thread
 
 from . import audio as audio_mod
 from . import correlation as corr
@@ -285,14 +285,6 @@ def extraction_jobs(song: SongInfo, song_dir: Path, options: FeatureOptions) -> 
                          find_stems(song_dir, instrument),
                          job_settings("audio", instrument, None, options)))
     return jobs
-
-
-def one_blas_thread():
-    """BLAS (the mel projection, PCA, ...) on one thread: its sums then do not depend on
-    ``OMP_NUM_THREADS``, so the feature files are byte-identical whichever executor ran them
-    (a Ray task sets the thread count to its CPUs) — measured: 2 threads changed the 7th digit of
-    ``onset_env``. The matrices here are small; one thread costs little."""
-    return threadpool_limits(limits=1, user_api="blas")
 
 
 def extract_song(song: SongInfo, dataset_path: Path, options: FeatureOptions) -> str | None:
