@@ -642,7 +642,8 @@ def generate_scenes(out_dir, counts: dict[str, int] | None = None,
     ``scene_splits.json``, one folder per scene) and return ``out_dir``.
 
     ``counts``: scenes per kind in each split (default ``DEFAULT_COUNTS``). A dataset already
-    completed with the same settings is left as it is unless ``force``; otherwise the previous
+    completed with the same settings (one rendered with video also serves a request without) is
+    left as it is unless ``force``; otherwise the previous
     scene folders are replaced.
     """
     out_dir = Path(out_dir)
@@ -656,8 +657,10 @@ def generate_scenes(out_dir, counts: dict[str, int] | None = None,
     marker = out_dir / COMPLETE_MARKER
     if not force and marker.is_file():
         try:
-            if load_json(marker) == json.loads(json.dumps(settings)):
-                log.info("scenes in %s are complete (%s); use -f to regenerate", out_dir, settings)
+            done = load_json(marker)
+            # a set rendered with video also serves a request without (same files otherwise)
+            if done == json.loads(json.dumps({**settings, "video": done.get("video") or render})):
+                log.info("scenes in %s are complete (%s); use -f to regenerate", out_dir, done)
                 return out_dir
         except (OSError, ValueError):
             pass

@@ -75,6 +75,19 @@ def test_a_complete_scene_dataset_is_not_redone_and_bad_counts_are_refused(scene
         scenes.scene_seed("train", scenes.MAX_SCENES_PER_SPLIT)
 
 
+def test_a_set_rendered_with_video_serves_a_request_without_and_not_the_reverse(tmp_path):
+    counts = {"train": 0, "validation": 0, "test": 0}
+    marker = tmp_path / scenes.COMPLETE_MARKER
+    tmp_path.mkdir(exist_ok=True)
+    marker.write_text(json.dumps(scenes._settings(counts, KINDS, SECONDS, True)), encoding="utf-8")
+    before = marker.read_bytes()
+    scenes.generate_scenes(tmp_path, counts, KINDS, SECONDS, render=False)
+    assert marker.read_bytes() == before            # complete: nothing redone
+    marker.write_text(json.dumps(scenes._settings(counts, KINDS, SECONDS, False)), encoding="utf-8")
+    scenes.generate_scenes(tmp_path, counts, KINDS, SECONDS, render=True)
+    assert json.loads(marker.read_text(encoding="utf-8"))["video"] is True     # redone with video
+
+
 def test_same_seed_same_bytes(tmp_path):
     kind = scenes.SCENE_KINDS["shadow"]
     first = scenes.generate_scene(kind, tmp_path / "a", 10007, seconds=3.0)
