@@ -11,6 +11,7 @@ from .attribution import METHODS
 from .baselines import AUDIO_BASELINES, BODY_BASELINES, FACE_BASELINES
 from .models import MODEL_CHOICES
 from .pixel_regions import DEFAULT_GRID, FRAME_BASELINES
+from .syllable_regions import TEXT_BASELINES
 
 DESCRIPTIONS = {
     "integrated_gradients": "Integrated Gradients (Captum) of the separation loss",
@@ -38,7 +39,9 @@ def build_parser(method: str | None = None) -> argparse.ArgumentParser:
     parser.add_argument("--model", choices=MODEL_CHOICES, required=True,
                         help="which model: face -> vocal_face_small, body -> vocal_body_small, "
                              "face_body -> vocal_face_body_xattn_small (shipped checkpoints); "
-                             "frames (needs --checkpoint): attribution per pixel region")
+                             "frames (needs --checkpoint): attribution per pixel region; "
+                             "text / scene_graph (need --checkpoint): attribution per sung "
+                             "syllable / per performer node and edge")
     parser.add_argument("--checkpoint", default=None,
                         help="checkpoint file instead of the shipped one for --model")
     # integration steps only mean something for Integrated Gradients: the one-pass gradient
@@ -90,6 +93,10 @@ def build_parser(method: str | None = None) -> argparse.ArgumentParser:
     parser.add_argument("--grid", type=int, default=DEFAULT_GRID,
                         help="frames models: attribution summed per cell of a grid x grid "
                              "partition of the crop")
+    parser.add_argument("--text-baseline", "--text_baseline", dest="text_baseline",
+                        choices=TEXT_BASELINES, default=TEXT_BASELINES[0],
+                        help="text models: baseline of the syllable posteriorgram (silence: every "
+                             "frame <sil>; uniform: every class 1/533)")
     parser.add_argument("--randomise-weights", action="store_true",
                         help="sanity check: re-initialise the model's weights first (results go to "
                              "a *_randomised folder)")
