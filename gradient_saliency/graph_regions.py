@@ -33,7 +33,8 @@ attention, summed ``gradient_x_attention`` and its share), ``audio_share`` (``Σ
 (Σ|A_audio| + Σ|A_nodes|)``, mean over chunks), the convergence record. Figure
 (``<artist>_<song>_graph.png``): the stage as a graph: nodes at their mean position sized and
 coloured by their share, edges (not self-loops) drawn from sender to receiver with width and
-opacity by attention, the query ringed.
+opacity by attention and labelled with it and their share of gradient × attention, the query
+ringed.
 """
 from __future__ import annotations
 
@@ -250,6 +251,9 @@ def average_graph_songs(results: list[dict]) -> dict:
             "songs": [f"{r['artist']}/{r['song']}" for r in results]}
 
 
+ARC = 0.2              # curvature of the drawn edges (i ← j and j ← i bend apart)
+
+
 def save_graph_figure(result: dict, data: dict, figure_dir, stem: str, title: str = "") -> list:
     """``<stem>_graph.png``: the stage as a graph (module docstring)."""
     import matplotlib
@@ -261,26 +265,6 @@ def save_graph_figure(result: dict, data: dict, figure_dir, stem: str, title: st
     positions, shares = data["positions"], data["node_importance"]
     fig, axis = plt.subplots(figsize=(8, 5))
     cmap = plt.get_cmap("viridis")
-    for edge in data["edges"]:
-        i, j = edge["receiver"], edge["sender"]
-        if i == j or positions[i] is None or positions[j] is None or edge["attention"] is None:
-            continue
-        weight = float(edge["attention"])
-        axis.annotate("", xy=positions[i], xytext=positions[j],
-                      arrowprops={"arrowstyle": "-|>", "lw": 0.5 + 6 * weight, "alpha":
-                                  0.25 + 0.75 * weight, "color": "tab:gray", "shrinkA": 14,
-                                  "shrinkB": 14, "connectionstyle": "arc3,rad=0.15"})
-        middle = (0.5 * (positions[i][0] + positions[j][0]), 0.5 * (positions[i][1] + positions[j][1]))
-        axis.text(*middle, f"{weight:.2f}", fontsize=7, color="0.3", ha="center")
-    for slot, position in enumerate(positions):
-        if position is None:
-            continue
-        share = shares[slot] or 0.0
-        axis.scatter(*position, s=200 + 2500 * share, color=cmap(share), edgecolor="k",
-                     linewidth=3 if slot == 0 else 1, zorder=3)
-        name = data["performers"][slot] if slot < len(data["performers"]) else f"node {slot}"
-        axis.text(position[0], position[1] + 0.06, f"{name}{' (query)' if slot == 0 else ''}\n"
-                  f"{100 * share:.0f}%", ha="center", va="top", fontsize=9, zorder=4)
     scale = plt.cm.ScalarMappable(cmap=cmap, norm=plt.Normalize(0, 1))
     fig.colorbar(scale, ax=axis, label="node share of the node attribution")
     axis.set_xlim(0, 1)
@@ -288,5 +272,35 @@ def save_graph_figure(result: dict, data: dict, figure_dir, stem: str, title: st
     axis.set_xlabel("stage x (frame width = 1)")
     axis.set_ylabel("y (frame height = 1)")
     axis.set_title(title or "attribution per performer; edges: attention")
-    fig.tight_layout()
+    fig.tight_layout()                      # the layout first: the edge labels are placed in it
+    to_display, to_data = axis.transData.transform, axis.transData.inverted().transform
+    sizes = [200 + 2500 * (share or 0.0) for share in shares]              # marker areas, pt²
+    for edge in data["edges"]:
+        i, j = edge["receiver"], edge["sender"]
+        if i == j or positions[i] is None or positions[j] is None or edge["attention"] is None:
+            continue
+        weight = float(edge["attention"])
+        axis.annotate("", xy=positions[i], xytext=positions[j],
+                      arrowprops={"arrowstyle": "-|>", "lw": 0.5 + 6 * weight, "alpha":
+                                  0.25 + 0.75 * weight, "color": "tab:gray",
+                                  "shrinkA": np.sqrt(sizes[j]) / 2 + 2,
+                                  "shrinkB": np.sqrt(sizes[i]) / 2 + 2, "connectionstyle": f"arc3,rad={ARC}"})
+        # the label at the arc's apex: matplotlib's arc3 bends (in display coordinates) towards
+        # ARC · (dy, -dx) of sender → receiver, and the curve reaches half way to that point
+        receiver, sender = to_display(positions[i]), to_display(positions[j])
+        d = receiver - sender
+        apex = to_data(0.5 * (receiver + sender) + 0.5 * ARC * np.array([d[1], -d[0]]))
+        share = "" if edge["share"] is None else f" · g×a {100 * edge['share']:.0f}%"
+        axis.text(*apex, f"{weight:.2f}{share}", fontsize=7, color="0.25", ha="center",
+                  va="center")
+    for slot, position in enumerate(positions):
+        if position is None:
+            continue
+        share, size = shares[slot] or 0.0, sizes[slot]
+        axis.scatter(*position, s=size, color=cmap(share), edgecolor="k",
+                     linewidth=3 if slot == 0 else 1, zorder=3)
+        name = data["performers"][slot] if slot < len(data["performers"]) else f"node {slot}"
+        axis.annotate(f"{name}{' (query)' if slot == 0 else ''}\n{100 * share:.0f}%", position,
+                      xytext=(0, -(np.sqrt(size) / 2 + 4)), textcoords="offset points",
+                      ha="center", va="top", fontsize=9, zorder=4)
     return [save_figure(figure_dir / f"{stem}_graph.png", fig)]
