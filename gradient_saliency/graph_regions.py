@@ -189,7 +189,7 @@ def graph_song_saliency(model: torch.nn.Module, chunks: list, config, device, co
                 **completeness(result, i, relative, n_steps)})
     summary = song_summary(per_chunk, n_slots)
     return {"chunks": [e["chunk"] for e in per_chunk], "per_chunk": per_chunk,
-            "graph_baseline": context.baseline, "performers": names, **summary,
+            "performers": names, **summary,
             "audio_share": mean_or_none(e["audio_share"] for e in per_chunk),
             "convergence_delta": convergence(per_chunk),
             "figure_data": {"performers": names, **summary}}

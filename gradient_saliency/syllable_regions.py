@@ -28,7 +28,7 @@ its occurrences; ``<sil>`` included), ``audio_share`` as for keypoints (``Σ|A_a
 + Σ|A_text|)``, mean over chunks), the convergence record (``regions``). Figure
 (``<artist>_<song>_syllables.png``): the chunk with the most text attribution: the mixture's
 spectrogram over the chunk and, under it on the same time axis, a bar per syllable over its
-interval with its signed attribution, labelled.
+interval with its signed attribution, labelled, and the per-frame attribution as a line (own axis).
 """
 from __future__ import annotations
 
@@ -108,8 +108,9 @@ def chunk_syllables(signed: np.ndarray, absolute: np.ndarray, times: np.ndarray,
 def text_song_saliency(model: torch.nn.Module, chunks: list, config, device, context) -> dict:
     """Attribute every chunk of one song of a ``text`` model (module docstring). Returns the song
     result (``per_chunk``: ``chunk``, ``loss``, ``audio_share``, ``text_abs_sum``,
-    ``syllables`` (``chunk_syllables``), the completeness record; ``syllable_importance``,
-    ``audio_share``, ``convergence_delta``, ``syllable_source``, ``text_baseline``) and
+    ``text_attribution`` (signed sum over the posteriorgram), ``syllables`` (``chunk_syllables``), the completeness record; ``syllable_importance``,
+    ``audio_share``, ``convergence_delta``, ``syllable_source``; the run records the baseline in
+    its settings, ``condition_baseline``) and
     ``figure_data`` (the chunk with the largest ``text_abs_sum``: its index, mixture wave,
     syllables and per-frame signed attribution)."""
     if not chunks:
@@ -138,6 +139,7 @@ def text_song_saliency(model: torch.nn.Module, chunks: list, config, device, con
             total = float(absolute[i].sum())
             per_chunk.append({"chunk": int(chunk.index), "loss": float(result.loss[i]),
                               "audio_share": float(shares[i]), "text_abs_sum": total,
+                              "text_attribution": float(signed[i].sum()),
                               "syllables": rows, **completeness(result, i, relative, n_steps)})
             if best is None or total > best["text_abs_sum"]:
                 best = {"chunk": int(chunk.index), "text_abs_sum": total, "syllables": rows,
@@ -147,7 +149,6 @@ def text_song_saliency(model: torch.nn.Module, chunks: list, config, device, con
     importance = {k: (v / song_total if song_total > 0 else None)
                   for k, v in sorted(label_abs.items(), key=lambda kv: -kv[1])}
     return {"chunks": [e["chunk"] for e in per_chunk], "per_chunk": per_chunk,
-            "text_baseline": context.baseline,
             "syllable_source": "alignment" if alignment is not None else "posteriorgram runs",
             "syllable_importance": importance,
             "audio_share": mean_or_none(e["audio_share"] for e in per_chunk),
@@ -192,15 +193,15 @@ def save_syllable_figure(result: dict, data: dict, figure_dir, stem: str, title:
                    color="tab:red" if value >= 0 else "tab:blue", alpha=0.7, edgecolor="k")
         bottom.text(0.5 * (left + right), value, row["syllable"], ha="center",
                     va="bottom" if value >= 0 else "top", fontsize=8)
-    bottom.step(data["times"], data["frame_attribution"], where="mid", color="0.3", lw=0.8,
-                label="per frame")
+    frames = bottom.twinx()                 # per frame: a syllable's bar is the sum of its frames
+    frames.step(data["times"], data["frame_attribution"], where="mid", color="0.3", lw=0.8)
+    frames.set_ylabel("per frame", color="0.3")
     bottom.axhline(0.0, color="k", lw=0.5)
     silence = [r for r in data["syllables"] if r["start_s"] is None]
     note = f"; <sil> {silence[0]['attribution']:.3g}" if silence else ""
-    bottom.set_ylabel("attribution")
+    bottom.set_ylabel("per syllable (bars)")
     bottom.set_xlabel(f"time, s (signed attribution per syllable{note})")
     bottom.set_xlim(t0, t1)
-    bottom.legend(loc="upper right", fontsize=8)
     fig.tight_layout()
     return [save_figure(figure_dir / f"{stem}_syllables.png", fig)]
 
