@@ -46,8 +46,8 @@ import torch
 from separation.scene_graph import INSTRUMENTS, N_FIXED
 
 from .objective import SeparationObjective
-from .regions import (attribute_batch, batch_tensors, completeness, condition_share, convergence,
-                      mean_or_none)
+from .regions import (attribute_batch, average_convergence, batch_tensors, completeness,
+                      condition_share, convergence, mean_or_none)
 
 GRAPH_BASELINES = ("zeros",)
 FEATURE_GROUPS = {"presence": slice(0, 1), "position": slice(1, 3), "scale": slice(3, N_FIXED),
@@ -248,6 +248,7 @@ def average_graph_songs(results: list[dict]) -> dict:
     return {"n_songs": len(results), "n_chunks": sum(len(r["chunks"]) for r in results),
             "node_importance": node, "group_importance": groups,
             "audio_share": mean_or_none(r.get("audio_share") for r in results),
+            "convergence_delta": average_convergence(results),
             "songs": [f"{r['artist']}/{r['song']}" for r in results]}
 
 

@@ -425,6 +425,8 @@ def run_saliency(args) -> int:
                                                              f"mean of {len(results)} song(s)")
         print(f"saliency results: {out_dir}")
         print(f"saliency figures: {figure_dir}")
+        if average.get("convergence_delta"):
+            print(describe_convergence(average["convergence_delta"]))
     elif results and visual_kind in PIXEL_KINDS:
         save_json(out_dir / AVERAGE_NAME, {**settings_record, **average_frames_songs(results)})
         print(f"saliency results: {out_dir}")

@@ -139,6 +139,16 @@ def convergence(per_chunk: list[dict]) -> dict | None:
             "relative_per_chunk": relative, "n_steps": sorted({e["n_steps"] for e in per_chunk})}
 
 
+def average_convergence(results: list[dict]) -> dict | None:
+    """The songs' relative deltas pooled over all their chunks (as ``summary.average_songs``)."""
+    relative = np.array([d for r in results for d in
+                         ((r.get("convergence_delta") or {}).get("relative_per_chunk") or [])
+                         if d is not None], dtype=float)
+    deltas = [r["convergence_delta"]["max_abs"] for r in results
+              if r.get("convergence_delta") and r["convergence_delta"].get("max_abs") is not None]
+    return convergence_summary(relative, deltas) if deltas else None
+
+
 def condition_share(audio: torch.Tensor, condition_abs: np.ndarray) -> np.ndarray:
     """``Σ|A_audio| / (Σ|A_audio| + Σ|A_condition|)`` per chunk: the audio share, ``(B,)``."""
     audio_abs = audio.double().abs().flatten(1).sum(dim=1).numpy()

@@ -39,8 +39,8 @@ from core.syllables import CLASS_INDEX, INVENTORY, SILENCE, SyllableAlignment
 from separation.text_input import chunk_frame_times, load_song_text, per_syllable
 from separation.vovit import HOP_LENGTH, SAMPLE_RATE
 
-from .regions import (attribute_batch, batch_tensors, completeness, condition_share, convergence,
-                      mean_or_none)
+from .regions import (attribute_batch, average_convergence, batch_tensors, completeness,
+                      condition_share, convergence, mean_or_none)
 
 TEXT_BASELINES = ("silence", "uniform")
 DESCRIPTION = ("text: attribution summed over the 533 syllable classes per STFT frame, then per sung "
@@ -157,13 +157,14 @@ def text_song_saliency(model: torch.nn.Module, chunks: list, config, device, con
 
 def average_text_songs(results: list[dict]) -> dict:
     """Mean over songs of each syllable label's share (0 in a song that does not sing it) and of
-    the audio share."""
+    the audio share; the relative deltas pooled over the songs' chunks."""
     labels = sorted({k for r in results for k in r["syllable_importance"]})
     importance = {k: float(np.mean([r["syllable_importance"].get(k) or 0.0 for r in results]))
                   for k in labels}
     return {"n_songs": len(results), "n_chunks": sum(len(r["chunks"]) for r in results),
             "syllable_importance": dict(sorted(importance.items(), key=lambda kv: -kv[1])),
             "audio_share": mean_or_none(r.get("audio_share") for r in results),
+            "convergence_delta": average_convergence(results),
             "songs": [f"{r['artist']}/{r['song']}" for r in results]}
 
 

@@ -275,7 +275,9 @@ def test_text_cli_writes_syllables_and_figures_and_names_the_songs_it_cannot_use
     checkpoint = save_checkpoint(tmp_path / "text.pt", model, instrument="vocal")
     code = run_saliency(root, "text", checkpoint)
     assert code == 1                                        # Broken failed; the others went on
-    log = capsys.readouterr().err
+    captured = capsys.readouterr()
+    log = captured.err
+    assert "Integrated Gradients convergence over 1 chunk(s)" in captured.out
     assert "Art/Silent: skipped: no text for vocal: vocal/syllables.tsv does not exist" in log
     assert "Art/Broken: failed:" in log and "line 2: end 1.0 is not after start 2.0" in log
     out_dir = root / "results" / "integrated_gradients_all_text"
@@ -291,6 +293,7 @@ def test_text_cli_writes_syllables_and_figures_and_names_the_songs_it_cannot_use
     assert set(song["syllable_importance"]) == {"sa", "ri", "ga", sy.SILENCE}
     average = json.loads((out_dir / "_average.json").read_text())
     assert average["songs"] == ["Art/Sung"] and average["n_chunks"] == 1
+    assert average["convergence_delta"]["relative_max"] == song["per_chunk"][0]["relative_delta"]
     figures = sorted(p.name for p in (out_dir / "figures").glob("*.png"))
     assert figures == ["Art_Sung_syllables.png", "_average_syllables.png"]
     assert all((out_dir / "figures" / f).stat().st_size > 10_000 for f in figures)
@@ -324,3 +327,14 @@ def test_scene_graph_cli_writes_nodes_edges_and_the_stage_figure(tmp_path, capsy
     figures = sorted(p.name for p in (out_dir / "figures").glob("*.png"))
     assert figures == ["Art_Trio_graph.png"]
     assert (out_dir / "figures" / figures[0]).stat().st_size > 10_000
+
+
+def test_the_text_baseline_option_is_listed_as_a_divergence():
+    from core.settings import REPO_ROOT
+
+    action = next(a for a in cli.build_parser("integrated_gradients")._actions
+                  if "--text-baseline" in a.option_strings)
+    assert action.default == "silence" and tuple(action.choices) == ("silence", "uniform")
+    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    divergences = readme.split("## Divergences from the published pipeline")[1].split("\n## ")[0]
+    assert "`--text-baseline silence`" in divergences and "`uniform`" in divergences
