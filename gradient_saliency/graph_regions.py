@@ -285,7 +285,8 @@ def save_graph_figure(result: dict, data: dict, figure_dir, stem: str, title: st
                       arrowprops={"arrowstyle": "-|>", "lw": 0.5 + 6 * weight, "alpha":
                                   0.25 + 0.75 * weight, "color": "tab:gray",
                                   "shrinkA": np.sqrt(sizes[j]) / 2 + 2,
-                                  "shrinkB": np.sqrt(sizes[i]) / 2 + 2, "connectionstyle": f"arc3,rad={ARC}"})
+                                  "shrinkB": np.sqrt(sizes[i]) / 2 + 2,
+                                  "connectionstyle": f"arc3,rad={ARC}"})
         # the label at the arc's apex: matplotlib's arc3 bends (in display coordinates) towards
         # ARC · (dy, -dx) of sender → receiver, and the curve reaches half way to that point
         receiver, sender = to_display(positions[i]), to_display(positions[j])

@@ -108,7 +108,8 @@ def chunk_syllables(signed: np.ndarray, absolute: np.ndarray, times: np.ndarray,
 def text_song_saliency(model: torch.nn.Module, chunks: list, config, device, context) -> dict:
     """Attribute every chunk of one song of a ``text`` model (module docstring). Returns the song
     result (``per_chunk``: ``chunk``, ``loss``, ``audio_share``, ``text_abs_sum``,
-    ``text_attribution`` (signed sum over the posteriorgram), ``syllables`` (``chunk_syllables``), the completeness record; ``syllable_importance``,
+    ``text_attribution`` (signed sum over the posteriorgram), ``syllables``
+    (``chunk_syllables``), the completeness record; ``syllable_importance``,
     ``audio_share``, ``convergence_delta``, ``syllable_source``; the run records the baseline in
     its settings, ``condition_baseline``) and
     ``figure_data`` (the chunk with the largest ``text_abs_sum``: its index, mixture wave,

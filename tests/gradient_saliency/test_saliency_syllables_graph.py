@@ -130,7 +130,8 @@ def test_text_baselines_and_syllables_of_a_posteriorgram():
         text_baseline(p, "blank")
     # a posteriorgram model's syllables: runs of one most probable sung class
     classes = np.r_[np.zeros(10, int), np.full(10, sy.class_index("sa")),
-                    np.full(5, sy.class_index("ri")), np.zeros(3, int), np.full(2, sy.class_index("ri"))]
+                    np.full(5, sy.class_index("ri")), np.zeros(3, int),
+                    np.full(2, sy.class_index("ri"))]
     posteriorgram = np.eye(sy.N_CLASSES)[classes] * 0.6 + 0.4 / sy.N_CLASSES
     times = chunk_frame_times(2)[:len(classes)]
     runs = runs_as_alignment(posteriorgram, times)
