@@ -74,12 +74,16 @@ def objective_by_hand(model, mixture, posteriorgram, target) -> float:
         return float(LOSS_SCALE * ((estimate - torch.as_tensor(target)) ** 2).mean())
 
 
-@pytest.mark.parametrize("baseline", ["silence", "uniform"])
-def test_attribution_lands_on_the_one_syllable_the_model_reads(tmp_path, baseline):
+@pytest.mark.parametrize("method, baseline", [("integrated_gradients", "silence"),
+                                              ("integrated_gradients", "uniform"),
+                                              ("gradient_saliency", "silence"),
+                                              ("gradient_input_saliency", "silence")])
+def test_attribution_lands_on_the_one_syllable_the_model_reads(tmp_path, method, baseline):
     chunk, context = sung_chunk(tmp_path)
     context = RegionContext(tmp_path, None, "vocal", {}, baseline)
     model = SyllableWindowModel(PA_FRAMES)
-    out = text_song_saliency(model, [chunk], SaliencyConfig(n_steps=8), "cpu", context)
+    out = text_song_saliency(model, [chunk], SaliencyConfig(method=method, n_steps=8), "cpu",
+                             context)
     entry = out["per_chunk"][0]
     rows = {row["syllable"]: row for row in entry["syllables"]}
     assert list(rows) == ["sa", "pa", "ni", sy.SILENCE]
@@ -89,6 +93,9 @@ def test_attribution_lands_on_the_one_syllable_the_model_reads(tmp_path, baselin
     for name in ("sa", "ni", sy.SILENCE):
         assert rows[name]["abs_attribution"] == 0.0 and rows[name]["attribution"] == 0.0
     assert out["syllable_importance"]["pa"] == pytest.approx(1.0, abs=1e-12)
+    if method != "integrated_gradients":
+        assert "delta" not in entry and out["convergence_delta"] is None
+        return
     # completeness, against f computed by hand: the syllables' and the audio's attributions add
     # up to f(x) - f(x'); the loss is a polynomial of degree 4 along the path, which 8
     # Gauss-Legendre points integrate exactly (float32 rounding remains)
@@ -103,6 +110,20 @@ def test_attribution_lands_on_the_one_syllable_the_model_reads(tmp_path, baselin
     assert sum(r["attribution"] for r in entry["syllables"]) == pytest.approx(
         entry["text_attribution"], rel=1e-9)
     assert out["convergence_delta"]["relative_max"] == entry["relative_delta"]
+
+
+def test_a_posteriorgram_model_s_syllables_are_its_runs(tmp_path):
+    """A model reading posteriorgram files has no alignment: its syllables are the chunk's runs
+    of one most probable sung class, and the attribution still lands on "pa"."""
+    chunk, _ = sung_chunk(tmp_path)
+    out = text_song_saliency(SyllableWindowModel(PA_FRAMES), [chunk], SaliencyConfig(n_steps=8),
+                             "cpu", RegionContext(tmp_path, None, "vocal",
+                                                  {"source": "posteriorgram"}, "silence"))
+    assert out["syllable_source"] == "posteriorgram runs"
+    rows = {row["syllable"]: row for row in out["per_chunk"][0]["syllables"]}
+    assert rows["pa"]["start_s"] == pytest.approx(5.0 - 0.5 / 64)
+    assert rows["pa"]["end_s"] == pytest.approx(4.0 + 127 / 64 + 0.5 / 64)
+    assert rows["pa"]["frames"] == 64 and rows["pa"]["share"] == pytest.approx(1.0, abs=1e-12)
 
 
 def test_silent_frames_carry_attribution_only_against_the_uniform_baseline(tmp_path):
