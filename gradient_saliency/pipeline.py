@@ -8,6 +8,10 @@ model name S:
 ``<results>/M_L_S/<artist>_<song>.json``   per song (see ``song_saliency``)
 ``<results>/M_L_S/_average.json``          mean over the songs (``summary.average_songs``)
 ``<results>/M_L_S/figures/<artist>_<song>_{skeleton,parts}.png``, ``_average_{skeleton,parts}.png``
+
+Kinds with their own units (``regions``: ``text`` per sung syllable, ``scene_graph`` per node and
+edge) and ``frames`` (``pixel_regions``) write their own per-song results and figures in the same
+folders.
 """
 from __future__ import annotations
 
