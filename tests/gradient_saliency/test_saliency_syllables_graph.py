@@ -181,14 +181,13 @@ def trio(tmp_path_factory):
     model = graph_model(1)
     chunks = song_chunks(folder, song, "vocal", "scene_graph", conventions=PROJECT,
                          options=model.config.encoder_options)
-    out = graph_song_saliency(model, chunks, SaliencyConfig(n_steps=16), "cpu",
-                              RegionContext(folder, song, "vocal", model.config.encoder_options,
-                                            "zeros"))
-    return model, chunks, out
+    context = RegionContext(folder, song, "vocal", model.config.encoder_options, "zeros")
+    out = graph_song_saliency(model, chunks, SaliencyConfig(n_steps=16), "cpu", context)
+    return model, chunks, out, context
 
 
 def test_a_performer_the_query_never_hears_gets_no_attribution(trio):
-    _, chunks, out = trio
+    _, chunks, out, _ = trio
     entry = out["per_chunk"][0]
     assert out["performers"] == ["vocal", "violin", "mridangam"]
     nodes = entry["nodes"]
@@ -206,7 +205,7 @@ def test_a_performer_the_query_never_hears_gets_no_attribution(trio):
 
 
 def test_edges_out_of_the_query_s_reach_get_no_gradient_and_its_attention_sums_to_one(trio):
-    _, chunks, out = trio
+    _, chunks, out, _ = trio
     edges = {(e["receiver"], e["sender"]): e for e in out["per_chunk"][0]["edges"]}
     # the query hears itself and its one nearest neighbour (the violin) in every frame
     assert edges[(0, 0)]["frames"] == edges[(0, 1)]["frames"] == 100 and (0, 2) not in edges
@@ -221,7 +220,7 @@ def test_edges_out_of_the_query_s_reach_get_no_gradient_and_its_attention_sums_t
 
 
 def test_graph_integrated_gradients_is_complete_for_the_chunk_s_edges(trio):
-    model, chunks, out = trio
+    model, chunks, out, _ = trio
     entry = out["per_chunk"][0]
     chunk = chunks[0]
     mixture = torch.as_tensor(chunk.mixture)[None].float()
@@ -248,6 +247,25 @@ def test_graph_integrated_gradients_is_complete_for_the_chunk_s_edges(trio):
     assert entry["baseline_loss"] == pytest.approx(fb, rel=1e-5)
     assert entry["delta"] == pytest.approx(entry["attribution_sum"] - (fx - fb), abs=1e-3)
     assert entry["relative_delta"] < 1e-3
+
+
+def test_held_edges_follow_each_chunk_of_a_batch(trio):
+    """Two chunks attributed together, several integration steps per forward pass: each chunk
+    keeps its own edges (Captum's batches are the chunks repeated step after step). In the second
+    chunk the violin and the mridangam swap places on stage, so the query hears the mridangam."""
+    model, chunks, single, context = trio
+    swapped = np.array(chunks[0].visual, copy=True)
+    swapped[[1, 2], :, 1] = swapped[[2, 1], :, 1]
+    pair = [chunks[0], SimpleNamespace(index=1, mixture=chunks[0].mixture,
+                                       target=chunks[0].target, visual=swapped)]
+    out = graph_song_saliency(model, pair, SaliencyConfig(n_steps=16, internal_batch_size=6,
+                                                          chunk_batch=2), "cpu", context)
+    first, second = (entry["nodes"] for entry in out["per_chunk"])
+    assert first[2]["abs_attribution"] == 0.0 and first[1]["abs_attribution"] > 0
+    assert second[1]["abs_attribution"] == 0.0 and second[2]["abs_attribution"] > 0
+    # the first chunk's numbers do not depend on its batch company
+    for together, alone in zip(first, single["per_chunk"][0]["nodes"]):
+        assert together["abs_attribution"] == pytest.approx(alone["abs_attribution"], rel=1e-4)
 
 
 def test_held_edges_serve_whole_multiples_of_the_batch_only():
