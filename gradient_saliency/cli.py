@@ -12,6 +12,7 @@ from .baselines import AUDIO_BASELINES, BODY_BASELINES, FACE_BASELINES
 from .models import MODEL_CHOICES
 from .pixel_regions import DEFAULT_GRID, FRAME_BASELINES
 from .point_regions import POINT_BASELINES
+from .syllable_regions import TEXT_BASELINES
 
 DESCRIPTIONS = {
     "integrated_gradients": "Integrated Gradients (Captum) of the separation loss",
@@ -40,7 +41,9 @@ def build_parser(method: str | None = None) -> argparse.ArgumentParser:
                         help="which model: face -> vocal_face_small, body -> vocal_body_small, "
                              "face_body -> vocal_face_body_xattn_small (shipped checkpoints); "
                              "frames (needs --checkpoint): attribution per pixel region; "
-                             "points3d (needs --checkpoint): attribution per 3D point")
+                             "points3d (needs --checkpoint): attribution per 3D point; "
+                             "text / scene_graph (need --checkpoint): attribution per sung "
+                             "syllable / per performer node and edge")
     parser.add_argument("--checkpoint", default=None,
                         help="checkpoint file instead of the shipped one for --model")
     # integration steps only mean something for Integrated Gradients: the one-pass gradient
@@ -96,6 +99,10 @@ def build_parser(method: str | None = None) -> argparse.ArgumentParser:
                         choices=POINT_BASELINES, default="zeros",
                         help="points3d models: baseline of the 3D points (zeros: every point at "
                              "the performer's centre; static: each point at its chunk mean)")
+    parser.add_argument("--text-baseline", "--text_baseline", dest="text_baseline",
+                        choices=TEXT_BASELINES, default=TEXT_BASELINES[0],
+                        help="text models: baseline of the syllable posteriorgram (silence: every "
+                             "frame <sil>; uniform: every class 1/533)")
     parser.add_argument("--randomise-weights", action="store_true",
                         help="sanity check: re-initialise the model's weights first (results go to "
                              "a *_randomised folder)")

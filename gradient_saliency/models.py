@@ -12,16 +12,19 @@ import torch
 
 from separation.checkpoint import CHECKPOINT_DIR, LoadedModel, checkpoint_instrument
 
+from .regions import REGIONS
+
 KEYPOINT_MODELS = ("face_body", "face", "body")
 # frames (pixel regions, gradient_saliency.pixel_regions) and points3d (per 3D point,
 # gradient_saliency.point_regions): no shipped checkpoint, no sanity check yet
-MODEL_CHOICES = KEYPOINT_MODELS + ("frames", "points3d")
+# text, scene_graph (syllables, graph nodes/edges: gradient_saliency.regions): no shipped checkpoint
+MODEL_CHOICES = KEYPOINT_MODELS + ("frames", "points3d") + tuple(REGIONS)
 # The shipped checkpoints are the separation benchmark's rows, all separating the queried vocalist.
 DEFAULT_CHECKPOINTS = {"face": "vocal_face_small", "body": "vocal_body_small",
                        "face_body": "vocal_face_body_xattn_small"}
 # The instrument each model separates when its checkpoint does not say.
 DEFAULT_INSTRUMENT = {"face": "vocal", "body": "vocal", "face_body": "vocal", "frames": "vocal",
-                      "points3d": "vocal"}
+                      "points3d": "vocal", **{kind: "vocal" for kind in REGIONS}}
 
 
 def checkpoint_path(model_name: str, checkpoint: str | Path | None = None) -> Path:

@@ -8,6 +8,10 @@ model name S:
 ``<results>/M_L_S/<artist>_<song>.json``   per song (see ``song_saliency``)
 ``<results>/M_L_S/_average.json``          mean over the songs (``summary.average_songs``)
 ``<results>/M_L_S/figures/<artist>_<song>_{skeleton,parts}.png``, ``_average_{skeleton,parts}.png``
+
+Kinds with their own units (``regions``: ``text`` per sung syllable, ``scene_graph`` per node and
+edge) and ``frames`` (``pixel_regions``) write their own per-song results and figures in the same
+folders.
 """
 from __future__ import annotations
 
@@ -33,6 +37,7 @@ from .figures import save_saliency_figures
 from .objective import AudioOnlyObjective, SeparationObjective
 from .pixel_regions import average_frames_songs, frames_song_saliency, save_region_figure
 from .point_regions import average_points_songs, points_song_saliency, save_point_figure
+from .regions import RegionContext, attribution_regions
 from .summary import (audio_share, average_songs, convergence_summary, keypoint_sums,
                       missing_keypoint_share, part_coverage, part_sums, ratio, split_groups)
 
@@ -286,6 +291,14 @@ def run_saliency(args) -> int:
     instrument, visual_kind = loaded.instrument, loaded.visual_kind   # the work must not carry the model
     conventions = loaded.conventions
     encoder_options = loaded.encoder_options
+    # kinds read back onto their own units (syllables, graph nodes/edges): regions module
+    regions = attribution_regions(visual_kind)
+    condition_baseline = None
+    if regions is not None:
+        condition_baseline = getattr(args, f"{visual_kind}_baseline", None) or regions.baselines[0]
+        if condition_baseline not in regions.baselines:
+            raise ValueError(f"{visual_kind} baseline {condition_baseline!r}: expected one of "
+                             f"{regions.baselines}")
     config = SaliencyConfig(
         method=args.method, n_steps=args.num_steps,
         internal_batch_size=args.internal_batch_size or default_internal_batch_size(
@@ -341,6 +354,9 @@ def run_saliency(args) -> int:
         "correlation_filter": {"label": label, "fraction": fraction, "top": top,
                                "strong_window_counts": count_settings}}
 
+    if regions is not None:
+        settings_record.update(attribution=regions.describe,
+                               condition_baseline=condition_baseline)
     checkpoint_file = loaded.path
     # what a song's result depends on besides its files; how the steps are batched into forward
     # passes does not change it (tests: internal batching)
@@ -380,7 +396,14 @@ def run_saliency(args) -> int:
             raise SongSkipped("no 4-s chunk to attribute")
         _, model, device = model_for_run(*model_args)
         title = f"{config.method} · {args.model} · {song.artist}/{song.song}"
-        if visual_kind in PIXEL_KINDS:        # attribution per pixel region (pixel_regions)
+        if regions is not None:               # the kind's own units (regions)
+            found = regions.song_saliency(model, chunks, config, device, RegionContext(
+                song_dir, song, instrument, encoder_options, condition_baseline))
+            figure_data = found.pop("figure_data")
+            result = {"artist": song.artist, "song": song.song, **settings_record, **found}
+            save_json(out_path, result)
+            regions.save_figures(result, figure_data, figure_dir, out_path.stem, title)
+        elif visual_kind in PIXEL_KINDS:      # attribution per pixel region (pixel_regions)
             found = frames_song_saliency(model, chunks, config.method, config.n_steps,
                                          config.internal_batch_size, config.chunk_batch, device,
                                          args.frames_baseline, args.grid)
@@ -414,7 +437,17 @@ def run_saliency(args) -> int:
     song_files = [out_dir / f"{s.artist}_{s.song}.json" for s in songs
                   if selection is None or (s.artist, s.song) in selection]
     results = [load_json(p) for p in song_files if p.exists()]
-    if results and visual_kind in PIXEL_KINDS:
+    if results and regions is not None:
+        average = {**settings_record, **regions.average(results)}
+        save_json(out_dir / AVERAGE_NAME, average)
+        if regions.save_average_figure is not None:
+            regions.save_average_figure(average, figure_dir, f"{config.method} · {args.model} · "
+                                                             f"mean of {len(results)} song(s)")
+        print(f"saliency results: {out_dir}")
+        print(f"saliency figures: {figure_dir}")
+        if average.get("convergence_delta"):
+            print(describe_convergence(average["convergence_delta"]))
+    elif results and visual_kind in PIXEL_KINDS:
         save_json(out_dir / AVERAGE_NAME, {**settings_record, **average_frames_songs(results)})
         print(f"saliency results: {out_dir}")
     elif results and visual_kind in POINT_KINDS:

@@ -163,6 +163,9 @@ class GraphAttention(nn.Module):
         self.score_sender = nn.Parameter(torch.randn(heads, self.head_dim) * 0.1)
         self.norm = nn.LayerNorm(hidden)
         self.last_attention: torch.Tensor | None = None
+        # saliency (gradient_saliency.graph_regions): a (B, heads, T, N, N) tensor of ones
+        # multiplied into the edge weights; its gradient is gradient x attention per edge
+        self.edge_gate: torch.Tensor | None = None
 
     def forward(self, states: torch.Tensor, edges: torch.Tensor) -> torch.Tensor:
         b, t, n, _ = states.shape
@@ -176,6 +179,8 @@ class GraphAttention(nn.Module):
         weights = torch.softmax(logits, dim=-1)
         weights = torch.nan_to_num(weights) * mask                          # no edges: zeros
         self.last_attention = weights.detach()
+        if self.edge_gate is not None:
+            weights = weights * self.edge_gate
         messages = torch.einsum("bstij,btjsd->btisd", weights, h).reshape(b, t, n, -1)
         return self.norm(states + nn.functional.elu(messages))
 
@@ -199,9 +204,15 @@ class SceneGraphEncoder(nn.Module):
         """The last layer's edge weights ``(B, heads, T, N, N)`` of the latest forward."""
         return self.graph[-1].last_attention
 
+    def edges(self, nodes: torch.Tensor) -> torch.Tensor:
+        """The scene's edges ``(B, T, N, N)`` for node features ``(B, N, T, D)`` (``neighbours``).
+        Saliency overrides it per instance to hold a chunk's edges fixed along an integration path
+        (``gradient_saliency.graph_regions.held_edges``)."""
+        return neighbours(nodes, self.config.k_neighbours)
+
     def forward(self, nodes: torch.Tensor) -> torch.Tensor:
         b, n, t, d = nodes.shape
-        edges = neighbours(nodes, self.config.k_neighbours)                 # (B, T, N, N)
+        edges = self.edges(nodes)                                           # (B, T, N, N)
         x = torch.relu(self.node_in(nodes))                                 # (B, N, T, H)
         x = self.temporal(x.reshape(b * n, t, -1).transpose(1, 2))          # (B N, H, T)
         x = x.transpose(1, 2).reshape(b, n, t, -1).permute(0, 2, 1, 3)      # (B, T, N, H)

@@ -12,8 +12,8 @@ from core.runner import load_run_summaries, run_summary_path
 from .site_model import (Figure, Link, Section, SiteModel, as_dict, as_list, dig, finite, fmt_db,
                          fmt_share, read_dict, summarise_coverage)
 from .site_songs import (AGGREGATED_STRONG, CHUNKS_PER_PAGE, FIRST_RUNS, SALIENCY_AVERAGE,
-                         Context, basic_columns, discover_attention, discover_saliency,
-                         discover_separations, load_eval_records, song_page)
+                         SALIENCY_FIGURES, Context, basic_columns, discover_attention,
+                         discover_saliency, discover_separations, load_eval_records, song_page)
 from .site_status import DONE, NOT_RUN, Status
 
 DATASET_REPORT_DIR = "dataset_report"
@@ -105,7 +105,7 @@ def average_sections(ctx: Context) -> list[Section]:
                    ("audio share", fmt_share(average.get("audio_share")))]
         if "coverage" in average:
             numbers += summarise_coverage(average["coverage"])
-        figures = [Figure(f"{name}: mean {kind}", p) for kind in ("skeleton", "parts")
+        figures = [Figure(f"{name}: mean {kind}", p) for kind in SALIENCY_FIGURES
                    if (p := folder / "figures" / f"_average_{kind}.png").exists()]
         sections.append(Section(f"saliency · {name} (mean over songs)", Status(DONE), figures,
                                 numbers, [Link(SALIENCY_AVERAGE, folder / SALIENCY_AVERAGE)]))

@@ -30,6 +30,9 @@ CHUNKS_PER_PAGE = 75
 # the folder names gradient_saliency writes: <results>/<method>_<filter>_<model>[_randomised]/
 SALIENCY_METHODS = ("integrated_gradients", "gradient_saliency", "gradient_input_saliency")
 SALIENCY_AVERAGE = "_average.json"
+# figures/<artist>_<song>_<kind>.png and _average_<kind>.png: keypoint models (skeleton, parts),
+# text (syllables) and scene_graph (graph, per song only) models
+SALIENCY_FIGURES = ("skeleton", "parts", "syllables", "graph")
 OVERLAY_GLOB = "*_test.mp4"                   # visualization.main: <song>/<start>_<end>_test.mp4
 FEATURE_FIGURE = "feature_timeseries.png"    # visualization.main
 STRONG_SHARE_FIGURE = "strong_window_share.png"  # feature_extraction --correlate
@@ -291,7 +294,7 @@ def saliency_section(ctx: Context, song: SongInfo, name: str, n_chunks: int
                    ("chunks attributed", f"{len(chunks)} of {n_chunks}")]
         if "coverage" in result:
             numbers += summarise_coverage(result["coverage"])
-        section.figures = [Figure(f"{name}: {kind}", p) for kind in ("skeleton", "parts")
+        section.figures = [Figure(f"{name}: {kind}", p) for kind in SALIENCY_FIGURES
                            if (p := folder / "figures" / f"{path.stem}_{kind}.png").exists()]
         section.links = [Link(f"{name}/{path.name}", path)]
     section.numbers = numbers
