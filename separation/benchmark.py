@@ -6,8 +6,9 @@ performer, ``separation.frames``; it needs the scenes' videos, so it is not amon
 ``DEFAULT_ROWS`` and the scenes are rendered when it is asked for), ``text`` (the query's sung
 syllables, ``separation.text_encoder``, FiLM) and ``scene_graph`` (the query among the other
 performers, ``separation.scene_graph``; both opt-in too: their cue scenes are the ``syllables``
-and ``occluded`` kinds of ``demo_generator.scenes``, asked for with ``--kinds``), all of one
-preset, trained by the one training loop (``separation.training.train``) on the same scenes with
+and ``occluded`` kinds of ``demo_generator.scenes``, asked for with ``--kinds``) and
+``frames_unet`` (the frames encoder with Sound of Pixels' U-Net audio path, ``separation.unet``:
+the published system's two halves; opt-in like ``frames``), all of one preset, trained by the one training loop (``separation.training.train``) on the same scenes with
 the same steps, batch, learning rate and seed; each row keeps the step with the best VALIDATION
 loss (validation scenes only); the TEST scenes are used once, for the numbers below.
 
@@ -44,13 +45,15 @@ class BenchmarkRow:
     name: str             # row name in the JSON: a name of ROWS
     visual: str           # the model's visual input
     cross_modal: bool = False
+    audio_net: str = "vovit"      # the audio path (separation.vovit.AUDIO_NETS)
 
 
 ROWS = (BenchmarkRow("none", "none"), BenchmarkRow("face", "face"), BenchmarkRow("body", "body"),
         BenchmarkRow("face_body", "face_body"),
         BenchmarkRow("face_body_xattn", "face_body", cross_modal=True),
         BenchmarkRow("frames", "frames"), BenchmarkRow("text", "text"),
-        BenchmarkRow("scene_graph", "scene_graph"))
+        BenchmarkRow("scene_graph", "scene_graph"),
+        BenchmarkRow("frames_unet", "frames", audio_net="unet"))
 ROW_BY_NAME = {row.name: row for row in ROWS}
 DEFAULT_ROWS = ("none", "face", "body", "face_body", "face_body_xattn")   # the shipped rows
 

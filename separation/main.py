@@ -37,6 +37,7 @@ from core.log import setup_logging
 from core.metadata import MetadataError
 from core.settings import SettingsError, add_body_detection_arg, add_common_args
 from separation.encoders import KINDS
+from separation.vovit import AUDIO_NETS
 
 INSTRUMENTS = ("vocal", "violin", "mridangam")
 log = logging.getLogger("separation")
@@ -95,6 +96,14 @@ def build_parser() -> argparse.ArgumentParser:
                        help="condition encoder options over the preset's (kinds with options: "
                             "frames crop_size, frame_stride, width, channels, dilated, "
                             "activation none|sigmoid; recorded in the checkpoint config)")
+    train.add_argument("--audio_net", choices=AUDIO_NETS, default="vovit",
+                       help="audio path: vovit (VoViT's, default) or unet (Sound of Pixels' U-Net "
+                            "on the log-frequency magnitude spectrogram, K component maps weighted "
+                            "by the condition max-pooled over time; separation.unet)")
+    train.add_argument("--audio", nargs="+", type=encoder_option, default=(), metavar="KEY=VALUE",
+                       help="--audio_net unet options over the preset's: levels, width, mask_type "
+                            "binary|ratio, weighted_loss, visual_activation sigmoid|none, "
+                            "output_mask soft|threshold (recorded in the checkpoint config)")
     train.add_argument("--visual_weights", default=None, metavar="PATH",
                        help="frames: initialise the ResNet-18 from a local torchvision resnet18 "
                             "state dict (read as data only; needs --preset vovit, width 64)")
@@ -176,6 +185,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--rows", nargs="+", default=None, metavar="ROW",
                        help="rows to train and report (default: none face body face_body "
                             "face_body_xattn; also frames, which renders the scenes' videos, "
+                            "frames_unet (frames with Sound of Pixels' U-Net audio path), "
                             "text and scene_graph; none is the audio-only reference)")
     bench.add_argument("--kinds", nargs="+", default=None, metavar="KIND",
                        help="scene kinds to generate (default duet shadow concert, "

@@ -60,7 +60,8 @@ def checkpoints_table(doc: dict | None) -> str:
              "|---|---|---|---|---|---|---|---|---|"]
     for name, row in doc["rows"].items():
         fusion = "—" if row["visual"] == "none" else (
-            "FiLM + cross-attention" if row["cross_modal"] else "concat (VoViT)")
+            "U-Net maps × visual vector (Sound of Pixels)" if row.get("audio_net") == "unet"
+            else "FiLM + cross-attention" if row["cross_modal"] else "concat (VoViT)")
         minutes = row.get("wall_time_s")
         stopped = "" if row.get("finished", True) else f", **stopped at {row['steps_run']}**"
         lines.append(
