@@ -13,7 +13,7 @@ import torch
 from separation.checkpoint import CHECKPOINT_DIR, LoadedModel, checkpoint_instrument
 
 KEYPOINT_MODELS = ("face_body", "face", "body")
-# frames (pixel regions, gradient_saliency.pixel_regions): no shipped checkpoint, no sanity check yet
+# frames (pixel regions, gradient_saliency.pixel_regions; sanity check too): no shipped checkpoint
 MODEL_CHOICES = KEYPOINT_MODELS + ("frames",)
 # The shipped checkpoints are the separation benchmark's rows, all separating the queried vocalist.
 DEFAULT_CHECKPOINTS = {"face": "vocal_face_small", "body": "vocal_body_small",

@@ -35,21 +35,24 @@ Training (``training_loss``; the framework's one training loop calls ``VoViT.tra
 the warped magnitudes (the public code warps before it builds its targets and weights):
 
 * ``binary`` masks (published default): target ``M = [|S_t| ≥ |S_o|]`` with ``S_t`` the target's
-  STFT and ``S_o = X − S_t`` the other sources' (the paper's rule for N sources: the target is the
-  dominant component; the public code simplifies it to ``|S_t| > 0.5 |X|``); loss = weighted binary
-  cross-entropy ``mean(w · BCE(sigmoid(z), M))``.
+  STFT and ``S_o = X − S_t`` the other sources' (the issue's wording; the paper's rule for N
+  sources, the target being the dominant component; the public code simplifies it to
+  ``|S_t| > 0.5 |X|``); loss = weighted binary cross-entropy ``mean(w · BCE(sigmoid(z), M))``.
 * ``ratio`` masks: target ``|S_t| / |X|`` clipped to [0, 5] (public code), loss = weighted L1
-  ``mean(w · |sigmoid(z) − M|)`` (the paper: L1 for ratio masks).
+  ``mean(w · |sigmoid(z) − M|)`` (public code's ``l1`` loss, its default when the loss is not BCE).
 * weights ``w = clip(log(1 + |X|), 1e-3, 10)`` (public code's ``weighted_loss``: log1p of the
   warped mixture magnitude, clamped to [1e-3, 10]); ``weighted_loss=False`` makes them ones.
 
 Where each fact comes from. The seed description (``reference/seeds/001_*``, a bachelor-thesis
 re-implementation) says only that the model follows arXiv 1804.03160, outputs spectrogram masks and
 is trained by mixing two videos and separating them (mix-and-separate) with binary-mask targets.
-The issue (19) and the paper give: ResNet visual network → K-vector, 7-level U-Net on the
-log-frequency magnitude spectrogram (11025 Hz, STFT 1022/256, 256 rows), K component maps, mask =
-sigmoid of their inner product with the visual vector, binary targets with weighted BCE or ratio
-targets with L1. The public code (hangzhaomit/Sound-of-Pixels: ``arguments.py``,
+The issue (19) gives: ResNet-18 visual network max-pooled into a K-vector, 7-level U-Net on the
+log-frequency magnitude spectrogram (11025 Hz, STFT 1022/256, warped to 256 rows), K component
+maps, mask = sigmoid of their inner product with the visual vector, binary-mask targets with
+weighted BCE, or ratio masks, trained by mix-and-separate. The paper itself (arXiv 1804.03160) is
+not among the stored references, so the two facts attributed to it here (the dominance rule of the
+binary target; ratio masks as the alternative) are from its description, not re-read. The public
+code (hangzhaomit/Sound-of-Pixels: ``arguments.py``,
 ``scripts/train_MUSIC.sh``, ``models/audio_net.py``, ``models/synthesizer_net.py``, ``main.py``,
 ``utils.warpgrid``) gives: K = 32, ``unet7`` with ``ngf`` 64, the block layout above (its in-place
 LeakyReLU makes each skip carry the activated input: reproduced), the warp grid
@@ -62,9 +65,11 @@ Divergences (named, README "Divergences"): the mixture arrives at 16384 Hz in 4-
 resampled (published: 11025 Hz audio, 6-s clips of 65535 samples = 256 STFT frames; here 173 frames
 padded to 256 for the U-Net); the output mask is the sigmoid itself (``output_mask = "soft"``), so
 the estimate is differentiable for saliency, where the public evaluation thresholds binary masks at
-0.5 (``output_mask = "threshold"`` does that; the visual input then gets no gradient); the grid
-samples with ``padding_mode="border"`` (the public code's zeros lose part of the top row to rounding);
-the binary target is the paper's rule (above). FFT resampling treats a chunk as periodic: the first
+0.5 (``output_mask = "threshold"`` does that; the visual input then gets no gradient); the binary
+target is the paper's rule (above). The grids are sampled with corners aligned, as the PyTorch the
+public code was written for (0.4) did (a current PyTorch's default, ``align_corners=False``, would
+shift every row by up to half a row and blend the edge rows with zeros), and with
+``padding_mode="border"`` (no sample falls outside: the same values as the public zeros padding). FFT resampling treats a chunk as periodic: the first
 and last ~10 ms of a chunk carry a little of the other end (whole songs are separated with
 overlapping windows, ``separation.inference``).
 """

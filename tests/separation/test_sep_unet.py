@@ -348,3 +348,15 @@ def test_unet_with_frames_learns_which_performer_the_query_shows():
     assert (right - wrong).min() > 6.0, (right, wrong)
     assert right.mean() > 9.0 and wrong.mean() < -10.0, (right, wrong)
     assert after_swap.mean() > 8.0 and after_swap.min() > 4.0, after_swap
+
+
+def test_the_unet_divergences_are_listed_in_the_readme():
+    import re
+
+    from core.settings import REPO_ROOT
+
+    text = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    section = re.search(r"^## Divergences from the published pipeline\n(.*?)(?=^## )", text,
+                        re.S | re.M).group(1)
+    assert "--audio_net unet" in section and "output_mask=threshold" in section
+    assert unet.UNetConfig().output_mask == "soft" and unet.UNetConfig().mask_type == "binary"
