@@ -360,3 +360,38 @@ def test_the_unet_divergences_are_listed_in_the_readme():
                         re.S | re.M).group(1)
     assert "--audio_net unet" in section and "output_mask=threshold" in section
     assert unet.UNetConfig().output_mask == "soft" and unet.UNetConfig().mask_type == "binary"
+
+
+@pytest.mark.slow
+def test_tiny_benchmark_trains_and_scores_the_frames_unet_row(tmp_path):
+    """The benchmark's ``frames_unet`` row through the whole benchmark on constructed scenes with
+    video (a few steps: the wiring, not a result): trained by the one loop with the U-Net's loss,
+    its checkpoint and JSON row name the audio path, it is scored on the same chunks as
+    audio-only, and a second run with the same settings reuses it (the stored U-Net config equals
+    the one the settings make)."""
+    from separation.benchmark_run import BenchmarkSettings, run_benchmark
+    from test_sep_benchmark import TINY_SIZES, write_constructed_scenes
+    from test_sep_frames import add_mouth_video
+
+    scenes = write_constructed_scenes(tmp_path / "scenes", {"train": 2, "validation": 1, "test": 1})
+    for folder in sorted(scenes.glob("Scenes */*")):
+        add_mouth_video(folder)
+    sizes = {**TINY_SIZES, "encoder": {**TINY_FRAMES, "crop_size": 32}, "audio": TINY_UNET}
+    settings = BenchmarkSettings(steps=4, batch_size=2, lr=3e-3, eval_every=2,
+                                 rows=("none", "frames_unet"), sizes=sizes, n_resamples=200)
+    doc = run_benchmark(scenes, tmp_path / "out", tmp_path / "ckpt", settings,
+                        torch.device("cpu"), figure=False)
+    row = doc["rows"]["frames_unet"]
+    assert row["checkpoint"] == "vocal_frames_unet_small.pt" and row["audio_net"] == "unet"
+    assert doc["rows"]["none"]["audio_net"] == "vovit"
+    assert [h["step"] for h in row["learning_curve"]] == [2, 4]
+    stored = read_checkpoint(tmp_path / "ckpt" / "vocal_frames_unet_small.pt")["config"]
+    assert stored["audio"]["width"] == 4 and stored["encoder"]["crop_size"] == 32
+    group = doc["scenes"]["same_timbre"]
+    assert group["n_chunks"] == 2 and group["models"]["frames_unet"]["si_sdr"]["n"] == 2
+    assert group["models"]["frames_unet"]["si_sdr_minus_audio_only"] is not None
+    path = tmp_path / "ckpt" / "vocal_frames_unet_small.pt"
+    written = path.stat().st_mtime_ns
+    run_benchmark(scenes, tmp_path / "out", tmp_path / "ckpt", settings, torch.device("cpu"),
+                  figure=False)
+    assert path.stat().st_mtime_ns == written                          # reused, not retrained
