@@ -69,9 +69,10 @@ the estimate is differentiable for saliency, where the public evaluation thresho
 target is the paper's rule (above). The grids are sampled with corners aligned, as the PyTorch the
 public code was written for (0.4) did (a current PyTorch's default, ``align_corners=False``, would
 shift every row by up to half a row and blend the edge rows with zeros), and with
-``padding_mode="border"`` (no sample falls outside: the same values as the public zeros padding). FFT resampling treats a chunk as periodic: the first
-and last ~10 ms of a chunk carry a little of the other end (whole songs are separated with
-overlapping windows, ``separation.inference``).
+``padding_mode="border"`` (no sample falls outside: the same values as the public zeros
+padding). FFT resampling treats a chunk as periodic, and the sample padded to reach 4 s rings: the
+ends of a chunk carry a little of each other (about −60 dB 2000 samples in; whole songs are
+separated with overlapping windows, ``separation.inference``).
 """
 from __future__ import annotations
 

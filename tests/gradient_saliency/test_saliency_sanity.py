@@ -173,8 +173,9 @@ def test_sanity_check_on_a_tiny_frames_model(audio_net, groups):
     ResNet's projection, then the ResNet); the crop pixels compared are those of the frames the
     encoder reads (0, 25, 50, 75 of each chunk) where the performer is present: 3 frames of
     3 × 32 × 32 in the first chunk, 4 in the second, for the VoViT path (its condition is a time
-    sequence: every read frame gets a gradient, all but a few pixels of it); the U-Net path max-pools the frames over time, so
-    only the frames that win the maximum (for the trained or the re-initialised weights) have any.
+    sequence: every read frame gets a gradient, all but a few pixels of it); the U-Net path
+    max-pools the frames over time, so only the frames that win the maximum (for the trained or
+    the re-initialised weights) have any.
     Re-initialised weights change the gradient map (the check passes)."""
     from gradient_saliency.pipeline import SaliencyConfig
     from gradient_saliency.sanity import sanity_check
