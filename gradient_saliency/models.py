@@ -15,8 +15,8 @@ from separation.checkpoint import CHECKPOINT_DIR, LoadedModel, checkpoint_instru
 from .regions import REGIONS
 
 KEYPOINT_MODELS = ("face_body", "face", "body")
-# frames (pixel regions, gradient_saliency.pixel_regions) and points3d (per 3D point,
-# gradient_saliency.point_regions): no shipped checkpoint, no sanity check yet
+# frames (pixel regions, gradient_saliency.pixel_regions; sanity check too) and points3d (per 3D
+# point, gradient_saliency.point_regions): no shipped checkpoint
 # text, scene_graph (syllables, graph nodes/edges: gradient_saliency.regions): no shipped checkpoint
 MODEL_CHOICES = KEYPOINT_MODELS + ("frames", "points3d") + tuple(REGIONS)
 # The shipped checkpoints are the separation benchmark's rows, all separating the queried vocalist.

@@ -26,7 +26,10 @@ Pieces (pure functions over modules and arrays; the command line is ``gradient_s
 
 Pass rule (``randomisation_test``): once every group is re-initialised, both ``|ρ(signed)|`` and
 ``ρ(|attribution|)`` are below ``max_correlation`` (default 0.5). Entries outside ``mask`` (missing
-keypoints) are left out of every correlation.
+keypoints) are left out of every correlation, and so are entries that are exactly 0 in both
+attributions compared: a tie at 0 says nothing about agreement (an input entry the network does
+not read, e.g. the frames a frames encoder skips or that lose a max-pool over time, or one equal to
+the Integrated-Gradients baseline); each step records how many ``entries`` it compared.
 """
 from __future__ import annotations
 
@@ -147,12 +150,20 @@ def rank_correlation(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.corrcoef(a, b)[0, 1])
 
 
-def compare(reference: np.ndarray, other: np.ndarray, mask: np.ndarray | None = None) -> dict:
-    """Spearman ρ of the signed values and of the magnitudes, over the ``mask`` entries."""
-    reference, other = np.asarray(reference, np.float64), np.asarray(other, np.float64)
+def compared_entries(reference: np.ndarray, other: np.ndarray, mask: np.ndarray | None = None
+                     ) -> np.ndarray:
+    """The entries two attributions are compared on: inside ``mask`` and not 0 in both (bool)."""
+    keep = (np.asarray(reference) != 0) | (np.asarray(other) != 0)
     if mask is not None:
-        mask = np.broadcast_to(np.asarray(mask, dtype=bool), reference.shape)
-        reference, other = reference[mask], other[mask]
+        keep &= np.broadcast_to(np.asarray(mask, dtype=bool), keep.shape)
+    return keep
+
+
+def compare(reference: np.ndarray, other: np.ndarray, mask: np.ndarray | None = None) -> dict:
+    """Spearman ρ of the signed values and of the magnitudes, over the ``compared_entries``."""
+    reference, other = np.asarray(reference, np.float64), np.asarray(other, np.float64)
+    keep = compared_entries(reference, other, mask)
+    reference, other = reference[keep], other[keep]
     return {"spearman_signed": rank_correlation(reference, other),
             "spearman_abs": rank_correlation(np.abs(reference), np.abs(other))}
 
@@ -162,14 +173,16 @@ def randomisation_test(model: nn.Module, attribute: Callable[[nn.Module], np.nda
                        seed: int = 0, max_correlation: float = MAX_CORRELATION) -> dict:
     """The cascading test: ``attribute(model)`` → array, for the trained model and after each
     cumulative re-initialisation. Returns ``{"steps": [{"step", "group", "modules",
-    "spearman_signed", "spearman_abs"}], "passed", "max_correlation", "final"}``."""
+    "spearman_signed", "spearman_abs", "entries"}], "passed", "max_correlation", "final"}``."""
     if not groups:
         raise ValueError("nothing to re-initialise: the model has no parameterised module")
     trained = np.asarray(attribute(model), dtype=np.float64)
     steps = []
     for step, (name, randomised) in enumerate(cascading_randomisation(model, groups, seed), 1):
-        scores = compare(trained, attribute(randomised), mask)
-        steps.append({"step": step, "group": name, "modules": len(groups[step - 1][1]), **scores})
+        attribution = np.asarray(attribute(randomised), dtype=np.float64)
+        steps.append({"step": step, "group": name, "modules": len(groups[step - 1][1]),
+                      **compare(trained, attribution, mask),
+                      "entries": int(compared_entries(trained, attribution, mask).sum())})
     final = steps[-1]
     signed, absolute = final["spearman_signed"], final["spearman_abs"]
     passed = bool(np.isfinite(signed) and np.isfinite(absolute)

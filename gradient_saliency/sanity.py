@@ -1,10 +1,17 @@
-"""``python -m gradient_saliency.sanity --model face|body|face_body``: the cascading model-parameter
-randomisation test (Adebayo et al., NeurIPS 2018) of a saliency method on a separation model.
+"""``python -m gradient_saliency.sanity --model face|body|face_body|frames``: the cascading
+model-parameter randomisation test (Adebayo et al., NeurIPS 2018) of a saliency method on a
+separation model.
 
 The model's layers are re-initialised cumulatively from the output side (``randomisation``); after
 each step the attribution of the same chunks is recomputed and compared with the trained model's by
-Spearman rank correlation, of the signed attributions and of their magnitudes, over the keypoint
-entries the model input has (missing keypoints left out). Writes
+Spearman rank correlation, of the signed attributions and of their magnitudes, over the entries of
+the model's visual input (keypoint coordinates, crop pixels, ...; the audio for an audio-only model)
+that are present (the chunk's presence mask, broadcast over the input by its shape: missing
+keypoints, frames without the performer), leaving out the entries that are exactly 0 in both
+attributions compared (``randomisation.compare``: e.g. the frames a ``frames`` encoder skips).
+Any registered kind works the same way (its chunks come from ``separation.data`` with the
+checkpoint's encoder options); the visual baseline is the kind's (keypoints: ``--face-baseline`` /
+``--body-baseline``; crops: ``--frames-baseline``; other kinds: zeros). Writes
 ``<results>/sanity_<method>_<model>/randomisation.json`` (settings, chunks, one row per step, pass
 or fail) and ``randomisation.png`` (ρ against the number of re-initialised layers). The attribution
 passes when, with every layer re-initialised, both correlations are below ``--max-correlation``.
@@ -24,7 +31,8 @@ from core.settings import add_body_detection_arg, add_common_args
 
 from .attribution import METHODS
 from .baselines import AUDIO_BASELINES, BODY_BASELINES, FACE_BASELINES
-from .models import KEYPOINT_MODELS
+from .models import KEYPOINT_MODELS, MODEL_CHOICES
+from .pixel_regions import FRAME_BASELINES
 from .randomisation import MAX_CORRELATION
 
 log = logging.getLogger("gradient_saliency.sanity")
@@ -36,8 +44,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m gradient_saliency.sanity", description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", choices=KEYPOINT_MODELS, required=True,
-                        help="which shipped model (face, body, face_body), as for the saliency CLI")
+    parser.add_argument("--model", choices=MODEL_CHOICES, required=True,
+                        help="which model (face, body, face_body: shipped; frames: --checkpoint), "
+                             "as for the saliency CLI")
     parser.add_argument("--checkpoint", default=None, help="checkpoint file instead of the shipped one")
     parser.add_argument("--method", choices=METHODS, default="integrated_gradients",
                         help="attribution method under test (default: integrated_gradients)")
@@ -57,29 +66,67 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--face-baseline", choices=FACE_BASELINES, default="mean_face")
     parser.add_argument("--body-baseline", choices=BODY_BASELINES, default="zeros")
     parser.add_argument("--audio-baseline", choices=AUDIO_BASELINES, default="zeros")
+    parser.add_argument("--frames-baseline", "--frames_baseline", dest="frames_baseline",
+                        choices=FRAME_BASELINES, default="black",
+                        help="frames models: baseline of the crops (black, or static)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the re-initialisation")
     add_body_detection_arg(parser)
     add_common_args(parser)
     return parser
 
 
-def sanity_check(model, visual_kind: str, chunks: list, config, device, mean_face=None,
-                 depth: int | None = 3, seed: int = 0,
-                 max_correlation: float = MAX_CORRELATION) -> dict:
-    """The cascading test on ``chunks`` with the attribution of ``config`` (a
-    ``pipeline.SaliencyConfig``). Returns ``randomisation.randomisation_test``'s dict plus the layer
-    groups. The attribution compared is the keypoint attribution (B, 2, T, J) over present entries,
-    or the audio attribution for an audio-only model."""
+def visual_baseline(visual, visual_kind: str, config, mean_face=None, frames_baseline="black"):
+    """The Integrated-Gradients baseline of a batch's visual input: the keypoint kinds' face/body
+    baselines (``baselines.visual_baseline``), the crops' (``pixel_regions.frames_baseline``) for
+    picture kinds (``pipeline.PIXEL_KINDS``), zeros (the absent input) for any other kind."""
     import torch
 
+    from . import baselines as bl
+    from .pipeline import PIXEL_KINDS
+    from .pixel_regions import frames_baseline as crops_baseline
+
+    if visual_kind in PIXEL_KINDS:
+        return crops_baseline(visual, frames_baseline)
+    if visual_kind in KEYPOINT_MODELS:
+        return bl.visual_baseline(visual, visual_kind, config.face_baseline, config.body_baseline,
+                                  mean_face)
+    return torch.zeros_like(visual)
+
+
+def entry_mask(mask, shape: tuple) -> "np.ndarray | None":
+    """A batch's presence mask ``(B, T, M)`` broadcast to its visual input ``(B, *input_shape)``:
+    keypoints ``(B, 2, T, J)`` (the mask's trailing ``(T, J)``), or one flag per frame
+    ``(B, T, ...)`` (``M = 1``: frames' crops); None (every entry) when it is neither."""
+    if mask is None:
+        return None
+    mask = np.asarray(mask, dtype=bool)
+    b, t, m = mask.shape
+    if tuple(shape[-2:]) == (t, m):
+        return np.broadcast_to(mask.reshape(b, *[1] * (len(shape) - 3), t, m), shape)
+    if m == 1 and shape[1] == t:
+        return np.broadcast_to(mask.reshape(b, t, *[1] * (len(shape) - 2)), shape)
+    return None
+
+
+def sanity_check(model, visual_kind: str, chunks: list, config, device, mean_face=None,
+                 depth: int | None = 3, seed: int = 0,
+                 max_correlation: float = MAX_CORRELATION, frames_baseline: str = "black") -> dict:
+    """The cascading test on ``chunks`` with the attribution of ``config`` (a
+    ``pipeline.SaliencyConfig``). Returns ``randomisation.randomisation_test``'s dict plus the layer
+    groups. The attribution compared is the visual input's (keypoints ``(B, 2, T, J)``, crops
+    ``(B, T, 3, S, S)``, ...) over its present entries (module docstring), or the audio attribution
+    for an audio-only model."""
     from . import randomisation as rnd
     from .attribution import attribute_chunks
+    from .baselines import audio_baseline
     from .objective import AudioOnlyObjective, SeparationObjective
-    from .pipeline import batch_baselines, batch_inputs
+    from .pipeline import batch_inputs
 
     model = model.to(device).eval()
     mixture, target, visual, mask = batch_inputs(chunks, visual_kind, device)
-    baselines = batch_baselines(mixture, visual, visual_kind, config, mean_face)
+    baselines = (audio_baseline(mixture, config.audio_baseline),)
+    if visual is not None:
+        baselines += (visual_baseline(visual, visual_kind, config, mean_face, frames_baseline),)
     audio_only = visual is None
 
     def attribute(candidate) -> np.ndarray:
@@ -91,9 +138,8 @@ def sanity_check(model, visual_kind: str, chunks: list, config, device, mean_fac
 
     example = (mixture[:1], None) if audio_only else (mixture[:1], visual[:1])
     groups = rnd.cascade_groups(rnd.execution_order(model, *example), depth)
-    entry_mask = None if mask is None else torch.as_tensor(mask)[:, None].expand(
-        -1, 2, -1, -1).numpy()
-    result = rnd.randomisation_test(model, attribute, groups, entry_mask, seed, max_correlation)
+    present = None if audio_only else entry_mask(mask, tuple(visual.shape))
+    result = rnd.randomisation_test(model, attribute, groups, present, seed, max_correlation)
     result["groups"] = [{"group": name, "modules": members} for name, members in groups]
     return result
 
@@ -122,7 +168,7 @@ def run(args: argparse.Namespace) -> int:
         try:
             song_chunks = load_song_chunks(song.folder(settings.dataset_path), song,
                                            loaded.instrument, loaded.visual_kind,
-                                           loaded.conventions)
+                                           loaded.conventions, loaded.encoder_options)
         except Exception as exc:  # noqa: BLE001 -- a bad song is named and the next one is used
             log.warning("%s: no chunks: %s", song.key, exc)
             continue
@@ -143,18 +189,21 @@ def run(args: argparse.Namespace) -> int:
     log.info("randomisation test of %s on %s: %d chunk(s)", args.method, loaded.path.name,
              len(chunks))
     result = sanity_check(loaded.model, loaded.visual_kind, chunks, config, device, mean_face,
-                          depth, args.seed, args.max_correlation)
+                          depth, args.seed, args.max_correlation, args.frames_baseline)
     out_dir = settings.results_dir / f"sanity_{args.method}_{args.model}"
     document = {"test": "cascading model-parameter randomisation (Adebayo et al., NeurIPS 2018)",
                 "settings": {"method": args.method, "model": args.model,
                              "checkpoint": str(loaded.path), "visual": loaded.visual_kind,
                              "instrument": loaded.instrument, "config": asdict(config),
                              "face_baseline_template": face_template,
+                             "frames_baseline": args.frames_baseline,
                              "depth": depth, "seed": args.seed,
                              "order": "layers re-initialised cumulatively, output side first "
                                       "(forward execution order, reversed)",
-                             "compared": "keypoint attributions (2, T, J) per chunk, present "
-                                         "entries only" if loaded.visual_kind != "none" else
+                             "compared": "visual-input attributions per chunk (keypoints "
+                                         "(2, T, J), crops (T, 3, S, S), ...), present entries "
+                                         "only, not those 0 in both (steps' entries)"
+                                         if loaded.visual_kind != "none" else
                                          "audio attributions",
                              "include_incorrect_body_detection":
                                  bool(args.include_incorrect_body_detection)},

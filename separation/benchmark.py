@@ -8,7 +8,10 @@ syllables, ``separation.text_encoder``, FiLM) and ``scene_graph`` (the query amo
 performers, ``separation.scene_graph``; both opt-in too: their cue scenes are the ``syllables``
 and ``occluded`` kinds of ``demo_generator.scenes``, asked for with ``--kinds``), ``points3d``
 (the query's metric 3D points, ``separation.points3d``; opt-in; the scenes write synthetic ones,
-``demo_generator.scenes.write_scene_world_points``), all of one
+``demo_generator.scenes.write_scene_world_points``), ``frames_unet`` (the frames encoder with Sound
+of Pixels' U-Net audio path, ``separation.unet``: the published system's two halves; opt-in like
+``frames``) and ``none_unet`` (the U-Net audio path alone: ``frames_unet`` − ``none_unet`` is what
+the frames add to that path), all of one
 preset, trained by the one training loop (``separation.training.train``) on the same scenes with
 the same steps, batch, learning rate and seed; each row keeps the step with the best VALIDATION
 loss (validation scenes only); the TEST scenes are used once, for the numbers below.
@@ -46,13 +49,16 @@ class BenchmarkRow:
     name: str             # row name in the JSON: a name of ROWS
     visual: str           # the model's visual input
     cross_modal: bool = False
+    audio_net: str = "vovit"      # the audio path (separation.vovit.AUDIO_NETS)
 
 
 ROWS = (BenchmarkRow("none", "none"), BenchmarkRow("face", "face"), BenchmarkRow("body", "body"),
         BenchmarkRow("face_body", "face_body"),
         BenchmarkRow("face_body_xattn", "face_body", cross_modal=True),
         BenchmarkRow("frames", "frames"), BenchmarkRow("text", "text"),
-        BenchmarkRow("scene_graph", "scene_graph"), BenchmarkRow("points3d", "points3d"))
+        BenchmarkRow("scene_graph", "scene_graph"), BenchmarkRow("points3d", "points3d"),
+        BenchmarkRow("none_unet", "none", audio_net="unet"),
+        BenchmarkRow("frames_unet", "frames", audio_net="unet"))
 ROW_BY_NAME = {row.name: row for row in ROWS}
 DEFAULT_ROWS = ("none", "face", "body", "face_body", "face_body_xattn")   # the shipped rows
 

@@ -66,7 +66,7 @@ class BenchmarkSettings:
 
     def config(self, row: bm.BenchmarkRow) -> vovit.VoViTConfig:
         return vovit.make_config(row.visual, self.preset, cross_modal=row.cross_modal,
-                                 **self.sizes)
+                                 audio_net=row.audio_net, **self.sizes)
 
 
 class BenchmarkError(ValueError):
@@ -170,7 +170,8 @@ def train_rows(scene_root: Path, splits: dict, checkpoints_dir: Path, settings: 
             loaded[data_key] = by_song
         run_info = {"command": command, "benchmark_row": name, "dataset_path": str(scene_root),
                     "extra_dataset": [], "visual": row.visual, "preset": settings.preset,
-                    "cross_modal": row.cross_modal, "device": str(device),
+                    "cross_modal": row.cross_modal, "audio_net": row.audio_net,
+                    "device": str(device),
                     "git_commit": commit,
                     "generator_version": splits.get("generator_version"),
                     "scene_splits": SPLITS_FILE}
@@ -247,6 +248,7 @@ def row_metadata(path: Path) -> dict:
     curve = bm.learning_curve(history)
     return {"checkpoint": path.name, "visual": payload["config"]["visual"],
             "cross_modal": payload["config"]["cross_modal"],
+            "audio_net": payload["config"].get("audio_net", "vovit"),
             "parameters": int(sum(v.numel() for k, v in payload["state_dict"].items()
                                   if v.dtype.is_floating_point and k.endswith(("weight", "bias"))
                                   or "in_proj" in k or "edge_importance" in k)),

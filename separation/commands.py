@@ -72,7 +72,12 @@ def run_train(args: argparse.Namespace) -> int:
         log.info("%s exists and training finished; use -f to train again", out)
         return 0
     encoder = dict(getattr(args, "encoder", ()) or ())
-    config = make_config(args.visual, args.preset, cross_modal=args.cross_modal, encoder=encoder)
+    audio_net = getattr(args, "audio_net", "vovit")
+    audio = dict(getattr(args, "audio", ()) or ())
+    if audio and audio_net != "unet":
+        raise ValueError("--audio options are for --audio_net unet")
+    config = make_config(args.visual, args.preset, cross_modal=args.cross_modal,
+                         audio_net=audio_net, encoder=encoder, audio=audio)
     if encoder and not config.encoder:
         raise ValueError(f"visual={args.visual} takes no --encoder options")
     kind = encoder_kind(args.visual)
@@ -107,6 +112,7 @@ def run_train(args: argparse.Namespace) -> int:
     run_info = {"command": "python -m separation.main " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
                 "dataset_path": str(dataset_path), "extra_dataset": list(args.extra_dataset),
                 "visual": args.visual, "preset": args.preset, "cross_modal": args.cross_modal,
+                "audio_net": audio_net,
                 "device": str(device), "git_commit": git_commit(),
                 "include_incorrect_body_detection": bool(args.include_incorrect_body_detection)}
     visual_weights = getattr(args, "visual_weights", None)

@@ -37,6 +37,7 @@ from core.log import setup_logging
 from core.metadata import MetadataError
 from core.settings import SettingsError, add_body_detection_arg, add_common_args
 from separation.encoders import KINDS
+from separation.vovit import AUDIO_NETS
 
 INSTRUMENTS = ("vocal", "violin", "mridangam")
 log = logging.getLogger("separation")
@@ -98,6 +99,14 @@ def build_parser() -> argparse.ArgumentParser:
                             "activation none|sigmoid; points3d point_channels=[a,b,...], "
                             "point_identity, temporal_kernel, temporal_layers, out_channels; "
                             "recorded in the checkpoint config)")
+    train.add_argument("--audio_net", choices=AUDIO_NETS, default="vovit",
+                       help="audio path: vovit (VoViT's, default) or unet (Sound of Pixels' U-Net "
+                            "on the log-frequency magnitude spectrogram, K component maps weighted "
+                            "by the condition max-pooled over time; separation.unet)")
+    train.add_argument("--audio", nargs="+", type=encoder_option, default=(), metavar="KEY=VALUE",
+                       help="--audio_net unet options over the preset's: levels, width, mask_type "
+                            "binary|ratio, weighted_loss, visual_activation sigmoid|none, "
+                            "output_mask soft|threshold (recorded in the checkpoint config)")
     train.add_argument("--visual_weights", default=None, metavar="PATH",
                        help="frames: initialise the ResNet-18 from a local torchvision resnet18 "
                             "state dict (read as data only; needs --preset vovit, width 64)")
@@ -179,8 +188,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--rows", nargs="+", default=None, metavar="ROW",
                        help="rows to train and report (default: none face body face_body "
                             "face_body_xattn; also frames, which renders the scenes' videos, "
-                            "text, scene_graph and points3d; none is the audio-only "
-                            "reference)")
+                            "frames_unet (frames with Sound of Pixels' U-Net audio path), "
+                            "none_unet (its audio-only reference), text, scene_graph and "
+                            "points3d; none is the audio-only reference)")
     bench.add_argument("--kinds", nargs="+", default=None, metavar="KIND",
                        help="scene kinds to generate (default duet shadow concert, "
                             "demo_generator.scenes.BENCHMARK_KINDS; also appearance: appearance "

@@ -38,6 +38,7 @@ NOT_RUN_KINDS = ("Not run yet: `make benchmark-kinds` trains every kind's row an
 ROW_LABEL = {"none": "audio-only (`none`)", "face": "`face`", "body": "`body`",
              "face_body": "`face_body`", "face_body_xattn": "`face_body` + cross-attention",
              "frames": "`frames`", "frames_unet": "`frames` + U-Net (Sound of Pixels)",
+             "none_unet": "audio-only U-Net (`none_unet`)",
              "points3d": "`points3d`", "text": "`text`", "scene_graph": "`scene_graph`"}
 
 
@@ -70,7 +71,8 @@ def checkpoints_table(doc: dict | None) -> str:
              "|---|---|---|---|---|---|---|---|---|"]
     for name, row in doc["rows"].items():
         fusion = "—" if row["visual"] == "none" else (
-            "FiLM + cross-attention" if row["cross_modal"] else "concat (VoViT)")
+            "U-Net maps × visual vector (Sound of Pixels)" if row.get("audio_net") == "unet"
+            else "FiLM + cross-attention" if row["cross_modal"] else "concat (VoViT)")
         minutes = row.get("wall_time_s")
         stopped = "" if row.get("finished", True) else f", **stopped at {row['steps_run']}**"
         lines.append(

@@ -17,8 +17,12 @@ target, relative to the mixture's level so that loud and quiet songs weigh the s
     L = mean_{f,t} |Y[f,t] - S[f,t]| / (mean_{f,t} |X[f,t]| + 1e-8)
 
 with ``Y`` the masked mixture STFT, ``S`` the target STFT, ``X`` the mixture STFT (``separation.vovit``).
-Validation: the same loss and the mean SDR/SI-SDR (``separation.metrics``) over the held-out songs'
-chunks (no augmentation). The split is by song: every chunk of a song is on one side.
+A model with Sound of Pixels' U-Net audio path (``VoViTConfig.audio_net = "unet"``) trains on its own
+loss instead (weighted BCE on binary masks or L1 on ratio masks, ``separation.unet``): the loop asks
+the model (``VoViT.training_loss``) and is otherwise the same.
+Validation: the loss above (on every model's waveform estimate, so rows of either audio path are
+selected by the same measure) and the mean SDR/SI-SDR (``separation.metrics``) over the held-out
+songs' chunks (no augmentation). The split is by song: every chunk of a song is on one side.
 
 Checkpoints (``separation.checkpoint``) are written atomically at every validation: ``out`` holds the
 model with the best validation loss so far plus ``extra`` (training arguments, the song split, the
@@ -52,7 +56,7 @@ from .conventions import PROJECT, InputConventions, peak
 from .data import Chunk, SongArrays, load_song_arrays, remix
 from .inference import estimate_chunks
 from .metrics import chunk_metrics, mean_ignoring_nan
-from .vovit import ARCHITECTURE_VERSION, VoViT, VoViTConfig, stft
+from .vovit import ARCHITECTURE_VERSION, VoViT, VoViTConfig, spectral_l1, stft
 
 log = logging.getLogger("separation.train")
 
@@ -70,19 +74,11 @@ class TrainOptions:
     max_minutes: float | None = None     # wall-clock budget; stops early with a final validation
 
 
-def spectral_l1(estimate_stft: torch.Tensor, target_stft: torch.Tensor,
-                mixture_stft: torch.Tensor) -> torch.Tensor:
-    """The training loss of the module docstring (scalar)."""
-    distance = (estimate_stft - target_stft).abs().mean(dim=(1, 2))
-    level = mixture_stft.abs().mean(dim=(1, 2)) + 1e-8
-    return (distance / level).mean()
-
-
 def batch_loss(model: VoViT, mixture: torch.Tensor, target: torch.Tensor,
                visual: torch.Tensor | None) -> torch.Tensor:
-    mixture_stft = stft(mixture)
-    _, estimate_stft = model.separate_stft(mixture_stft, visual)
-    return spectral_l1(estimate_stft, stft(target), mixture_stft)
+    """The model's training loss on a batch (``VoViT.training_loss``: ``spectral_l1`` for the
+    VoViT audio path, the mask loss of ``separation.unet`` for the U-Net path)."""
+    return model.training_loss(mixture, target, visual)
 
 
 def split_songs(keys: list[str], val_fraction: float, seed: int,

@@ -43,6 +43,13 @@ With ``preset="vovit"``, ``visual="face"``, ``cross_modal=False`` the state-dict
 ``core/reference/vovit_singing_voice_state_dict.tsv`` (26.7 M parameters), so the official
 singing-voice weights load with ``strict=True`` (``separation.official``, ``import-vovit``).
 
+A second audio path, Sound of Pixels' U-Net on the log-frequency magnitude spectrogram
+(``separation.unet``), replaces steps 1–7 when ``VoViTConfig.audio_net = "unet"``: the condition
+encoder is the same module (same attribute, same ``encode``), the U-Net path pools its sequence over
+time into one vector of its K component weights, and ``VoViT.forward`` keeps its interface. Its
+options live in ``VoViTConfig.audio`` (``separation.unet.UNetConfig``); the training loop calls
+``VoViT.training_loss``: the complex L1 below for this path, the U-Net's mask loss for that one.
+
 Adding a conditioning signal (a new ``visual`` kind) touches no code here: one encoder file, its
 ``separation.encoders.ENCODERS`` line, one preparation function in ``separation.conditions``, tests
 and a benchmark row (``separation.encoders`` says how).
@@ -76,6 +83,7 @@ ARCHITECTURE_VERSION = 2
 
 VISUAL_INPUTS = KINDS               # face, body, face_body, frames, text, scene_graph, points3d, none
 PRESETS = ("vovit", "small")
+AUDIO_NETS = ("vovit", "unet")      # VoViT's audio path (this module) | Sound of Pixels' (unet.py)
 
 
 @dataclass(frozen=True)
@@ -100,6 +108,10 @@ class VoViTConfig:
     # the encoder's own config (separation.encoders), as sorted (name, value) pairs so the config
     # stays hashable; empty for the ST-GCN kinds, whose sizes are the gcn_* fields above
     encoder: tuple[tuple[str, object], ...] = ()
+    # the audio path: "vovit" (this module; the fields above from audio_channels to cross_heads) or
+    # "unet" (separation.unet, its options in ``audio`` as sorted (name, value) pairs)
+    audio_net: str = "vovit"
+    audio: tuple[tuple[str, object], ...] = ()
 
     def __post_init__(self):
         if self.visual not in VISUAL_INPUTS:
@@ -111,6 +123,14 @@ class VoViTConfig:
             raise ValueError(f"preset must be one of {PRESETS}, got {self.preset!r}")
         if self.cross_modal and self.visual == "none":
             raise ValueError("cross_modal fusion needs a visual input (visual='none' was given)")
+        if self.audio_net not in AUDIO_NETS:
+            raise ValueError(f"audio_net must be one of {AUDIO_NETS}, got {self.audio_net!r}")
+        object.__setattr__(self, "audio", tuple(sorted(dict(self.audio).items())))
+        if self.audio_net == "vovit" and self.audio:
+            raise ValueError(f"audio options {dict(self.audio)} are for audio_net=unet")
+        if self.audio_net == "unet" and self.cross_modal:
+            raise ValueError("cross_modal is a block of the VoViT audio path; audio_net=unet "
+                             "weights its component maps by one visual vector (no cross-attention)")
 
     @property
     def num_joints(self) -> int | None:
@@ -118,29 +138,42 @@ class VoViTConfig:
 
     @property
     def name(self) -> str:
-        """Short model name used in output file names, e.g. ``face_small`` or ``face_body_xattn_small``."""
-        return f"{self.visual}{'_xattn' if self.cross_modal else ''}_{self.preset}"
+        """Short model name used in output file names, e.g. ``face_small``,
+        ``face_body_xattn_small`` or ``frames_unet_small``."""
+        return (f"{self.visual}{'_xattn' if self.cross_modal else ''}"
+                f"{'_unet' if self.audio_net == 'unet' else ''}_{self.preset}")
 
     @property
     def encoder_options(self) -> dict:
         """The encoder's config as a dict (empty for the ST-GCN kinds and ``none``)."""
         return dict(self.encoder)
 
+    @property
+    def audio_options(self) -> dict:
+        """The U-Net audio path's config as a dict (empty for ``audio_net = "vovit"``)."""
+        return dict(self.audio)
+
     def to_dict(self) -> dict:
-        """JSON-ready config; ``encoder`` only when the kind has options, so the configs of the
-        original kinds (and their checkpoints) keep exactly their keys."""
-        data = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "encoder"}
+        """JSON-ready config; ``encoder`` only when the kind has options and ``audio_net`` /
+        ``audio`` only for the U-Net path, so the configs of the original kinds (and their
+        checkpoints) keep exactly their keys."""
+        omitted = ("encoder", "audio_net", "audio")
+        data = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in omitted}
         data = {k: list(v) if isinstance(v, tuple) else v for k, v in data.items()}
         if self.encoder:
             data["encoder"] = {k: list(v) if isinstance(v, tuple) else v for k, v in self.encoder}
+        if self.audio_net != "vovit":
+            data["audio_net"] = self.audio_net
+            data["audio"] = dict(self.audio)
         return data
 
     @classmethod
     def from_dict(cls, data: dict) -> "VoViTConfig":
         known = {f.name for f in fields(cls)}
         values = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items() if k in known}
-        if isinstance(values.get("encoder"), dict):
-            values["encoder"] = tuple(values["encoder"].items())
+        for key in ("encoder", "audio"):
+            if isinstance(values.get(key), dict):
+                values[key] = tuple(values[key].items())
         return cls(**values)
 
 
@@ -151,13 +184,22 @@ SMALL_SIZES = dict(audio_channels=8, time_dilations=(1, 4), both_dilations=(2, 8
 
 
 def make_config(visual: str = "face", preset: str = "vovit", cross_modal: bool = False,
-                **sizes) -> VoViTConfig:
+                audio_net: str = "vovit", **sizes) -> VoViTConfig:
     """A config for a preset (``vovit`` = published sizes, ``small`` = ~1-2 M parameters).
 
     The kind's encoder options are the preset's (``separation.encoders``), updated by an
     ``encoder`` dict among ``sizes``; kinds without options (the ST-GCN kinds, ``none``) ignore it,
-    so one set of sizes serves every benchmark row."""
-    base = VoViTConfig(visual=visual, preset=preset, cross_modal=cross_modal)
+    so one set of sizes serves every benchmark row. ``audio_net="unet"``: the U-Net path's
+    options are the preset's (``separation.unet.UNetConfig.for_preset``), updated by an ``audio``
+    dict among ``sizes`` (a VoViT-path model ignores that dict, for the same reason)."""
+    audio_overrides = dict(sizes.pop("audio", None) or {})
+    if audio_net == "unet":
+        from .unet import UNetConfig
+
+        options = UNetConfig.for_preset(preset).to_options()
+        UNetConfig.from_options({**options, **audio_overrides})      # unknown / bad options fail
+        sizes["audio"] = tuple({**options, **audio_overrides}.items())
+    base = VoViTConfig(visual=visual, preset=preset, cross_modal=cross_modal, audio_net=audio_net)
     if preset == "small":
         base = replace(base, **SMALL_SIZES)
     kind = encoder_kind(visual)
@@ -193,6 +235,15 @@ def resample_condition(condition: torch.Tensor, n_frames: int = N_FRAMES) -> tor
     """``(B, T_c, C)`` → ``(B, n_frames, C)`` by nearest neighbour (``F.interpolate``'s default, as in
     VoViT): output step ``t`` takes condition step ``floor(t · T_c / n_frames)``."""
     return F.interpolate(condition.transpose(1, 2), size=n_frames).transpose(1, 2)
+
+
+def spectral_l1(estimate_stft: torch.Tensor, target_stft: torch.Tensor,
+                mixture_stft: torch.Tensor) -> torch.Tensor:
+    """The VoViT path's training loss (scalar; ``separation.training``): per example
+    ``mean |Y − S| / (mean |X| + 1e-8)`` over bins and frames, averaged over the batch."""
+    distance = (estimate_stft - target_stft).abs().mean(dim=(1, 2))
+    level = mixture_stft.abs().mean(dim=(1, 2)) + 1e-8
+    return (distance / level).mean()
 
 
 def apply_mask(mask: torch.Tensor, mixture_stft: torch.Tensor) -> torch.Tensor:
@@ -401,7 +452,9 @@ class VoViT(nn.Module):
     ``input_shape`` is the kind's (``separation.encoders``): ``(2, 100, J)`` keypoints with J = 68
     (face), 55 (body), 123 (face_body: face points then body points); ``(100, 3, S, S)`` frames.
     The condition encoder is the submodule named by the kind's registry entry (``graph_net`` for the
-    ST-GCN kinds, ``frame_net`` for frames; ``condition_encoder`` returns it).
+    ST-GCN kinds, ``frame_net`` for frames; ``condition_encoder`` returns it). The audio path is
+    ``audio_network``: ``AudioNetwork`` (VoViT's) or, with ``config.audio_net = "unet"``,
+    ``separation.unet.UNetAudioPath`` (Sound of Pixels'); ``training_loss`` is the path's loss.
     """
 
     def __init__(self, config: VoViTConfig | None = None):
@@ -417,7 +470,13 @@ class VoViT(nn.Module):
             self._encoder_attribute = None
             self.graph_net = None               # audio only (the attribute VoViT always had)
             visual_features = 0
-        self.audio_network = AudioNetwork(cfg, visual_features)
+        if cfg.audio_net == "unet":
+            from .unet import UNetAudioPath, UNetConfig
+
+            self.audio_network = UNetAudioPath(UNetConfig.from_options(cfg.audio_options),
+                                               visual_features, SAMPLE_RATE)
+        else:
+            self.audio_network = AudioNetwork(cfg, visual_features)
 
     @property
     def condition_encoder(self) -> nn.Module | None:
@@ -428,13 +487,13 @@ class VoViT(nn.Module):
     @property
     def last_attention(self) -> torch.Tensor | None:
         """``(B, heads, T_audio=256, T_video=256)`` attention of the latest forward (cross_modal)."""
-        block = self.audio_network.cross_modal
+        block = getattr(self.audio_network, "cross_modal", None)      # the U-Net path has none
         return None if block is None else block.last_attention
 
     @property
     def last_film(self) -> dict | None:
         """``{"scale": (B, 256, d), "shift": (B, 256, d)}`` of the latest forward (cross_modal)."""
-        block = self.audio_network.cross_modal
+        block = getattr(self.audio_network, "cross_modal", None)
         return None if block is None else block.last_film
 
     # -- forward -------------------------------------------------------------------------------
@@ -455,7 +514,11 @@ class VoViT(nn.Module):
         return encoder.encode(visual)                                     # (B, T_c, C_v)
 
     def predict_mask(self, mixture_stft: torch.Tensor, visual: torch.Tensor | None) -> torch.Tensor:
-        """Complex ratio mask ``(B, 2, 256, T)`` (``MASK_GAIN`` × head output) for a mixture STFT."""
+        """Complex ratio mask ``(B, 2, 256, T)`` (``MASK_GAIN`` × head output) for a mixture STFT
+        (the VoViT path; the U-Net path works on its own 11025-Hz STFT: ``forward_spectrogram``)."""
+        if self.config.audio_net != "vovit":
+            raise ValueError(f"predict_mask / separate_stft are the VoViT audio path's; this model "
+                             f"has audio_net={self.config.audio_net}: use forward_spectrogram")
         v = self.encode_visual(visual, mixture_stft.shape[0])
         return MASK_GAIN * self.audio_network(network_input(mixture_stft), v)
 
@@ -470,9 +533,13 @@ class VoViT(nn.Module):
                             ) -> dict[str, torch.Tensor]:
         """Internals of one forward: ``mixture_stft`` ``X`` ``(B, 512, 256)`` complex, ``mask``
         ``(B, 2, 256, 256)``, ``estimate_stft`` ``(B, 512, 256)`` complex (= mask ∘ X / 2),
-        ``estimate`` ``(B, N)``."""
+        ``estimate`` ``(B, N)``. The U-Net path returns its own (at 11025 Hz, 173 frames, a real
+        mask ``(B, 512, T)``; ``separation.unet.UNetAudioPath.forward_spectrogram``)."""
         if mixture.ndim != 2:
             raise ValueError(f"mixture must be (B, {CHUNK_SAMPLES}), got {tuple(mixture.shape)}")
+        if self.config.audio_net == "unet":
+            return self.audio_network.forward_spectrogram(
+                mixture, self.encode_visual(visual, mixture.shape[0]))
         mixture_stft = stft(mixture)
         mask, estimate_stft = self.separate_stft(mixture_stft, visual)
         return {"mixture_stft": mixture_stft, "mask": mask, "estimate_stft": estimate_stft,
@@ -480,6 +547,18 @@ class VoViT(nn.Module):
 
     def forward(self, mixture: torch.Tensor, visual: torch.Tensor | None = None) -> torch.Tensor:
         return self.forward_spectrogram(mixture, visual)["estimate"]
+
+    def training_loss(self, mixture: torch.Tensor, target: torch.Tensor,
+                      visual: torch.Tensor | None) -> torch.Tensor:
+        """The loss the training loop minimises for ``(B, N)`` mixtures and targets: the VoViT
+        path's complex L1 (``spectral_l1``), or the U-Net path's own (weighted BCE on binary
+        masks, or L1 on ratio masks: ``separation.unet``)."""
+        if self.config.audio_net == "unet":
+            return self.audio_network.training_loss(
+                mixture, target, self.encode_visual(visual, mixture.shape[0]))
+        mixture_stft = stft(mixture)
+        _, estimate_stft = self.separate_stft(mixture_stft, visual)
+        return spectral_l1(estimate_stft, stft(target), mixture_stft)
 
 
 def count_parameters(model: nn.Module) -> int:

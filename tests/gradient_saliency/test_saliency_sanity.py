@@ -133,3 +133,79 @@ def test_sanity_cli_on_the_shipped_face_model_and_a_demo_chunk(posed_demo_datase
     assert document["passed"] is True and "PASSED" in out.stdout
     assert abs(document["final"]["spearman_signed"]) < 0.5
     assert (results / "sanity_gradient_saliency_face" / "randomisation.png").stat().st_size > 10_000
+
+
+# --- frames models (any registered kind: the entries compared come from the input's shape) ---------
+
+TINY_FRAMES_MODEL = dict(audio_channels=4, time_dilations=(1,), both_dilations=(2,), d_model=32,
+                         nhead=2, dim_feedforward=32, encoder_layers=1, decoder_layers=1,
+                         cross_heads=2, dropout=0.0,
+                         encoder={"crop_size": 32, "frame_stride": 25, "width": 4, "channels": 4})
+
+
+def frames_chunks(n: int = 2, seed: int = 0) -> list:
+    """Chunks of a frames model: random crops ``(100, 3, 32, 32)`` uint8, the performer unseen in
+    frame 25 (read by a stride-25 encoder) and frame 10 (not read) of the first chunk."""
+    from types import SimpleNamespace
+
+    from separation.vovit import CHUNK_SAMPLES
+
+    rng = np.random.default_rng(seed)
+    chunks = []
+    for i in range(n):
+        mixture = (0.1 * rng.standard_normal(CHUNK_SAMPLES)).astype(np.float32)
+        present = np.ones((100, 1), bool)
+        if i == 0:
+            present[[10, 25]] = False
+        chunks.append(SimpleNamespace(index=i, mixture=mixture, target=0.5 * mixture,
+                                      visual=rng.integers(0, 256, (100, 3, 32, 32), np.uint8),
+                                      visual_mask=present))
+    return chunks
+
+
+@pytest.mark.parametrize("audio_net, groups", [
+    ("vovit", ["audio_network.fusion_module", "audio_network.audio_net", "frame_net.fc",
+               "frame_net.backbone"]),
+    ("unet", ["audio_network.synthesizer", "audio_network.sound_net", "frame_net.fc",
+              "frame_net.backbone"])])
+def test_sanity_check_on_a_tiny_frames_model(audio_net, groups):
+    """The frames model's layers are re-initialised from the output side (audio path, then the
+    ResNet's projection, then the ResNet); the crop pixels compared are those of the frames the
+    encoder reads (0, 25, 50, 75 of each chunk) where the performer is present: 3 frames of
+    3 × 32 × 32 in the first chunk, 4 in the second, for the VoViT path (its condition is a time
+    sequence: every read frame gets a gradient, all but a few pixels of it); the U-Net path
+    max-pools the frames over time, so only the frames that win the maximum (for the trained or
+    the re-initialised weights) have any.
+    Re-initialised weights change the gradient map (the check passes)."""
+    from gradient_saliency.pipeline import SaliencyConfig
+    from gradient_saliency.sanity import sanity_check
+    from separation.vovit import VoViT, make_config
+
+    torch.manual_seed(0)
+    sizes = dict(TINY_FRAMES_MODEL, **({"audio": {"width": 4}} if audio_net == "unet" else {}))
+    model = VoViT(make_config("frames", "small", audio_net=audio_net, **sizes)).eval()
+    config = SaliencyConfig(method="gradient_saliency", internal_batch_size=None)
+    result = sanity_check(model, "frames", frames_chunks(), config, "cpu", depth=2)
+    assert [s["group"] for s in result["steps"]] == groups
+    read_present = (3 + 4) * 3 * 32 * 32
+    entries = [s["entries"] for s in result["steps"]]
+    if audio_net == "vovit":       # a few pixels get no gradient through ReLU / max-pool
+        assert all(0.99 * read_present <= n <= read_present for n in entries), entries
+    else:
+        assert all(3 * 32 * 32 <= n < read_present for n in entries), entries
+    assert result["passed"] is True
+    assert abs(result["final"]["spearman_signed"]) < 0.5 and result["final"]["spearman_abs"] < 0.5
+
+
+def test_entry_mask_broadcasts_presence_to_the_visual_input():
+    from gradient_saliency.sanity import entry_mask
+
+    keypoints = np.array([[[True, False], [True, True], [False, True]]])       # (1, T=3, J=2)
+    mask = entry_mask(keypoints, (1, 2, 3, 2))
+    assert mask.shape == (1, 2, 3, 2) and (mask[0, 0] == keypoints[0]).all() and \
+        (mask[0, 1] == keypoints[0]).all()
+    frames = np.array([[[True], [False], [True]]])                              # (1, T=3, 1)
+    mask = entry_mask(frames, (1, 3, 3, 4, 4))
+    assert mask[0, 1].sum() == 0 and mask[0, [0, 2]].all()
+    # a mask that matches neither layout (e.g. per node of a graph, T second): every entry
+    assert entry_mask(np.ones((1, 3, 5), bool), (1, 5, 3, 7)) is None

@@ -429,6 +429,34 @@ def test_saliency_cli_attributes_a_frames_model_per_pixel_region(tmp_path):
                                              str(root)]) == 2       # no shipped frames model
 
 
+def test_sanity_cli_runs_the_randomisation_check_on_a_frames_model(tmp_path):
+    """``gradient_saliency.sanity --model frames``: the chunks are prepared with the checkpoint's
+    encoder options (32-px crops), the crops' baseline is recorded, the frames model's blocks are
+    re-initialised output side first, and only the crop pixels of the frames the encoder reads
+    (4 of 100) are compared."""
+    from gradient_saliency import sanity
+
+    root = tmp_path / "data"
+    write_video_song(root)
+    torch.manual_seed(0)
+    save_checkpoint(tmp_path / "frames.pt", VoViT(tiny_config("frames")).eval(), instrument="vocal")
+    assert sanity.main(["--model", "frames", "--checkpoint", str(tmp_path / "frames.pt"),
+                        "--dataset_path", str(root), "--method", "gradient_saliency",
+                        "--max-chunks", "1", "--depth", "2", "--frames-baseline", "static",
+                        "--device", "cpu"]) == 0
+    doc = json.loads((root / "results" / "sanity_gradient_saliency_frames" / "randomisation.json")
+                     .read_text())
+    assert doc["settings"]["visual"] == "frames" and doc["settings"]["frames_baseline"] == "static"
+    assert doc["chunks"] == [{"song": "Art/Song One", "chunk": 0}]
+    assert [s["group"] for s in doc["steps"]] == ["audio_network.fusion_module",
+                                                 "audio_network.audio_net", "frame_net.fc",
+                                                 "frame_net.backbone"]
+    read = 4 * 3 * 32 * 32                    # frames 0, 25, 50, 75 of the chunk (frame_stride 25)
+    assert all(0.9 * read <= s["entries"] <= read for s in doc["steps"]), doc["steps"]
+    assert isinstance(doc["passed"], bool) and np.isfinite(doc["final"]["spearman_signed"])
+    assert sanity.main(["--model", "frames", "--dataset_path", str(root)]) == 2   # none shipped
+
+
 # --- command line ----------------------------------------------------------------------------------
 
 def run_main(capsys, *argv):
