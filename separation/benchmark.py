@@ -25,7 +25,9 @@ every row's visual input), so the differences are paired.
 Statistics per row and group, over test chunks (dB; ``summary``):
 ``sdr``, ``si_sdr``; ``sdr_minus_mixture``, ``si_sdr_minus_mixture`` (improvement over the
 unprocessed mixture); ``sdr_minus_audio_only``, ``si_sdr_minus_audio_only`` (paired differences
-row − ``none`` on the same chunk; null for ``none`` itself). ``mean`` is the chunk mean, ``ci95``
+row − ``none`` on the same chunk; null for ``none`` itself); for a row of another audio path
+(``frames_unet``) also ``sdr_minus_path_audio_only``, ``si_sdr_minus_path_audio_only`` (row − that
+path's audio-only row, ``none_unet``, when it was run: what the condition adds to its own path). ``mean`` is the chunk mean, ``ci95``
 the 95 % percentile bootstrap interval of that mean (``BOOTSTRAP_RESAMPLES`` resamples of the
 chunks with replacement, seeded: ``bootstrap_ci``). Chunks with a NaN value (a silent reference,
 ``separation.metrics``) are left out of that statistic and counted in ``n``.
@@ -50,6 +52,12 @@ class BenchmarkRow:
     visual: str           # the model's visual input
     cross_modal: bool = False
     audio_net: str = "vovit"      # the audio path (separation.vovit.AUDIO_NETS)
+
+    @property
+    def path_audio_only(self) -> str:
+        """The audio-only row of this row's audio path: ``none`` for VoViT's, ``none_<net>``
+        otherwise (what a row's condition adds to its own path: ``*_minus_path_audio_only``)."""
+        return AUDIO_ONLY if self.audio_net == "vovit" else f"{AUDIO_ONLY}_{self.audio_net}"
 
 
 ROWS = (BenchmarkRow("none", "none"), BenchmarkRow("face", "face"), BenchmarkRow("body", "body"),
@@ -126,6 +134,11 @@ def row_statistics(chunks: list[dict], row: str, n_resamples: int = BOOTSTRAP_RE
         out[f"{metric}_minus_audio_only"] = (
             None if row == AUDIO_ONLY or not all(AUDIO_ONLY in c["models"] for c in chunks)
             else summary(own - column(metric, AUDIO_ONLY), n_resamples, seed))
+        reference = ROW_BY_NAME[row].path_audio_only if row in ROW_BY_NAME else AUDIO_ONLY
+        if reference != AUDIO_ONLY and row != reference and all(reference in c["models"]
+                                                                 for c in chunks):
+            out[f"{metric}_minus_path_audio_only"] = summary(
+                own - column(metric, reference), n_resamples, seed)
     out["n_chunks"] = len(chunks)
     return out
 

@@ -157,8 +157,9 @@ def readme_rows(doc: dict | None) -> str:
 
 
 def kinds_table(doc: dict | None) -> str:
-    """Every row × scene kind of the kinds benchmark (SI-SDR − audio-only [95 % CI]), then per kind
-    the rows whose interval lies above 0 ("helps") or below it ("hurts")."""
+    """Every row × scene kind of the kinds benchmark (SI-SDR − audio-only [95 % CI]; a row of
+    another audio path also against that path's audio-only row), then per kind the rows whose
+    interval over ``none`` lies above 0 ("helps") or below it ("hurts")."""
     if doc is None:
         return NOT_RUN_KINDS
     groups = [g for g in (doc["training"].get("kinds") or ()) if g in doc["scenes"]]
@@ -171,6 +172,12 @@ def kinds_table(doc: dict | None) -> str:
         lines.append(f"| {ROW_LABEL.get(row, row)} | " + " | ".join(
             with_ci(doc["scenes"][g]["models"][row].get("si_sdr_minus_audio_only"), sign=True)
             for g in groups) + " |")
+    for row in rows:       # a row of another audio path against that path's own audio-only row
+        gains = [doc["scenes"][g]["models"][row].get("si_sdr_minus_path_audio_only")
+                 for g in groups]
+        if any(gains):
+            lines.append(f"| {ROW_LABEL.get(row, row)} − its audio path's audio-only | "
+                         + " | ".join(with_ci(gain, sign=True) for gain in gains) + " |")
     lines.append("")
     for g in groups:
         lines.append(f"- {g}: {evidence_line(doc['scenes'][g]['models'], rows)}")

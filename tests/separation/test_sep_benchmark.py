@@ -64,6 +64,23 @@ def test_row_statistics_are_paired_per_chunk():
     assert none["si_sdr"]["ci95"][1] - none["si_sdr"]["ci95"][0] > 4.0
 
 
+def test_a_row_of_another_audio_path_is_also_paired_with_that_paths_audio_only_row():
+    chunks = [chunk(0.0, v, v + 2.0) for v in (-5.0, 0.0, 5.0)]
+    for c, unet in zip(chunks, (1.0, 2.0, 3.0)):
+        c["models"]["none_unet"] = {"sdr": unet, "si_sdr": unet - 1}
+        c["models"]["frames_unet"] = {"sdr": unet + 0.5, "si_sdr": unet - 0.5}
+    frames_unet = bm.row_statistics(chunks, "frames_unet", n_resamples=500)
+    assert frames_unet["si_sdr_minus_path_audio_only"] == {"mean": 0.5, "ci95": [0.5, 0.5], "n": 3}
+    # against VoViT's audio-only row: (unet - 0.5) - (v - 1) per chunk
+    assert frames_unet["si_sdr_minus_audio_only"]["mean"] == pytest.approx(
+        np.mean([0.5 - -6.0, 1.5 - -1.0, 2.5 - 4.0]))
+    assert "si_sdr_minus_path_audio_only" not in bm.row_statistics(chunks, "none_unet",
+                                                                    n_resamples=500)
+    assert "si_sdr_minus_path_audio_only" not in bm.row_statistics(chunks, "face", n_resamples=500)
+    assert bm.ROW_BY_NAME["frames_unet"].path_audio_only == "none_unet"
+    assert bm.ROW_BY_NAME["frames"].path_audio_only == "none"
+
+
 def test_scene_groups_and_common_chunks():
     scenes = {"S/duet 1": {"kind": "duet", "same_timbre": True},
               "S/shadow 2": {"kind": "shadow", "same_timbre": True},

@@ -58,6 +58,14 @@ def test_kinds_table_says_which_rows_help_and_hurt_per_kind():
     assert "- appearance: helps: `frames` +3.62; hurts: `text` −1.50." in table
     assert "- syllables: helps: `text` +3.62." in table
     assert "Chunks: appearance 24, syllables 21." in table
+    assert "its audio path" not in table
+    # a row of the U-Net path is also shown against the U-Net's own audio-only row
+    doc["rows"]["frames_unet"] = {}
+    for group, own in (("appearance", gain), ("syllables", worse)):
+        doc["scenes"][group]["models"]["frames_unet"] = {
+            "si_sdr_minus_audio_only": unclear, "si_sdr_minus_path_audio_only": own}
+    assert ("| `frames` + U-Net (Sound of Pixels) − its audio path's audio-only | "
+            "+3.62 [+2.83, +4.50] | −1.50 [−2.00, −1.00] |") in rt.kinds_table(doc)
     doc["scenes"]["syllables"]["models"]["text"]["si_sdr_minus_audio_only"] = unclear
     assert "- syllables: helps: no row." in rt.kinds_table(doc)
     assert rt.kinds_table(None) == rt.NOT_RUN_KINDS
