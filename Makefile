@@ -85,7 +85,7 @@ checkpoints: posed-demo
 # (README "Which evidence helps where"); the rows' checkpoints stay in $(KINDS_OUT) (not shipped),
 # the JSON is committed as benchmarks/results/separation_benchmark_kinds.json.
 KINDS_OUT ?= results/separation_benchmark_kinds
-KINDS_ROWS ?= none face body face_body frames text scene_graph
+KINDS_ROWS ?= none face body face_body frames points3d text scene_graph none_unet frames_unet
 KINDS_SCENES ?= appearance duet_lookalike syllables occluded
 benchmark-kinds: setup
 	$(PY) -m separation.main benchmark --out $(KINDS_OUT) --scenes_dir $(KINDS_OUT)/scenes \
