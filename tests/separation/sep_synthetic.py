@@ -12,7 +12,7 @@ import soundfile as sf
 from core.face import load_mean_face
 from core.keypoints import FACE, NUM_KEYPOINTS
 from core.pose_files import InstrumentPose, save_instrument_pose
-from separation.vovit import make_config
+from separation.vovit import CHUNK_SAMPLES, SAMPLE_RATE, make_config
 
 SR = 16384
 FPS = 30.0
@@ -29,6 +29,34 @@ def tiny_config(visual: str = "face", cross_modal: bool = False):
                        nhead=2, dim_feedforward=32, encoder_layers=1, decoder_layers=1,
                        cross_heads=2, dropout=0.0,
                        encoder=TINY_FRAMES if visual == "frames" else None)
+
+
+def chunk_turn_voices(rng: np.random.Generator, on_turn=None) -> tuple[np.ndarray, np.ndarray]:
+    """One 4-s chunk of two voices with the same timbre (harmonics 1-4, amplitude 1/h; f0 and
+    level drawn from the same ranges per turn) taking turns of 0.3-0.7 s with 0.05-0.2 s gaps,
+    either starting: the audio cannot say which voice is which performer's. Returns ``voices``
+    and their on/off ``gates``, both ``(2, CHUNK_SAMPLES)``. ``on_turn(who, start, end)`` is
+    called after each turn (seconds), before the next draw, so its own draws from ``rng`` keep
+    their place in the stream."""
+    t = np.arange(CHUNK_SAMPLES) / SAMPLE_RATE
+    voices, gates = np.zeros((2, CHUNK_SAMPLES)), np.zeros((2, CHUNK_SAMPLES))
+    who, start = int(rng.integers(2)), rng.uniform(0.0, 0.2)
+    while start < 3.9:
+        end = min(start + rng.uniform(0.3, 0.7), 4.0)
+        f0, level = rng.uniform(200, 400), rng.uniform(0.1, 0.2)
+        gate = (t >= start) & (t < end)
+        voices[who] += level * gate * sum(np.sin(2 * np.pi * h * f0 * t) / h for h in range(1, 5))
+        gates[who] += gate
+        if on_turn is not None:
+            on_turn(who, start, end)
+        start, who = end + rng.uniform(0.05, 0.2), 1 - who
+    return voices, gates
+
+
+def turn_envelopes(gates: np.ndarray) -> np.ndarray:
+    """``(2, CHUNK_SAMPLES)`` gates → each voice's share of sung samples per 25-fps frame
+    ``(2, 100)`` (655 samples per frame)."""
+    return gates[:, :100 * 655].reshape(2, 100, 655).mean(axis=2)
 
 
 def synthetic_keypoints(n_frames: int, rng: np.random.Generator, x0: float = 300.0,

@@ -22,9 +22,10 @@ from separation.data import load_song_arrays
 from separation.encoders import ENCODERS
 from separation.points3d import PointEncoder, Points3DConfig
 from separation.points3d_input import normalise_points
-from separation.vovit import CHUNK_SAMPLES, SAMPLE_RATE, VoViT, make_config
+from separation.vovit import CHUNK_SAMPLES, VoViT, make_config
 
-from sep_synthetic import FPS, SR, synthetic_dataset, tiny_config, write_song  # noqa: F401
+from sep_synthetic import (FPS, SR, chunk_turn_voices, synthetic_dataset,  # noqa: F401
+                           tiny_config, turn_envelopes, write_song)
 from test_sep_trust import run_main
 
 TINY_POINTS = {"point_channels": [16, 16], "out_channels": 16}
@@ -277,19 +278,10 @@ def depth_scenes(rng: np.random.Generator, batch: int):
     cannot say which is the query's); the query's points move in depth with its voice, the other
     performer's with the other voice. Returns mixture, the query's and the other's voice
     ``(B, 65535)``, the query's and the other's points ``(B, 100, 33, 4)``."""
-    t = np.arange(CHUNK_SAMPLES) / SAMPLE_RATE
     out = {"mixture": [], "target": [], "other": [], "points": [], "other_points": []}
     for _ in range(batch):
-        voices, gates = np.zeros((2, CHUNK_SAMPLES)), np.zeros((2, CHUNK_SAMPLES))
-        who, start = int(rng.integers(2)), rng.uniform(0.0, 0.2)
-        while start < 3.9:
-            end = min(start + rng.uniform(0.3, 0.7), 4.0)
-            f0, level = rng.uniform(200, 400), rng.uniform(0.1, 0.2)
-            gate = (t >= start) & (t < end)
-            voices[who] += level * gate * sum(np.sin(2 * np.pi * h * f0 * t) / h for h in range(1, 5))
-            gates[who] += gate
-            start, who = end + rng.uniform(0.05, 0.2), 1 - who
-        envelopes = gates[:, :100 * 655].reshape(2, 100, 655).mean(axis=2)     # per 25-fps frame
+        voices, gates = chunk_turn_voices(rng)
+        envelopes = turn_envelopes(gates)
         q = int(rng.integers(2))
         for key, value in (("mixture", voices.sum(0)), ("target", voices[q]),
                            ("other", voices[1 - q]),

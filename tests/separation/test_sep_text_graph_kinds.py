@@ -26,7 +26,8 @@ from separation.text_encoder import TextConditioning, TextEncoderConfig
 from separation.text_input import load_song_text, text_chunks
 from separation.vovit import CHUNK_SAMPLES, HOP_LENGTH, N_FRAMES, SAMPLE_RATE, VoViT, make_config
 
-from sep_synthetic import FPS, SR, synthetic_dataset, tiny_config, write_song  # noqa: F401
+from sep_synthetic import (FPS, SR, chunk_turn_voices, synthetic_dataset,  # noqa: F401
+                           tiny_config, turn_envelopes, write_song)
 from test_sep_trust import run_main
 
 TINY_GRAPH = {"max_nodes": 3, "hidden": 8, "heads": 2, "layers": 1, "out_channels": 8}
@@ -292,18 +293,11 @@ def alternating_voices(rng: np.random.Generator, batch: int):
     chunk's STFT frames ``(B, 256, 533)`` (one svara syllable per turn)."""
     from separation.text_input import frame_times
 
-    t = np.arange(CHUNK_SAMPLES) / SAMPLE_RATE
     out = {"mixture": [], "target": [], "other": [], "post": [], "other_post": []}
     for _ in range(batch):
-        voices, turns = np.zeros((2, CHUNK_SAMPLES)), ([], [])
-        who, start = int(rng.integers(2)), rng.uniform(0.0, 0.2)
-        while start < 3.9:
-            end = min(start + rng.uniform(0.3, 0.7), 4.0)
-            f0, level = rng.uniform(200, 400), rng.uniform(0.1, 0.2)
-            gate = (t >= start) & (t < end)
-            voices[who] += level * gate * sum(np.sin(2 * np.pi * h * f0 * t) / h for h in range(1, 5))
-            turns[who].append((start, end, str(rng.choice(sy.SVARA_SYLLABLES))))
-            start, who = end + rng.uniform(0.05, 0.2), 1 - who
+        turns = ([], [])
+        voices, _ = chunk_turn_voices(rng, lambda who, start, end: turns[who].append(
+            (start, end, str(rng.choice(sy.SVARA_SYLLABLES)))))
         posts = [sy.alignment_posteriorgram(sy.parse_alignment(sy.format_alignment(
             *zip(*turn)) if turn else ""), frame_times(0)) for turn in turns]
         q = int(rng.integers(2))
@@ -367,19 +361,10 @@ def unseen_query_scenes(rng: np.random.Generator, batch: int, p_unseen: float = 
     """Two voices with the same timbre taking turns (as ``alternating_voices``); the scene graph
     holds the query (node 0: moving with its voice, or unseen with probability ``p_unseen``) and
     the accompanist (node 1, moving with the other voice; with ``swap``, with the query's)."""
-    t = np.arange(CHUNK_SAMPLES) / SAMPLE_RATE
     mixture, target, other, nodes = [], [], [], []
     for _ in range(batch):
-        voices, gates = np.zeros((2, CHUNK_SAMPLES)), np.zeros((2, CHUNK_SAMPLES))
-        who, start = int(rng.integers(2)), rng.uniform(0.0, 0.2)
-        while start < 3.9:
-            end = min(start + rng.uniform(0.3, 0.7), 4.0)
-            f0, level = rng.uniform(200, 400), rng.uniform(0.1, 0.2)
-            gate = (t >= start) & (t < end)
-            voices[who] += level * gate * sum(np.sin(2 * np.pi * h * f0 * t) / h for h in range(1, 5))
-            gates[who] += gate
-            start, who = end + rng.uniform(0.05, 0.2), 1 - who
-        envelopes = gates[:, :100 * 655].reshape(2, 100, 655).mean(axis=2)     # per 25-fps frame
+        voices, gates = chunk_turn_voices(rng)
+        envelopes = turn_envelopes(gates)
         q = int(rng.integers(2))
         query = (np.zeros((100, N_FEATURES), np.float32) if rng.random() < p_unseen
                  else performer_node(envelopes[q], 0.3, rng))

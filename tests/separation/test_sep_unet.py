@@ -14,7 +14,6 @@ import torch
 from separation import unet
 from separation.benchmark import ROW_BY_NAME, DEFAULT_ROWS, checkpoint_stem, rows_need_video
 from separation.checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
-from separation.metrics import chunk_metrics
 from separation.vovit import CHUNK_SAMPLES, SAMPLE_RATE, VoViT, VoViTConfig, make_config
 
 from sep_synthetic import TINY_FRAMES, tiny_config
@@ -326,25 +325,9 @@ def test_unet_with_frames_learns_which_performer_the_query_shows():
     is the shown performer's voice and follows a swapped crop (measured with OMP_NUM_THREADS=1 on
     8 new examples: SI-SDR +13.5 dB towards the shown voice (min +5.4), −21.7 dB towards the
     other; +12.2 dB (min +9.2) towards the other once its crop is shown)."""
-    from separation.training import train_step
-    from test_sep_frames import appearance_batch
+    from test_sep_frames import train_and_score_on_appearance
 
-    torch.manual_seed(0)
-    gen = torch.Generator().manual_seed(0)
-    model = VoViT(tiny_unet_config("frames"))
-    optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3)
-    for _ in range(120):
-        mixture, target, crops, _, _ = appearance_batch(gen, 4)
-        train_step(model, optimizer, mixture, target, crops)
-    model.eval()
-    test_gen = torch.Generator().manual_seed(99)
-    mixture, target, crops, other, query = appearance_batch(test_gen, 8)
-    _, _, swapped, _, _ = appearance_batch(test_gen, 8, query=1 - query)
-    with torch.no_grad():
-        shown, flipped = model(mixture, crops).numpy(), model(mixture, swapped).numpy()
-    right = chunk_metrics(shown, target.numpy())["si_sdr"]
-    wrong = chunk_metrics(shown, other.numpy())["si_sdr"]
-    after_swap = chunk_metrics(flipped, other.numpy())["si_sdr"]
+    right, wrong, after_swap = train_and_score_on_appearance(tiny_unet_config("frames"))
     assert (right - wrong).min() > 6.0, (right, wrong)
     assert right.mean() > 9.0 and wrong.mean() < -10.0, (right, wrong)
     assert after_swap.mean() > 8.0 and after_swap.min() > 4.0, after_swap
