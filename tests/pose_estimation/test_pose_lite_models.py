@@ -14,8 +14,9 @@ from pose_estimation import lite_models
 from pose_estimation.backends import make_backend
 from pose_estimation.lite_models import (LITE_POSE_FILE, LITE_POSE_SHA256, LiteModelError,
                                          check_lite_pose_model, install, lite_model_from_tarball)
-from pose_estimation.mediapipe_backend import (HAND_MODEL_SWITCHES, MODEL_NAME, MediaPipeOptions,
-                                               lite_hands_graph, model_name)
+from pose_estimation.mediapipe_backend import (HAND_MODEL_SWITCHES, HAND_VISIBILITY_GATES, MODEL_NAME,
+                                               NEVER, MediaPipeOptions, lite_hands_graph,
+                                               model_name, no_hands_graph)
 from tests.pose_estimation.test_pose_backends import REQUIRE_OPTIONAL_BACKENDS
 
 FAKE_MODEL = b"not a tflite model, only bytes with a known SHA-256"
@@ -101,23 +102,30 @@ def test_the_option_is_recorded_in_the_pose_files_model():
                                                    "linearly interpolated per performer")
 
 
-def test_lite_hands_switch_every_hand_model_loader_of_holistics_graph():
-    """Holistic's expanded graph (mediapipe 0.10.21) has a lite/full switch per hand, fixed at
-    full; ``lite_hands_graph`` turns all four switch nodes to the lite model, and refuses a graph
-    without them."""
+def holistic_graph():
+    """Holistic's expanded graph as shipped in the mediapipe 0.10.21 wheel."""
     import os
 
     import mediapipe as mp
     from mediapipe.framework import calculator_pb2
-    from mediapipe.framework.tool import switch_container_pb2
     from mediapipe.python._framework_bindings import validated_graph_config
 
-    root = os.path.dirname(mp.__file__)
     validated = validated_graph_config.ValidatedGraphConfig()
     validated.initialize(binary_graph_path=os.path.join(
-        root, "modules", "holistic_landmark", "holistic_landmark_cpu.binarypb"))
+        os.path.dirname(mp.__file__), "modules", "holistic_landmark", "holistic_landmark_cpu.binarypb"))
     config = calculator_pb2.CalculatorGraphConfig()
     config.ParseFromString(validated.binary_config)
+    return config
+
+
+def test_lite_hands_switch_every_hand_model_loader_of_holistics_graph():
+    """Holistic's expanded graph (mediapipe 0.10.21) has a lite/full switch per hand, fixed at
+    full; ``lite_hands_graph`` turns all four switch nodes to the lite model, and refuses a graph
+    without them."""
+    from mediapipe.framework import calculator_pb2
+    from mediapipe.framework.tool import switch_container_pb2
+
+    config = holistic_graph()
 
     def hand_selects():
         return {node.name: node.options.Extensions[switch_container_pb2.SwitchContainerOptions.ext].select
@@ -131,6 +139,52 @@ def test_lite_hands_switch_every_hand_model_loader_of_holistics_graph():
     assert paths == ["mediapipe/modules/hand_landmark/hand_landmark_lite.tflite"] * 2
     with pytest.raises(RuntimeError, match="0 hand model switches, expected 4"):
         lite_hands_graph(calculator_pb2.CalculatorGraphConfig())
+
+
+def test_no_hands_closes_both_hand_gates_of_holistics_graph():
+    """The hand branches run when the pose wrist's visibility (0-1) exceeds 0.1; ``no_hands_graph``
+    sets both thresholds above any visibility, and refuses a graph without them."""
+    from mediapipe.calculators.util import thresholding_calculator_pb2
+    from mediapipe.framework import calculator_pb2
+
+    config = holistic_graph()
+    ext = thresholding_calculator_pb2.ThresholdingCalculatorOptions.ext
+
+    def gates():
+        return [node.options.Extensions[ext].threshold for node in config.node
+                if "handvisibilityfromhandlandmarksfrompose__ThresholdingCalculator" in node.name]
+
+    assert gates() == [pytest.approx(0.1)] * HAND_VISIBILITY_GATES
+    assert no_hands_graph(config) == HAND_VISIBILITY_GATES
+    assert gates() == [NEVER] * HAND_VISIBILITY_GATES and NEVER > 1
+    with pytest.raises(RuntimeError, match="0 hand visibility gates, expected 2"):
+        no_hands_graph(calculator_pb2.CalculatorGraphConfig())
+
+
+@pytest.mark.slow
+def test_without_hands_the_body_and_face_are_the_defaults_byte_for_byte(demo_dataset):
+    """full-no-hands runs the default's pose and face models: every person's body, feet and face
+    points and scores (COCO-WholeBody 0-90) are the default's exactly, and no hand point is
+    found (hands come from a branch that feeds nothing back)."""
+    from core.metadata import load_metadata
+    from core.video import iter_frames
+    from pose_estimation.mediapipe_backend import estimate_poses
+
+    song = next(s for s in load_metadata(demo_dataset / "dataset_metadata.json")
+                if s.fps is not None and not s.moving_camera)
+    video = song.folder(demo_dataset) / "video.mov"
+    runs = {models: list(estimate_poses(iter_frames(video, stop=8),
+                                        MediaPipeOptions(n_workers=0, holistic_models=models)))
+            for models in ("full", "full-no-hands")}
+    compared = 0
+    for (_, full), (_, bare) in zip(runs["full"], runs["full-no-hands"]):
+        assert [p["track_id"] for p in full] == [p["track_id"] for p in bare]
+        for a, b in zip(full, bare):
+            assert a["keypoints"][:91].tobytes() == b["keypoints"][:91].tobytes()
+            assert a["scores"][:91].tobytes() == b["scores"][:91].tobytes()
+            assert not (b["scores"][91:] > 0).any() and np.isnan(b["keypoints"][91:]).all()
+            compared += 1
+    assert compared == 8 * 3
 
 
 def _constant_ext():
