@@ -64,5 +64,6 @@ def test_pose_holistic_every_frame_by_default():
 def test_pose_holistic_full_models_by_default():
     """The lite pose and hand models are an option, listed as a divergence."""
     action = _action(_parser("pose_estimation.main"), "--holistic-models")
-    assert action.default == "full" and set(action.choices) == {"full", "lite"}
+    assert action.default == "full"
+    assert set(action.choices) == {"full", "lite", "full-no-hands", "lite-no-hands"}
     assert "--holistic-models lite" in divergences_section()

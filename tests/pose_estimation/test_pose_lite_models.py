@@ -197,9 +197,10 @@ def _constant_ext():
 def test_lite_keypoints_agree_with_the_default_on_demo_frames(demo_dataset):
     """The same performers are posed with both settings on a demo song's first frames; the
     upper-body points (0-10: face, shoulders, elbows, wrists; what post-processing keeps) that
-    the default scores >= 0.5 move by a median of at most 25 px with the lite models (measured
-    13-15 px on the three static demo songs, 30 frames; faces are ~60-100 px tall), and the lite
-    keypoints are not the default's (another model ran)."""
+    the default scores >= 0.5 move by a median of at most 16 px with the lite models (measured
+    10.6 px here, 12.3 px on the second demo song; faces are ~60-100 px tall; the tail is long:
+    p90 65 px, wrists mostly, ``benchmarks/pose_options.py``), and the lite keypoints are not the
+    default's (another model ran)."""
     require_lite_model()
     from core.metadata import load_metadata
     from core.video import iter_frames
@@ -223,7 +224,7 @@ def test_lite_keypoints_agree_with_the_default_on_demo_frames(demo_dataset):
             shifts.extend(d.tolist())
             identical &= other["keypoints"].tobytes() == person["keypoints"].tobytes()
     assert len(shifts) >= 10 * 3 * 5
-    assert np.median(shifts) <= 25.0
+    assert np.median(shifts) <= 16.0
     assert not identical
 
 
