@@ -23,10 +23,11 @@ hand models: "lite" runs MediaPipe's lite pose landmark model (``model_complexit
 at setup time, ``pose_estimation.lite_models``) and the wheel's lite hand landmark model
 (``lite_hands_graph``); "full-no-hands" and "lite-no-hands" never run the hand models
 (``no_hands_graph``: no hand keypoints; the body and face come from the same models as with
-"full" or "lite"). Face mesh and pose detection are the same in all. Measured per Holistic call
-(demo crops, CPU, ``benchmarks/pose_options.py``): full ~55 ms = pose landmark ~25, both hands
-~26 (re-crop + landmark models; they run whenever the pose wrist is visible, whether a hand is
-found or not), face ~5; lite pose saves ~10 ms, lite hands ~11, no hands ~26.
+"full" or "lite"). Face mesh and pose detection are the same in all. CPU per Holistic call on
+the demo crops (``benchmarks/pose_options.py``, interleaved calls): full ~56 ms, of which the two
+hand branches (re-crop + landmark models; they run whenever the pose wrist is visible, whether a
+hand is found or not) ~26 and the pose landmark model most of the rest (MediaPipe Pose alone
+~23); lite ~42, full-no-hands ~31, lite-no-hands ~24.
 
 Frames are streamed: at most ``max_in_flight`` frames are between decoding and collection, so
 memory does not grow with the video length. Holistic runs single-threaded (measured: CPU/wall ≈
