@@ -15,11 +15,12 @@ own CPU time is the whole pipeline's:
   where the default has the performer and the setting does not (**missing**);
 * the **face-centre error** against the ground truth (median, px) for every setting: the one
   absolute check (the mean of the 68 face points, else the nose);
-* **what one Holistic call costs**, and how much of it the pose model is: CPU ms per call of
-  Holistic (the backend's settings) and of MediaPipe Pose alone (same pose model, no face or
-  hands) on each performer's ground-truth crop of the first song, tracking mode, first call left
-  out, the settings' calls interleaved (the machine's load drifts alike for all). Three Holistic calls per frame against the ``2 cores / 15 frames/s`` = 133 ms per frame
-  that the goal allows is the bound the table is read against.
+* **what one Holistic call costs**, and where it goes: CPU ms per call of Holistic with each
+  ``holistic_models`` setting (full - full-no-hands = the hand branches) and of MediaPipe Pose
+  alone (same pose model, no face or hands) on each performer's ground-truth crop of the first
+  song, tracking mode, first call left out, the settings' calls interleaved (the machine's load
+  drifts alike for all). Three Holistic calls per frame against the ``2 cores / 15 frames/s`` =
+  133 ms per frame that the goal allows is the bound the table is read against.
 
 Settings: the default (Holistic on every frame), ``holistic_every`` 2 and 3 (Holistic on every
 k-th frame, the frames between interpolated; the ``--holistic-every`` option), and
