@@ -10,13 +10,14 @@ STAMP := $(VENV)/.installed
 export OMP_NUM_THREADS ?= 2
 export PYTHONUNBUFFERED := 1
 
-.PHONY: help setup demo test mmpose rtmlib clean-demo bench browser-test benchmark benchmark-kinds checkpoints posed-demo
+.PHONY: help setup demo test mmpose rtmlib pose-lite clean-demo bench browser-test benchmark benchmark-kinds checkpoints posed-demo
 
 help:
 	@echo "make demo    set up the virtualenv and run the pipeline on the demo dataset ($(DEMO_DIR)/)"
 	@echo "make test    set up the virtualenv (with the optional MMPose and rtmlib backends) and run the test suite"
 	@echo "make mmpose  add the optional MMPose backend to the virtualenv (see requirements-mmpose.txt)"
 	@echo "make rtmlib  add the optional rtmlib (RTMPose/RTMW ONNX) backend"
+	@echo "make pose-lite  install MediaPipe's lite pose model (npm registry) for --holistic-models lite"
 	@echo "make bench   run the benchmarks in benchmarks/"
 	@echo "make benchmark    the separation benchmark (does pose help?) into $(BENCH_OUT)/"
 	@echo "make checkpoints  retrain the shipped separation checkpoints (the benchmark's rows) and their tables"
@@ -109,9 +110,21 @@ $(RTMLIB_STAMP): $(STAMP) requirements-rtmlib.txt
 	$(PIP) install --quiet --no-deps -r requirements-rtmlib.txt
 	@touch $(RTMLIB_STAMP)
 
-# Every backend is tested: the optional MMPose and rtmlib installs (~40 s once) come with the test
-# setup, and REQUIRE_OPTIONAL_BACKENDS=1 turns their tests' "not installed" skip into a failure.
-test: setup mmpose rtmlib
+# MediaPipe's lite pose landmark model (--holistic-models lite / lite-no-hands) is not in the
+# mediapipe wheel and mediapipe would download it at run time; this fetches Google's npm package
+# @mediapipe/pose from registry.npmjs.org once, checks the file's SHA-256 and copies it into the
+# venv's mediapipe/modules/pose_landmark/ (pose_estimation/lite_models.py; fails naming the URL
+# when the registry cannot be reached). The default models need nothing of it.
+POSE_LITE_STAMP := $(VENV)/.pose-lite-installed
+pose-lite: $(POSE_LITE_STAMP)
+$(POSE_LITE_STAMP): $(STAMP) pose_estimation/lite_models.py
+	$(PY) -m pose_estimation.lite_models install
+	@touch $(POSE_LITE_STAMP)
+
+# Every backend and option is tested: the optional MMPose and rtmlib installs (~40 s once) and the
+# lite pose model (~3 s) come with the test setup, and REQUIRE_OPTIONAL_BACKENDS=1 turns their
+# tests' "not installed" skip into a failure.
+test: setup mmpose rtmlib pose-lite
 	REQUIRE_OPTIONAL_BACKENDS=1 $(PY) -m pytest -q -ra tests
 
 # The results site in a real browser (headless Chromium over the DevTools pipe). `make test` skips

@@ -20,7 +20,7 @@ For each video, in the same run:
 
 Usage::
 
-    python benchmarks/pose_throughput.py [--videos V1 V2] [--frames 60 120] [--workers 3]
+    python benchmarks/pose_throughput.py [--videos V1 V2] [--frames 40 160] [--workers 3]
                                          [--no-json]
 
 Without ``--videos`` it renders (or reuses, in ``benchmarks/results/.scratch``) the stress scenes
@@ -64,7 +64,8 @@ def measure_decode(video: Path, n_frames: int) -> float:
     return count / (time.perf_counter() - start)
 
 
-def measure_pose(video: Path, n_frames: int, workers: int, holistic_every: int = 1) -> dict:
+def measure_pose(video: Path, n_frames: int, workers: int, holistic_every: int = 1,
+                 holistic_models: str = "full") -> dict:
     """Run in a fresh process (``--measure``): pose over the first ``n_frames`` frames."""
     import resource
 
@@ -79,7 +80,8 @@ def measure_pose(video: Path, n_frames: int, workers: int, holistic_every: int =
     people = count = 0
     for _, persons in estimate_poses(iter_frames(video, stop=n_frames),
                                      MediaPipeOptions(n_workers=workers,
-                                                      holistic_every=holistic_every), stats):
+                                                      holistic_every=holistic_every,
+                                                      holistic_models=holistic_models), stats):
         if first is None:
             first = time.perf_counter()
         count += 1
@@ -93,30 +95,44 @@ def measure_pose(video: Path, n_frames: int, workers: int, holistic_every: int =
             "people_per_frame": people / max(count, 1),
             "fps_overall": count / (end - start),
             "fps_steady": (count - 1) / (end - first) if count > 1 else float("nan"),
-            "max_rss_main_mb": own.ru_maxrss / 1024, "max_rss_worker_mb": children.ru_maxrss / 1024}
+            "max_rss_main_mb": peak_rss_mb(own), "max_rss_worker_mb": children.ru_maxrss / 1024}
 
 
-def run_measure(video: Path, n_frames: int, workers: int, holistic_every: int = 1) -> dict:
+def peak_rss_mb(own) -> float:
+    """This process's peak resident memory: ``VmHWM`` on Linux (``ru_maxrss`` survives exec, so
+    a subprocess started by a big parent would report the parent's peak), else ``ru_maxrss``."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return own.ru_maxrss / 1024
+
+
+def run_measure(video: Path, n_frames: int, workers: int, holistic_every: int = 1,
+                holistic_models: str = "full") -> dict:
     out = subprocess.run([sys.executable, __file__, "--videos", str(video), "--measure",
                           str(n_frames), "--workers", str(workers), "--holistic-every",
-                          str(holistic_every)], capture_output=True, text=True, check=True)
+                          str(holistic_every), "--holistic-models", holistic_models],
+                         capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def benchmark_video(video: Path, lengths: list[int], workers: int, n_cores: int,
-                    holistic_every: int = 1) -> dict:
+                    holistic_every: int = 1, holistic_models: str = "full") -> dict:
     from core.video import probe_video
 
     info = probe_video(video)
     decode_fps = measure_decode(video, max(lengths))
-    runs = [run_measure(video, n, workers, holistic_every) for n in lengths]
+    runs = [run_measure(video, n, workers, holistic_every, holistic_models) for n in lengths]
     short, long = runs[0], runs[-1]
     frames = long["frames"] - short["frames"]
     cpu_ms = 1000 * (long["cpu_s"] - short["cpu_s"]) / frames
     finder_ms = 1000 * (long["finder_cpu_s"] - short["finder_cpu_s"]) / frames
     return {"video": video.name if video.parent.name == "" else f"{video.parent.name}/{video.name}",
             "width": info.width, "height": info.height, "workers": workers,
-            "holistic_every": holistic_every,
+            "holistic_every": holistic_every, "holistic_models": holistic_models,
             "decode_fps": round(decode_fps, 1),
             "pose_fps_steady_wall": round(long["fps_steady"], 2),
             "ratio_to_decoding": round(long["fps_steady"] / decode_fps, 4),
@@ -132,9 +148,11 @@ def benchmark_video(video: Path, lengths: list[int], workers: int, n_cores: int,
             "lengths": lengths, "runs": runs}
 
 
-def by_height(result: dict, height: int, holistic_every: int = 1) -> dict:
+def by_height(result: dict, height: int, holistic_every: int = 1,
+              holistic_models: str = "full") -> dict:
     return next(r for r in result["results"]
-                if r["height"] == height and r.get("holistic_every", 1) == holistic_every)
+                if r["height"] == height and r.get("holistic_every", 1) == holistic_every
+                and r.get("holistic_models", "full") == holistic_models)
 
 
 def readme_paragraph(result: dict) -> str:
@@ -162,15 +180,31 @@ def readme_paragraph(result: dict) -> str:
         f"(`benchmarks/results/pose_throughput.json`, {result['measured_at']}.)")
 
 
+def option_flags(r: dict) -> str:
+    """The CLI options of a result row (empty for the default)."""
+    flags = []
+    if r.get("holistic_models", "full") != "full":
+        flags.append(f"--holistic-models {r['holistic_models']}")
+    if r.get("holistic_every", 1) > 1:
+        flags.append(f"--holistic-every {r['holistic_every']}")
+    return " ".join(flags)
+
+
 def option_sentence(result: dict) -> str:
-    option = [r for r in result["results"] if r.get("holistic_every", 1) > 1]
-    if not option:
-        return ""
-    r = option[0]
-    met = "meets" if r["max_fps_on_idle_cores"] >= result["goal_fps_720p"] else "misses"
-    return (f" With the option `--holistic-every {r['holistic_every']}` ({r['height']}p): "
-            f"{r['cpu_ms_per_frame']:.0f} ms per frame → at most {r['max_fps_on_idle_cores']:.1f} "
-            f"frames/s, which {met} the goal.")
+    """One sentence per measured option: its 720p figure (and 1080p where measured)."""
+    sentences = []
+    options = [r for r in result["results"] if option_flags(r)]
+    for flags in dict.fromkeys(option_flags(r) for r in options):
+        rows = sorted((r for r in options if option_flags(r) == flags), key=lambda r: r["height"])
+        hd = rows[0]
+        met = "meets" if hd["max_fps_on_idle_cores"] >= result["goal_fps_720p"] else "misses"
+        figures = "; ".join(
+            f"{r['height']}p: {r['cpu_ms_per_frame']:.0f} ms per frame → at most "
+            f"{r['max_fps_on_idle_cores']:.1f} frames/s ({r['pose_fps_steady_wall']:.2f} frames/s "
+            f"wall, {r['ratio_to_decoding']:.4f} × decoding)" for r in rows)
+        sentences.append(f" With the option `{flags}`: {figures}; {met} the goal at "
+                         f"{hd['height']}p.")
+    return "".join(sentences)
 
 
 def readme_table_row(result: dict) -> str:
@@ -189,18 +223,22 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--videos", type=Path, nargs="+", default=None)
-    parser.add_argument("--frames", type=int, nargs=2, default=[60, 120],
+    parser.add_argument("--frames", type=int, nargs=2, default=[40, 160],
                         help="two video lengths (frames); steady-state CPU from their difference")
     parser.add_argument("--workers", type=int, default=3, help="Holistic worker processes")
     parser.add_argument("--holistic-every", type=int, default=1, help=argparse.SUPPRESS)
+    parser.add_argument("--holistic-models", default="full", help=argparse.SUPPRESS)
     parser.add_argument("--option-holistic-every", type=int, default=2,
                         help="also measure the first video with this --holistic-every (0: don't)")
+    parser.add_argument("--option-holistic-models", nargs="*",
+                        default=["lite", "full-no-hands", "lite-no-hands"],
+                        help="also measure every video with each of these --holistic-models")
     parser.add_argument("--no-json", action="store_true", help=f"do not write {RESULTS.name}")
     parser.add_argument("--measure", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.measure is not None:
         print(json.dumps(measure_pose(args.videos[0], args.measure, args.workers,
-                                      args.holistic_every)))
+                                      args.holistic_every, args.holistic_models)))
         return 0
 
     videos = args.videos or default_videos(max(args.frames))
@@ -210,12 +248,15 @@ def main() -> int:
     if args.option_holistic_every > 1:
         results.append(benchmark_video(videos[0], sorted(args.frames), args.workers, n_cores,
                                        args.option_holistic_every))
+    for models in args.option_holistic_models:
+        results += [benchmark_video(v, sorted(args.frames), args.workers, n_cores,
+                                    holistic_models=models) for v in videos]
     load_after = os.getloadavg()[0]
     print(f"cpu cores: {n_cores}; load average (1 min) before/after: {load_before:.2f} / "
           f"{load_after:.2f} (wall-clock rates below are pessimistic when load > cores; the CPU "
           f"time is what counts)")
     for r in results:
-        option = f", --holistic-every {r['holistic_every']}" if r["holistic_every"] > 1 else ""
+        option = f", {option_flags(r)}" if option_flags(r) else ""
         print(f"{r['video']} ({r['width']}x{r['height']}, {r['workers']} workers{option}, "
               f"{r['people_per_frame']:.2f} people/frame):")
         print(f"  decoding {r['decode_fps']:.1f} frames/s; pose {r['pose_fps_steady_wall']:.2f} "

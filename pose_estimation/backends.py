@@ -7,6 +7,7 @@ Optional backends import their libraries only when chosen, so the default instal
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 from dataclasses import dataclass
 from typing import Callable, Iterable, Iterator
@@ -27,16 +28,21 @@ class Backend:
 
 
 def make_backend(name: str, settings: Settings, device: str | None = None,
-                 n_workers: int | None = None, holistic_every: int = 1) -> Backend:
-    """Build the named backend; a missing setting or library raises a clear error here, before
-    any song is processed. ``holistic_every`` (MediaPipe only): Holistic on every k-th frame."""
+                 n_workers: int | None = None, holistic_every: int = 1,
+                 holistic_models: str = "full") -> Backend:
+    """Build the named backend; a missing setting, library or model file raises a clear error
+    here, before any song is processed. MediaPipe only: ``holistic_every`` (Holistic on every
+    k-th frame) and ``holistic_models`` ("full", published, or "lite": lite pose and hand models,
+    whose pose file must be installed, ``lite_models``)."""
     if name == "mediapipe":
-        from .mediapipe_backend import MediaPipeOptions, estimate_poses, model_name
+        from .mediapipe_backend import MediaPipeOptions, check_holistic_models, estimate_poses, model_name
 
         if holistic_every < 1:
             raise ValueError(f"--holistic-every must be >= 1, got {holistic_every}")
-        options = MediaPipeOptions(holistic_every=holistic_every) if n_workers is None else \
-            MediaPipeOptions(n_workers=n_workers, holistic_every=holistic_every)
+        check_holistic_models(holistic_models)
+        options = MediaPipeOptions(holistic_every=holistic_every, holistic_models=holistic_models)
+        if n_workers is not None:
+            options = dataclasses.replace(options, n_workers=n_workers)
         return Backend("mediapipe", model_name(options), lambda frames: estimate_poses(frames, options))
     if name == "mmpose":
         from .mmpose_backend import MMPoseEstimator
@@ -53,8 +59,9 @@ def make_backend(name: str, settings: Settings, device: str | None = None,
 
 @functools.lru_cache(maxsize=4)
 def shared_backend(name: str, settings: Settings, device: str | None = None,
-                   n_workers: int | None = None, holistic_every: int = 1) -> Backend:
+                   n_workers: int | None = None, holistic_every: int = 1,
+                   holistic_models: str = "full") -> Backend:
     """``make_backend``, built once per process: the stage's process builds it up front (so that a
     bad setting fails before any song) and the per-song work, wherever it runs, asks for it again
     (a Ray worker then builds its own, with its own model and device)."""
-    return make_backend(name, settings, device, n_workers, holistic_every)
+    return make_backend(name, settings, device, n_workers, holistic_every, holistic_models)

@@ -27,7 +27,7 @@ from core.runner import RunSummary, run_per_song
 from core.settings import POSE_BACKENDS, SettingsError, add_common_args, settings_from_args
 
 from .backends import shared_backend
-from .mediapipe_backend import MediaPipeOptions
+from .mediapipe_backend import HOLISTIC_MODELS, MediaPipeOptions
 from .postprocess import WALL_ART_RULES
 from .stage import POST_TASK, PoseJob, PostJob, pose_song, pose_task, post_song
 
@@ -59,6 +59,14 @@ def build_parser() -> argparse.ArgumentParser:
                         help="MediaPipe: run Holistic on every K-th frame only and interpolate the "
                              "performers' keypoints linearly in between (default 1: every frame; "
                              "2 halves the CPU time; recorded in the pose file's model)")
+    parser.add_argument("--holistic-models", "--holistic_models", dest="holistic_models",
+                        choices=HOLISTIC_MODELS, default="full",
+                        help="MediaPipe: Holistic's pose and hand landmark models (recorded in the "
+                             "pose file's model). full (default, published): pose_landmark_full + "
+                             "hand_landmark_full; lite: pose_landmark_lite (installed by make "
+                             "pose-lite) + hand_landmark_lite, ~30%% less CPU per performer; "
+                             "full-no-hands / lite-no-hands: no hand models, no hand keypoints, "
+                             "~45%% / ~55%% less")
     add_common_args(parser)
     return parser
 
@@ -80,6 +88,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.pose and settings.pose_backend != "mediapipe" and args.holistic_every != 1:
         log.warning("--holistic-every has no effect on the %s backend", settings.pose_backend)
+    if args.pose and settings.pose_backend != "mediapipe" and args.holistic_models != "full":
+        log.warning("--holistic-models has no effect on the %s backend", settings.pose_backend)
     if args.pose and settings.pose_backend == "mediapipe" and device not in ("auto", "cpu"):
         log.warning("--device/DEVICE %s has no effect: the MediaPipe backend runs on the CPU only "
                     "(--backend mmpose or rtmlib use a GPU)", device)
@@ -88,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             chosen, skipped = select_songs(songs, args.artist, args.song, require=("fps",))
             backend_args = (settings.pose_backend, settings, settings.device, args.workers,
-                            args.holistic_every)
+                            args.holistic_every, args.holistic_models)
             shared_backend(*backend_args)         # a bad setting fails here, before any song
         except (SettingsError, MetadataError, ImportError, OSError, ValueError, RuntimeError) as exc:
             log.error("pose: %s", exc)

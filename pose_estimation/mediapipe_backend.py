@@ -18,6 +18,17 @@ Holistic is single-person; concerts have three or more musicians. Per frame:
 With ``holistic_every`` = k > 1 (an option) Holistic runs on every k-th frame only and the frames
 between are interpolated per performer (``interpolate_persons``).
 
+``holistic_models`` (an option; default "full", the published models) chooses Holistic's pose and
+hand models: "lite" runs MediaPipe's lite pose landmark model (``model_complexity=0``; installed
+at setup time, ``pose_estimation.lite_models``) and the wheel's lite hand landmark model
+(``lite_hands_graph``); "full-no-hands" and "lite-no-hands" never run the hand models
+(``no_hands_graph``: no hand keypoints; the body and face come from the same models as with
+"full" or "lite"). Face mesh and pose detection are the same in all. CPU per Holistic call on
+the demo crops (``benchmarks/pose_options.py``, interleaved calls): full ~56 ms, of which the two
+hand branches (re-crop + landmark models; they run whenever the pose wrist is visible, whether a
+hand is found or not) ~26 and the pose landmark model most of the rest (MediaPipe Pose alone
+~23); lite ~42, full-no-hands ~31, lite-no-hands ~24.
+
 Frames are streamed: at most ``max_in_flight`` frames are between decoding and collection, so
 memory does not grow with the video length. Holistic runs single-threaded (measured: CPU/wall ≈
 1.0), so worker processes are what uses the second core. Default 3 workers, one per performer of a
@@ -51,6 +62,17 @@ log = logging.getLogger(__name__)
 
 MODEL_NAME = "mediapipe-0.10.21 holistic (pose_landmark_full, face_landmark, hand_landmark_full) " \
              "+ finder (face_detection_short_range, face_detection_full_range, pose_landmark_full)"
+# full: the published models (default); the others are options (model_name says what ran)
+HOLISTIC_MODELS = ("full", "lite", "full-no-hands", "lite-no-hands")
+LITE_POSE_NOTE = "pose_landmark_lite (npm @mediapipe/pose 0.5.1675469404)"
+# The hand landmark model loaders in Holistic's expanded graph: a switch between
+# hand_landmark_lite (0) and hand_landmark_full (1), fixed at 1 by the graph (no side packet).
+HAND_MODEL_SWITCH = "handlandmarkcpu__handlandmarkmodelloader__switchcontainer__Switch"
+HAND_MODEL_SWITCHES = 4                # left and right hand, a demultiplexer and a multiplexer each
+# The hand branches run when the pose wrist's visibility exceeds this node's threshold (0.1).
+HAND_VISIBILITY_GATE = "handvisibilityfromhandlandmarksfrompose__ThresholdingCalculator"
+HAND_VISIBILITY_GATES = 2              # left and right hand
+NEVER = 2.0                            # above any visibility (0-1): the hand branch never runs
 WORKER_TIMEOUT_S = 120.0
 # The crop is already centred on a detected face, so Holistic's own person detector may accept a
 # weaker detection than its 0.5 default (the demo's mridangam player, half hidden behind a camera,
@@ -68,15 +90,98 @@ class MediaPipeOptions:
     max_in_flight: int = 4           # frames submitted but not yet collected
     holistic_every: int = 1          # 1: Holistic on every frame (default); k > 1: on every k-th
                                      # frame, the frames between interpolated (interpolate_persons)
+    holistic_models: str = "full"    # full (default, published) | lite | full-no-hands |
+                                     # lite-no-hands (HOLISTIC_MODELS)
 
 
 def model_name(options: MediaPipeOptions) -> str:
-    """What produced the keypoints, as recorded in the pose file (``MODEL_NAME`` + the
-    interpolation option when it is on)."""
-    if options.holistic_every <= 1:
-        return MODEL_NAME
-    return (f"{MODEL_NAME}; Holistic on every {options.holistic_every}th frame, the others "
-            f"linearly interpolated per performer")
+    """What produced the keypoints, as recorded in the pose file (``MODEL_NAME`` + each option
+    that is on)."""
+    name = MODEL_NAME
+    models = options.holistic_models
+    if models.startswith("lite"):
+        name += f"; Holistic with {LITE_POSE_NOTE} instead of pose_landmark_full"
+    if models == "lite":
+        name += ", hand_landmark_lite instead of hand_landmark_full"
+    if models.endswith("no-hands"):
+        name += "; Holistic without its hand models (no hand keypoints)"
+    if options.holistic_every > 1:
+        name += (f"; Holistic on every {options.holistic_every}th frame, the others linearly "
+                 f"interpolated per performer")
+    return name
+
+
+def check_holistic_models(models: str) -> None:
+    """``ValueError`` for an unknown setting; for "lite" and "lite-no-hands",
+    ``lite_models.LiteModelError`` when the lite pose model is not installed (or not the expected
+    file): never a run-time download."""
+    if models not in HOLISTIC_MODELS:
+        raise ValueError(f"--holistic-models must be one of {', '.join(HOLISTIC_MODELS)}, "
+                         f"got {models!r}")
+    if models.startswith("lite"):
+        from .lite_models import check_lite_pose_model
+
+        check_lite_pose_model()
+
+
+def lite_hands_graph(config) -> int:
+    """Switch Holistic's two hand landmark model loaders in ``config`` (its expanded
+    ``CalculatorGraphConfig``) to ``hand_landmark_lite.tflite`` (shipped in the wheel); returns
+    the number of switch nodes changed. ``RuntimeError`` unless exactly ``HAND_MODEL_SWITCHES``
+    were found (another mediapipe version: better to fail than to run the full model silently)."""
+    from mediapipe.framework.tool import switch_container_pb2
+
+    changed = 0
+    for node in config.node:
+        if HAND_MODEL_SWITCH in node.name:
+            node.options.Extensions[switch_container_pb2.SwitchContainerOptions.ext].select = 0
+            changed += 1
+    if changed != HAND_MODEL_SWITCHES:
+        raise RuntimeError(f"Holistic's graph has {changed} hand model switches, expected "
+                           f"{HAND_MODEL_SWITCHES}: --holistic-models lite needs mediapipe 0.10.21")
+    return changed
+
+
+def no_hands_graph(config) -> int:
+    """Close the gates of Holistic's two hand branches in ``config`` (its expanded
+    ``CalculatorGraphConfig``): the wrist-visibility threshold becomes ``NEVER``, so the hand
+    re-crop and landmark models never run and no hand landmarks come out. Returns the number of
+    gates changed; ``RuntimeError`` unless exactly ``HAND_VISIBILITY_GATES``."""
+    from mediapipe.calculators.util import thresholding_calculator_pb2
+
+    changed = 0
+    for node in config.node:
+        if HAND_VISIBILITY_GATE in node.name:
+            node.options.Extensions[thresholding_calculator_pb2.ThresholdingCalculatorOptions.ext] \
+                .threshold = NEVER
+            changed += 1
+    if changed != HAND_VISIBILITY_GATES:
+        raise RuntimeError(f"Holistic's graph has {changed} hand visibility gates, expected "
+                           f"{HAND_VISIBILITY_GATES}: --holistic-models *-no-hands needs "
+                           f"mediapipe 0.10.21")
+    return changed
+
+
+def make_holistic(models: str = "full"):
+    """A tracking-mode Holistic with the backend's settings and the ``models`` setting."""
+    import mediapipe as mp
+
+    settings = dict(static_image_mode=False, smooth_landmarks=True, refine_face_landmarks=False,
+                    min_detection_confidence=HOLISTIC_MIN_DETECTION,
+                    min_tracking_confidence=HOLISTIC_MIN_TRACKING)
+    if models == "full":
+        return mp.solutions.holistic.Holistic(model_complexity=1, **settings)
+    check_holistic_models(models)      # the lite pose file is there: mediapipe will not download
+    edit = no_hands_graph if models.endswith("no-hands") else lite_hands_graph
+
+    class OptionHolistic(mp.solutions.holistic.Holistic):
+        # SolutionBase passes the expanded graph here (Holistic always has calculator params)
+        # before it builds the graph: the one place to change what the API does not expose
+        def _modify_calculator_options(self, config, params):
+            super()._modify_calculator_options(config, params)
+            edit(config)
+
+    return OptionHolistic(model_complexity=0 if models.startswith("lite") else 1, **settings)
 
 
 def interpolate_persons(before: list[dict], after: list[dict] | None, weight: float,
@@ -149,10 +254,8 @@ def mediapipe_detectors(min_face_confidence: float):
 class HolisticPool:
     """Holistic instances keyed by track id, living in this process."""
 
-    def __init__(self):
-        import mediapipe as mp
-
-        self._holistic_cls = mp.solutions.holistic.Holistic
+    def __init__(self, models: str = "full"):
+        self._models = models
         self._instances: dict[int, object] = {}
 
     def process(self, track_id: int, crop: np.ndarray, crop_xywh, face_score: float):
@@ -160,10 +263,7 @@ class HolisticPool:
         world points (33, 3) metres)`` or None (``mapping``)."""
         holistic = self._instances.get(track_id)
         if holistic is None:
-            holistic = self._holistic_cls(static_image_mode=False, model_complexity=1,
-                                          smooth_landmarks=True, refine_face_landmarks=False,
-                                          min_detection_confidence=HOLISTIC_MIN_DETECTION,
-                                          min_tracking_confidence=HOLISTIC_MIN_TRACKING)
+            holistic = make_holistic(self._models)
             self._instances[track_id] = holistic
         result = holistic.process(np.ascontiguousarray(crop))
         pose = landmarks_to_array(result.pose_landmarks, with_visibility=True)
@@ -205,17 +305,18 @@ def _exit_with_parent(parent_pid: int) -> None:
         os._exit(0)
 
 
-def _worker_main(requests, results, parent_pid: int, quiet: bool = True) -> None:
+def _worker_main(requests, results, parent_pid: int, quiet: bool = True,
+                 models: str = "full") -> None:
     """Worker process: ``("pose", frame_index, track_id, crop, crop_xywh, face_score)`` →
     ``(frame_index, track_id, output or None)``; ``("drop", track_id)``; ``None`` stops.
     Exits by itself when ``parent_pid`` is no longer its parent (the parent died). ``quiet``: the
     native libraries' log lines are silenced before MediaPipe is imported (errors reach the
-    parent through ``results``)."""
+    parent through ``results``). ``models``: ``MediaPipeOptions.holistic_models``."""
     _exit_with_parent(parent_pid)
     if quiet:
         quiet_native_environment()
         silence_native_stderr_of_this_process()
-    pool = HolisticPool()
+    pool = HolisticPool(models)
     try:
         while True:
             try:
@@ -243,8 +344,8 @@ def _worker_main(requests, results, parent_pid: int, quiet: bool = True) -> None
 class _InlineWorkers:
     """Same interface as the process workers, but everything in this process (``n_workers=0``)."""
 
-    def __init__(self):
-        self.pool = HolisticPool()
+    def __init__(self, models: str = "full"):
+        self.pool = HolisticPool(models)
         self.pending: deque = deque()
 
     def submit(self, worker: int, frame_index, track_id, crop, crop_xywh, face_score) -> None:
@@ -262,13 +363,13 @@ class _InlineWorkers:
 
 
 class _ProcessWorkers:
-    def __init__(self, n_workers: int):
+    def __init__(self, n_workers: int, models: str = "full"):
         context = mp_proc.get_context("spawn")   # no fork after MediaPipe has started threads
         self.requests = [context.Queue() for _ in range(n_workers)]
         self.results = [context.Queue() for _ in range(n_workers)]
         # the workers are as quiet as this process: native log lines only with -v (debug logging)
         quiet = not logging.getLogger().isEnabledFor(logging.DEBUG)
-        self.processes = [context.Process(target=_worker_main, args=(rq, rs, os.getpid(), quiet),
+        self.processes = [context.Process(target=_worker_main, args=(rq, rs, os.getpid(), quiet, models),
                                           daemon=True, name=f"holistic-worker-{i}")
                           for i, (rq, rs) in enumerate(zip(self.requests, self.results))]
         for process in self.processes:
@@ -321,8 +422,10 @@ def estimate_poses(frames: Iterable[tuple[int, np.ndarray]], options: MediaPipeO
     """
     if stats is not None:
         stats.update(finder_cpu_s=0.0, detector_calls=0, holistic_calls=0)
+    check_holistic_models(options.holistic_models)
     detect, body, close_detectors = mediapipe_detectors(options.min_face_confidence)
-    workers = _ProcessWorkers(options.n_workers) if options.n_workers > 0 else _InlineWorkers()
+    workers = _ProcessWorkers(options.n_workers, options.holistic_models) \
+        if options.n_workers > 0 else _InlineWorkers(options.holistic_models)
     finder: PerformerFinder | None = None
     owner: dict[int, int] = {}                       # track id -> worker index
     in_flight: deque = deque()      # (frame_index, [(worker, track_id), ...] or None = skipped)

@@ -59,3 +59,11 @@ def test_pose_holistic_every_frame_by_default():
     """Posing only every K-th frame (interpolating the rest) is an option, listed as a divergence."""
     assert _action(_parser("pose_estimation.main"), "--holistic-every").default == 1
     assert "--holistic-every K" in divergences_section()
+
+
+def test_pose_holistic_full_models_by_default():
+    """The lite pose and hand models are an option, listed as a divergence."""
+    action = _action(_parser("pose_estimation.main"), "--holistic-models")
+    assert action.default == "full"
+    assert set(action.choices) == {"full", "lite", "full-no-hands", "lite-no-hands"}
+    assert "--holistic-models lite" in divergences_section()
