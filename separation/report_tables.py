@@ -189,10 +189,14 @@ def kinds_table(doc: dict | None) -> str:
 
 
 def evidence_line(models: dict, rows: list[str]) -> str:
-    """Which rows help (95 % interval of the gain over audio-only above 0) and hurt (below 0)."""
+    """Which conditions help (95 % interval of the gain over audio-only above 0) and hurt (below
+    0). A row of another audio path is judged against that path's audio-only row, and an
+    audio-only row of another path is no evidence (it is left out)."""
     def gain(row):
-        return models[row].get("si_sdr_minus_audio_only")
+        return (models[row].get("si_sdr_minus_path_audio_only")
+                or models[row].get("si_sdr_minus_audio_only"))
 
+    rows = [r for r in rows if not r.startswith("none_")]       # another path's audio-only row
     helps = sorted((r for r in rows if gain(r) and gain(r)["ci95"][0] > 0),
                    key=lambda r: -gain(r)["mean"])
     hurts = [r for r in rows if gain(r) and gain(r)["ci95"][1] < 0]

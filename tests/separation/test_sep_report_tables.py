@@ -64,10 +64,19 @@ def test_kinds_table_says_which_rows_help_and_hurt_per_kind():
     for group, own in (("appearance", gain), ("syllables", worse)):
         doc["scenes"][group]["models"]["frames_unet"] = {
             "si_sdr_minus_audio_only": unclear, "si_sdr_minus_path_audio_only": own}
+    doc["rows"]["none_unet"] = {}
+    for group in ("appearance", "syllables"):
+        doc["scenes"][group]["models"]["none_unet"] = {"si_sdr_minus_audio_only": gain}
+    table = rt.kinds_table(doc)
     assert ("| `frames` + U-Net (Sound of Pixels) − its audio path's audio-only | "
-            "+3.62 [+2.83, +4.50] | −1.50 [−2.00, −1.00] |") in rt.kinds_table(doc)
+            "+3.62 [+2.83, +4.50] | −1.50 [−2.00, −1.00] |") in table
+    # judged against its own path's audio-only row; that row itself is no evidence
+    assert ("- appearance: helps: `frames` +3.62, `frames` + U-Net (Sound of Pixels) +3.62; "
+            "hurts: `text` −1.50.") in table
+    assert "- syllables: helps: `text` +3.62; hurts: `frames` + U-Net (Sound of Pixels) −1.50." \
+        in table
     doc["scenes"]["syllables"]["models"]["text"]["si_sdr_minus_audio_only"] = unclear
-    assert "- syllables: helps: no row." in rt.kinds_table(doc)
+    assert "- syllables: helps: no row; hurts: `frames` + U-Net" in rt.kinds_table(doc)
     assert rt.kinds_table(None) == rt.NOT_RUN_KINDS
 
 
