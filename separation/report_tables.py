@@ -137,11 +137,8 @@ def verdict_line(doc: dict) -> str:
             f"{with_ci(v['gain'], sign=True)} dB.")
 
 
-def readme_rows(doc: dict | None) -> str:
-    if doc is None:
-        return NOT_RUN
-    groups = [g for g in ("same_timbre", "concert", "demo_songs") if g in doc["scenes"]]
-    rows = [r for r in doc["rows"] if r != "none"]
+def gain_table(doc: dict, groups: list[str], rows: list[str]) -> list[str]:
+    """Markdown lines: audio-only SI-SDR per group, then each row's SI-SDR − audio-only [95 % CI]."""
     lines = ["| SI-SDR − audio-only, dB [95% CI] | " + " | ".join(groups) + " |",
              "|---|" + "---|" * len(groups)]
     lines.append("| audio-only SI-SDR | " + " | ".join(
@@ -150,6 +147,14 @@ def readme_rows(doc: dict | None) -> str:
         lines.append(f"| {ROW_LABEL.get(row, row)} | " + " | ".join(
             with_ci(doc["scenes"][g]["models"][row].get("si_sdr_minus_audio_only"), sign=True)
             for g in groups) + " |")
+    return lines
+
+
+def readme_rows(doc: dict | None) -> str:
+    if doc is None:
+        return NOT_RUN
+    groups = [g for g in ("same_timbre", "concert", "demo_songs") if g in doc["scenes"]]
+    lines = gain_table(doc, groups, [r for r in doc["rows"] if r != "none"])
     lines.append("")
     lines.append("Chunks: " + ", ".join(f"{g} {doc['scenes'][g]['n_chunks']}" for g in groups)
                  + f".{unfinished_line(doc)} {verdict_line(doc)}")
@@ -164,14 +169,7 @@ def kinds_table(doc: dict | None) -> str:
         return NOT_RUN_KINDS
     groups = [g for g in (doc["training"].get("kinds") or ()) if g in doc["scenes"]]
     rows = [r for r in doc["rows"] if r != "none"]
-    lines = ["| SI-SDR − audio-only, dB [95% CI] | " + " | ".join(groups) + " |",
-             "|---|" + "---|" * len(groups)]
-    lines.append("| audio-only SI-SDR | " + " | ".join(
-        db(doc["scenes"][g]["models"]["none"]["si_sdr"]["mean"]) for g in groups) + " |")
-    for row in rows:
-        lines.append(f"| {ROW_LABEL.get(row, row)} | " + " | ".join(
-            with_ci(doc["scenes"][g]["models"][row].get("si_sdr_minus_audio_only"), sign=True)
-            for g in groups) + " |")
+    lines = gain_table(doc, groups, rows)
     for row in rows:       # a row of another audio path against that path's own audio-only row
         gains = [doc["scenes"][g]["models"][row].get("si_sdr_minus_path_audio_only")
                  for g in groups]

@@ -59,6 +59,39 @@ def turn_envelopes(gates: np.ndarray) -> np.ndarray:
     return gates[:, :100 * 655].reshape(2, 100, 655).mean(axis=2)
 
 
+def train_tiny_model(config, next_batch, condition: str, steps: int):
+    """A fresh model of ``config`` (torch seed 0) trained for ``steps`` on ``next_batch()`` batches
+    (dicts with ``mixture``, ``target`` and the ``condition`` input), AdamW at 3e-3; in eval mode."""
+    import torch
+
+    from separation.training import train_step
+    from separation.vovit import VoViT
+
+    torch.manual_seed(0)
+    model = VoViT(config)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    for _ in range(steps):
+        batch = next_batch()
+        train_step(model, optimizer, batch["mixture"], batch["target"], batch[condition])
+    return model.eval()
+
+
+def named_and_swapped_si_sdr(model, batch: dict, condition: str, other_condition: str):
+    """SI-SDR ``(B,)`` of the model's output given ``batch[condition]`` towards ``target`` and
+    towards ``other``, and given ``batch[other_condition]`` towards ``other``: a model that follows
+    its condition is near the first and third, far from the second."""
+    import torch
+
+    from separation.metrics import chunk_metrics
+
+    with torch.no_grad():
+        named = model(batch["mixture"], batch[condition]).numpy()
+        swapped = model(batch["mixture"], batch[other_condition]).numpy()
+    return (chunk_metrics(named, batch["target"].numpy())["si_sdr"],
+            chunk_metrics(named, batch["other"].numpy())["si_sdr"],
+            chunk_metrics(swapped, batch["other"].numpy())["si_sdr"])
+
+
 def synthetic_keypoints(n_frames: int, rng: np.random.Generator, x0: float = 300.0,
                         missing_frames: tuple[int, ...] = ()) -> np.ndarray:
     """``(F, 133, 2)`` float32 pixels: a mean face at (x0, 200) scaled ×1.5 plus a body, moving

@@ -26,8 +26,9 @@ from separation.text_encoder import TextConditioning, TextEncoderConfig
 from separation.text_input import load_song_text, text_chunks
 from separation.vovit import CHUNK_SAMPLES, HOP_LENGTH, N_FRAMES, SAMPLE_RATE, VoViT, make_config
 
-from sep_synthetic import (FPS, SR, chunk_turn_voices, synthetic_dataset,  # noqa: F401
-                           tiny_config, turn_envelopes, write_song)
+from sep_synthetic import (FPS, SR, chunk_turn_voices, named_and_swapped_si_sdr,  # noqa: F401
+                           synthetic_dataset, tiny_config, train_tiny_model, turn_envelopes,
+                           write_song)
 from test_sep_trust import run_main
 
 TINY_GRAPH = {"max_nodes": 3, "hidden": 8, "heads": 2, "layers": 1, "out_channels": 8}
@@ -317,23 +318,10 @@ def test_registered_text_model_returns_the_voice_its_alignment_names():
     one (measured on 8 new examples: SI-SDR +23.6 dB mean (min +21.8) towards the named voice,
     -42.6 dB towards the other; +23.3 dB (min +19.6) towards the other once its alignment is
     given). A model that ignored the text could not follow the swap."""
-    from separation.metrics import chunk_metrics
-    from separation.training import train_step
-
-    torch.manual_seed(0)
     rng = np.random.default_rng(0)
-    model = VoViT(tiny_config("text"))
-    optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3)
-    for _ in range(40):
-        b = alternating_voices(rng, 4)
-        train_step(model, optimizer, b["mixture"], b["target"], b["post"])
-    model.eval()
-    b = alternating_voices(np.random.default_rng(99), 8)
-    with torch.no_grad():
-        named, swapped = model(b["mixture"], b["post"]), model(b["mixture"], b["other_post"])
-    right = chunk_metrics(named.numpy(), b["target"].numpy())["si_sdr"]
-    wrong = chunk_metrics(named.numpy(), b["other"].numpy())["si_sdr"]
-    after_swap = chunk_metrics(swapped.numpy(), b["other"].numpy())["si_sdr"]
+    model = train_tiny_model(tiny_config("text"), lambda: alternating_voices(rng, 4), "post", 40)
+    right, wrong, after_swap = named_and_swapped_si_sdr(
+        model, alternating_voices(np.random.default_rng(99), 8), "post", "other_post")
     assert right.mean() > 15.0 and right.min() > 10.0, right
     assert wrong.mean() < -10.0, wrong
     assert after_swap.mean() > 15.0 and after_swap.min() > 10.0, after_swap
