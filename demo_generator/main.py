@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from core.log import setup_logging
+from core.metadata import MetadataError
 
 from .concerts import generate_demo
 from .stress import STRESS_SCENES, STRESS_SECONDS, generate_stress
@@ -81,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.add_world_points:
         try:
             add_world_points(args.out_dir)
-        except (OSError, ValueError, KeyError) as exc:
+        except (OSError, ValueError, KeyError, MetadataError) as exc:
             parser.error(f"--add_world_points: {args.out_dir} is not a generated scene dataset "
                          f"({type(exc).__name__}: {exc})")
         return 0

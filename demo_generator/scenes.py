@@ -128,7 +128,7 @@ import numpy as np
 from core.audio import save_wav
 from core.io import load_json, save_json
 from core.keypoints import BODY, FACE, LEFT_HAND, RIGHT_HAND, NUM_KEYPOINTS
-from core.metadata import duration_for_frames
+from core.metadata import check_inside, duration_for_frames
 from core.pose_files import InstrumentPose, save_instrument_pose
 from core.syllables import ALIGNMENT_NAME, save_alignment
 from core.threads import one_blas_thread
@@ -583,11 +583,14 @@ def write_scene_world_points(song_dir: str | Path) -> list[str]:
 
 def add_world_points(out_dir: str | Path) -> int:
     """``write_scene_world_points`` for every scene of a generated scene dataset (the keys of its
-    ``scene_splits.json``); returns the number of scenes."""
+    ``scene_splits.json``); returns the number of scenes. A key that resolves outside ``out_dir``
+    (``../``, an absolute path, a link out) is a ``MetadataError`` before anything is written: the
+    splits file is a file of the dataset, and nothing is ever written outside it."""
     out_dir = Path(out_dir)
     keys = list(load_json(out_dir / SPLITS_FILE)["scenes"])
-    for key in keys:
-        write_scene_world_points(out_dir / key)
+    folders = [check_inside(out_dir / key, out_dir, f"scene {key!r}") for key in keys]
+    for folder in folders:
+        write_scene_world_points(folder)
     log.info("3D points written for %d scenes in %s", len(keys), out_dir)
     return len(keys)
 

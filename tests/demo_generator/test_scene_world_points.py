@@ -4,6 +4,8 @@ scene's other files byte-identical to what the generator wrote before the 3D poi
 from __future__ import annotations
 
 import hashlib
+import json
+import shutil
 
 import numpy as np
 import pytest
@@ -149,3 +151,13 @@ def test_add_world_points_to_a_generated_scene_set(tmp_path):
     assert {p: sha256(p) for p in others} == others
     result = run_cli("demo_generator.main", str(tmp_path / "nothing"), "--add_world_points")
     assert result.returncode == 2 and "is not a generated scene dataset" in result.stderr
+    # a crafted splits file whose scene key leaves the dataset: refused, nothing written
+    splits = json.loads((out / scenes.SPLITS_FILE).read_text(encoding="utf-8"))
+    outside = tmp_path / "outside"          # a whole scene: unguarded, its points would be written
+    shutil.copytree(out / next(iter(splits["scenes"])), outside,
+                    ignore=shutil.ignore_patterns("world_points.*"))
+    splits["scenes"]["../outside"] = next(iter(splits["scenes"].values()))
+    (out / scenes.SPLITS_FILE).write_text(json.dumps(splits), encoding="utf-8")
+    result = run_cli("demo_generator.main", str(out), "--add_world_points")
+    assert result.returncode == 2 and "outside" in result.stderr, result.stderr
+    assert not list(outside.rglob("world_points.*"))
